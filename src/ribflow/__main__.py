@@ -1,0 +1,3 @@
+from ribflow.cli import main
+
+raise SystemExit(main())

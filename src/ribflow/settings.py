@@ -1,0 +1,126 @@
+"""One settings object per app, read from the environment the way Quix does it.
+
+Every app's settings class derives from :class:`AppSettings`. Env names are the field aliases:
+Quix's own (``Quix__Broker__Address``, ``Quix__Consumer__Group``, ``Quix__State__Dir``) and, for
+ribflow's settings, the UPPER_SNAKE names that the apps' app.yaml declare as variables. A ``.env``
+file in the working directory is read too (that is what ``quix run`` uses). Each field carries a
+description; :func:`settings_table` renders them for the README (a test checks the README has a
+line for every setting).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BROKER = "127.0.0.1:9092"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class AppSettings(BaseSettings):
+    """Settings every ribflow app shares: broker, topics, partitions, logging and metrics."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    broker_address: str = Field(
+        DEFAULT_BROKER,
+        alias="Quix__Broker__Address",
+        min_length=1,
+        description="Kafka bootstrap servers (host:port[,host:port]).",
+    )
+    consumer_group: str = Field(
+        "ribflow",
+        alias="Quix__Consumer__Group",
+        min_length=1,
+        description="Kafka consumer group of the app (each app appends its own suffix).",
+    )
+    state_dir: str = Field(
+        "state",
+        alias="Quix__State__Dir",
+        min_length=1,
+        description="Directory of the app's local RocksDB state.",
+    )
+    partitions: int = Field(
+        4,
+        alias="PARTITIONS",
+        ge=1,
+        le=1024,
+        description="Partition count of bgp-updates, flows and every topic joined with them.",
+    )
+    replication_factor: int = Field(
+        1, alias="REPLICATION_FACTOR", ge=1, le=7, description="Replication factor of new topics."
+    )
+    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL", description="Python log level.")
+    metrics_port: int = Field(
+        0,
+        alias="METRICS_PORT",
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus /metrics endpoint (0: not served).",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", alias="METRICS_HOST", description="Address the /metrics endpoint binds to."
+    )
+    # topic names (DESIGN.md defaults)
+    bgp_updates_topic: str = Field(
+        "bgp-updates", alias="BGP_UPDATES_TOPIC", description="Topic of normalised BGP events."
+    )
+    flows_topic: str = Field("flows", alias="FLOWS_TOPIC", description="Topic of decoded flows.")
+    flows_enriched_topic: str = Field(
+        "flows-enriched", alias="FLOWS_ENRICHED_TOPIC", description="Topic of enriched flows."
+    )
+    bgp_rib_dump_topic: str = Field(
+        "bgp-rib-dump", alias="BGP_RIB_DUMP_TOPIC", description="Topic of periodic RIB dumps."
+    )
+    bgp_rib_topic: str = Field(
+        "bgp-rib", alias="BGP_RIB_TOPIC", description="Compacted table topic of the RIB."
+    )
+    flow_templates_topic: str = Field(
+        "flow-templates",
+        alias="FLOW_TEMPLATES_TOPIC",
+        description="Compacted topic of NetFlow v9/IPFIX templates and sampling state.",
+    )
+    sflow_counters_topic: str = Field(
+        "sflow-counters",
+        alias="SFLOW_COUNTERS_TOPIC",
+        description="Topic of sFlow counter samples.",
+    )
+    flows_aggregated_topic: str = Field(
+        "flows-aggregated",
+        alias="FLOWS_AGGREGATED_TOPIC",
+        description="Topic of pmacct-style aggregated flows.",
+    )
+    dlq_suffix: str = Field(
+        "-dlq", alias="DLQ_SUFFIX", description="Suffix of dead-letter topics (<topic><suffix>)."
+    )
+
+    def dlq_topic(self, topic: str) -> str:
+        """Name of the dead-letter topic for what came from (or was meant for) ``topic``."""
+        return f"{topic}{self.dlq_suffix}"
+
+
+def settings_rows(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
+    """(env name, default, description) for every field of a settings class."""
+    rows = []
+    for name, field in cls.model_fields.items():
+        env = field.alias or name.upper()
+        default: Any = field.default
+        rows.append((env, "" if default is None else str(default), field.description or ""))
+    return rows
+
+
+def settings_table(cls: type[BaseSettings]) -> str:
+    """A Markdown table of a settings class, as the README shows it."""
+    out = ["| env | default | meaning |", "|---|---|---|"]
+    out += [f"| `{env}` | `{default}` | {desc} |" for env, default, desc in settings_rows(cls)]
+    return "\n".join(out)
