@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("ribflow.flow.cli", "decode NetFlow/IPFIX/sFlow captures (pcap/pcapng) to JSONL"),
     "collector": ("ribflow.flow.app", "run the UDP flow collector (-> topic flows)"),
     "bridge": ("ribflow.bgp.app", "run the ExaBGP -> Kafka bridge (reads ExaBGP JSON on stdin)"),
+    "exabgp": ("ribflow.bgp.exabgp_cli", "render | validate | run the ExaBGP speaker config"),
     "enricher": ("ribflow.enrich.app", "run the Quix Streams enricher (RIB + flow join)"),
     "aggregator": ("ribflow.aggregate.app", "run the pmacct-style aggregation stage"),
     "lab": ("ribflow.lab.cli", "the local lab: up | status | tail | down"),

@@ -158,11 +158,11 @@ def _ipv6(d: bytes, off: int, rec: dict[str, Any]) -> bool:
 
 
 def _transport(d: bytes, off: int, proto: int, rec: dict[str, Any]) -> None:
-    if proto == _PROTO_TCP or proto == _PROTO_UDP:
+    if proto in (_PROTO_TCP, _PROTO_UDP):
         if off + 4 <= len(d):
             rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
         if proto == _PROTO_TCP and off + 14 <= len(d):
             rec["tcp_flags"] = d[off + 13]
-    elif (proto == _PROTO_ICMP or proto == _PROTO_ICMPV6) and off + 2 <= len(d):
+    elif proto in (_PROTO_ICMP, _PROTO_ICMPV6) and off + 2 <= len(d):
         rec["src_port"] = 0
         rec["dst_port"] = d[off] * 256 + d[off + 1]

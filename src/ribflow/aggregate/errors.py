@@ -1,0 +1,28 @@
+"""Errors of the aggregation stage, split by whose fault they are."""
+
+from __future__ import annotations
+
+from ribflow.errors import ConfigError, RibflowError
+
+
+class AggregateError(RibflowError):
+    """Base of the errors the aggregation stage raises on purpose."""
+
+
+class AggregateConfigError(AggregateError, ConfigError):
+    """The operator's aggregation settings are wrong (unknown primitive, bad time value)."""
+
+
+class BadRecord(AggregateError):
+    """A flows-enriched record cannot be aggregated; ``reason`` is a short metric label.
+
+    The upstream writer broke the contract (their fault): the record is counted, logged
+    (rate-limited) and sent to the dead-letter topic; aggregation carries on.
+    """
+
+    def __init__(self, reason: str, detail: str = "", raw: bytes | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.raw = raw
+        """The offending bytes when known (a line or message that is not a JSON object)."""

@@ -1,0 +1,193 @@
+"""The aggregation stage as a Quix Streams pipeline.
+
+::
+
+    flows-enriched --rows--> repartition by key --tumbling window (RocksDB + changelog)-->
+        pmacct JSON --> flows-aggregated
+
+1. every record of a message becomes a row ``[key, ts, flows, packets, bytes]`` (records.py),
+   the message timestamp becomes the flow's time;
+2. ``group_by`` re-keys the rows by their aggregation key through a repartition topic, so one
+   key's flows from every router meet in one partition (one record per key and window, like
+   one nfacctd);
+3. :class:`AggregationWindow` sums them in windowed state; a window is written once, when the
+   partition's flow time passes its end + grace (flows later than that are counted and sent to
+   ``flows-aggregated-dlq``);
+4. each closed window is written as pmacct JSON, keyed by the aggregation key.
+
+Exactly-once (the default) makes the consumed offsets, the state changelog and the output one
+Kafka transaction: after a crash the state is restored to the last commit and the flows after
+it are read again, and what the crashed run wrote after that commit was never committed, so
+``read_committed`` readers see every window once with exact sums (tests/aggregate/
+test_restart.py). At-least-once commits the same things without a transaction and the state is
+not atomic with the offsets: after a crash the flows of the last commit interval are read again
+into a state that may already hold them, so they can be counted twice and windows written again
+(measured: one window of 3000 flows doubled after two kill -9); no window went missing in the
+same test.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from confluent_kafka import Producer
+from quixstreams import Application
+from quixstreams.dataframe.dataframe import StreamingDataFrame
+
+from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.metrics import LATE, RECORDS_IN, ROWS_OUT
+from ribflow.aggregate.output import PurgeWriter
+from ribflow.aggregate.records import RowBuilder
+from ribflow.aggregate.settings import AggregatorSettings
+from ribflow.aggregate.window import MARKER, AggregationWindow
+from ribflow.dlq import DeadLetters
+from ribflow.logs import RateLimitedLog
+from ribflow.metrics import BAD_INPUT
+from ribflow.topics import TopicSpec, ensure_topics
+
+__all__ = ["COMPONENT", "Aggregator"]
+
+COMPONENT = "aggregator"
+log = logging.getLogger(__name__)
+
+
+class Aggregator:
+    """Builds and runs the aggregation app for one :class:`AggregatorSettings`."""
+
+    def __init__(self, settings: AggregatorSettings) -> None:
+        self.settings = settings
+        self.primitives = settings.primitives()
+        self.bins = settings.time_bins()
+        self.rows = RowBuilder(
+            self.primitives, self.bins, settings.time_source, settings.renormalize
+        )
+        self.writer = PurgeWriter(
+            self.primitives,
+            self.bins,
+            settings.writer_name,
+            since_epoch=settings.timestamps_since_epoch,
+        )
+        self._rlog = RateLimitedLog(log)
+        self._dlq_producer = Producer(
+            {"bootstrap.servers": settings.broker_address, "linger.ms": 50}
+        )
+        self.bad_letters = DeadLetters(
+            self._dlq_producer, settings.dlq_topic(settings.flows_enriched_topic), COMPONENT
+        )
+        self.late_letters = DeadLetters(
+            self._dlq_producer, settings.dlq_topic(settings.flows_aggregated_topic), COMPONENT
+        )
+        self.app = Application(
+            broker_address=settings.broker_address,
+            consumer_group=settings.group(),
+            processing_guarantee=settings.processing_guarantee,
+            state_dir=settings.state_dir,
+            auto_offset_reset=settings.auto_offset_reset,
+            commit_interval=settings.commit_interval,
+            loglevel=settings.log_level,
+            consumer_extra_config={"max.partition.fetch.bytes": settings.fetch_partition_bytes},
+        )
+
+    def ensure_topics(self) -> list[str]:
+        """Create flows-enriched (if absent), flows-aggregated and both dead-letter topics."""
+        s = self.settings
+        names = [
+            s.flows_enriched_topic,
+            s.flows_aggregated_topic,
+            s.dlq_topic(s.flows_enriched_topic),
+            s.dlq_topic(s.flows_aggregated_topic),
+        ]
+        return ensure_topics(s.broker_address, [TopicSpec(n, s.partitions) for n in names])
+
+    def build(self) -> StreamingDataFrame:
+        """Register the pipeline on the app and return its last dataframe."""
+        s = self.settings
+        layout = s.layout_id()
+        source = self.app.topic(
+            s.flows_enriched_topic, key_deserializer="bytes", value_deserializer="bytes"
+        )
+        sink = self.app.topic(
+            s.flows_aggregated_topic, key_serializer="str", value_serializer="bytes"
+        )
+        sdf = self.app.dataframe(source)
+        sdf = sdf.apply(self._rows, expand=True, metadata=True)
+        sdf = sdf.set_timestamp(lambda row, _key, _ts, _headers: int(row[1]))
+        sdf = sdf.group_by(
+            lambda row: row[0],
+            name=f"aggkey-{layout}",
+            key_serializer="str",
+            key_deserializer="str",
+        )
+        window = AggregationWindow(
+            bins=self.bins,
+            dataframe=sdf,
+            name=f"aggregate-{layout}",
+            on_late=self._on_late,
+            markers=s.markers,
+        )
+        sdf = window.final_by_partition()
+        sdf = sdf.apply(self._format, metadata=True)
+        sdf.to_topic(sink)
+        return sdf
+
+    def run(self) -> None:
+        try:
+            self.app.run()
+        finally:
+            self._dlq_producer.flush(10)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _rows(self, value: bytes, key: Any, timestamp: int, _headers: Any) -> list[list[Any]]:
+        rows = self.rows.rows(value, timestamp, self._on_bad)
+        RECORDS_IN.inc(len(rows))
+        return rows
+
+    def _format(self, window: dict[str, Any], key: Any, _ts: int, _headers: Any) -> bytes:
+        marker = window.get(MARKER)
+        if marker == "purge_init":
+            return self.writer.purge_init()
+        if marker == "purge_close":
+            return self.writer.purge_close(int(window["entries"]))
+        ROWS_OUT.inc()
+        return self.writer.purge(key, window["start"], window["value"])
+
+    # -- what cannot be aggregated ----------------------------------------------------------
+
+    def _on_bad(self, exc: BadRecord, raw: bytes) -> None:
+        BAD_INPUT.labels(component=COMPONENT, reason=exc.reason).inc()
+        self._rlog.warning(exc.reason, "flows-enriched record rejected: %s", exc)
+        self.bad_letters.send(
+            raw, exc.reason, source_topic=self.settings.flows_enriched_topic, detail=exc.detail
+        )
+        self._dlq_producer.poll(0)
+
+    def _on_late(self, row: list[Any], key: Any, ts_ms: int, clock_ms: int) -> None:
+        LATE.labels(unit="flows").inc(row[2])
+        LATE.labels(unit="packets").inc(row[3])
+        LATE.labels(unit="bytes").inc(row[4])
+        late_by = clock_ms - self.bins.grace_ms - self.bins.window_end(ts_ms)
+        self._rlog.warning(
+            "late",
+            "flows for a closed window (late by %d ms past the %d ms grace) not aggregated",
+            late_by,
+            self.bins.grace_ms,
+        )
+        detail = (
+            f"window [{self.bins.window_start(ts_ms)}, {self.bins.window_end(ts_ms)}) closed; "
+            f"partition time {clock_ms} ms, grace {self.bins.grace_ms} ms"
+        )
+        self.late_letters.send(
+            _row_json(row), "late", source_topic=self.settings.flows_enriched_topic,
+            source_key=key if isinstance(key, str) else None, detail=detail,
+        )  # fmt: skip
+        self._dlq_producer.poll(0)
+
+
+def _row_json(row: list[Any]) -> bytes:
+    key, ts_ms, flows, packets, bytes_ = row
+    return orjson.dumps(
+        {"key": key, "ts_ms": ts_ms, "flows": flows, "packets": packets, "bytes": bytes_}
+    )

@@ -1,0 +1,316 @@
+"""flows-enriched records -> aggregation rows: the key, the flow's time and its counters.
+
+A flows-enriched message holds one JSON object, or several (NDJSON lines or a JSON array) when
+the enricher batches. Every record becomes a row ``[key, ts_ms, flows, packets, bytes]``:
+
+- ``key`` is the JSON text of the chosen primitives' values, in pmacct's output order; a value
+  the record lacks takes pmacct's default (0, "", …) the way nfacctd prints an unset primitive;
+- ``ts_ms`` is the flow time the window is chosen by (TIME_SOURCE: arrival like
+  ``nfacctd_time_new: true``, or the flow's start/end/export time), falling back to the Kafka
+  message timestamp when the record lacks that field;
+- ``flows`` is the record's ``flows`` when present, else 1; ``packets`` and ``bytes`` are
+  multiplied by ``sampling_rate`` when it is above 1 and renormalisation is on (pmacct's
+  ``*_renormalize``: a record carrying sampling_rate N holds raw sampled counters, and after
+  scaling pmacct reports sampling_rate 1).
+
+Rows of one message with the same key and window are summed before they leave the message (a
+free pre-aggregation when the enricher batches). Records that break the contract raise
+:class:`BadRecord` with a metric reason; the rest of the message is still used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any, Literal
+
+import orjson
+
+from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.primitives import Kind, Primitive
+from ribflow.aggregate.timebins import TimeBins
+
+__all__ = [
+    "TIME_SOURCES",
+    "Row",
+    "RowBuilder",
+    "TimeSource",
+    "parse_time_ms",
+    "split_message",
+]
+
+TimeSource = Literal["arrival", "start", "end", "export", "kafka"]
+TIME_SOURCES: dict[str, str | None] = {
+    "arrival": "timestamp_arrival",
+    "start": "timestamp_start",
+    "end": "timestamp_end",
+    "export": "timestamp_export",
+    "kafka": None,
+}
+
+#: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
+Row = list[Any]
+
+_PROTO_NAMES = {0: "ip", 1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6",
+                47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim",
+                112: "vrrp", 132: "sctp"}  # fmt: skip
+
+
+def split_message(value: bytes | str) -> Iterator[dict[str, Any] | BadRecord]:
+    """The records of one message: a JSON object, a JSON array of objects or NDJSON lines.
+
+    Yields each record, or a :class:`BadRecord` for a part that is not a JSON object, so one
+    broken line does not take the good lines of its batch with it.
+    """
+    data = value.encode() if isinstance(value, str) else value
+    text = data.strip()
+    if not text:
+        yield BadRecord("empty", "empty message", data)
+        return
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        parsed = None
+        if b"\n" not in text:
+            yield BadRecord("bad_json", text[:200].decode("utf-8", "replace"), data)
+            return
+    if parsed is not None:
+        items = parsed if isinstance(parsed, list) else [parsed]
+        for item in items:
+            if isinstance(item, dict):
+                yield item
+            else:
+                yield BadRecord("not_object", repr(item)[:200], orjson.dumps(item))
+        return
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield BadRecord("bad_json", line[:200].decode("utf-8", "replace"), line)
+            continue
+        if isinstance(item, dict):
+            yield item
+        else:
+            yield BadRecord("not_object", repr(item)[:200], line)
+
+
+_TIME_CACHE: dict[str, int] = {}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_MS_THRESHOLD = Decimal(10**11)
+
+
+def parse_time_ms(value: Any) -> int:
+    """Epoch ms (truncated, like pmacct truncates to the second) of a flows-enriched timestamp.
+
+    Accepts pmacct's text ("2024-05-01 10:00:00" with optional ".ffffff", read as UTC when it
+    has no offset; ISO 8601 with "T" and an offset too), epoch seconds as a number or text
+    (``timestamps_since_epoch``), and epoch milliseconds (numbers above 1e11). Fractions are
+    read as written (decimal), so 9.9996 s stays in second 9.
+    """
+    if isinstance(value, bool):
+        raise BadRecord("bad_time", repr(value))
+    if isinstance(value, int):
+        return value if value > 1e11 else value * 1000
+    if isinstance(value, float):
+        try:
+            return _epoch_ms(Decimal(repr(value)))
+        except ValueError:
+            raise BadRecord("bad_time", repr(value)) from None
+    if not isinstance(value, str):
+        raise BadRecord("bad_time", repr(value)[:100])
+    cached = _TIME_CACHE.get(value)
+    if cached is not None:
+        return cached
+    try:
+        ms = _epoch_ms(Decimal(value))
+    except (InvalidOperation, ValueError):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadRecord("bad_time", value[:100]) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        ms = (parsed - _EPOCH) // _ONE_MS
+    if len(_TIME_CACHE) > 100_000:
+        _TIME_CACHE.clear()
+    _TIME_CACHE[value] = ms
+    return ms
+
+
+def _epoch_ms(number: Decimal) -> int:
+    if not number.is_finite():
+        raise ValueError(number)
+    return (
+        int(number)
+        if number > _MS_THRESHOLD
+        else int((number * 1000).to_integral_value(ROUND_FLOOR))
+    )
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(value)
+
+
+def _norm_int(value: Any) -> Any:
+    number = _as_int(value)
+    if number < 0:
+        raise ValueError(value)
+    return number
+
+
+def _norm_str(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    raise ValueError(value)
+
+
+def _norm_path(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return value
+    raise ValueError(value)
+
+
+def _norm_flags(value: Any) -> Any:
+    return str(_as_int(value))
+
+
+def _norm_proto(value: Any) -> Any:
+    if isinstance(value, str) and not value.isdigit():
+        return value
+    number = _as_int(value)
+    return _PROTO_NAMES.get(number, str(number))
+
+
+def _norm_time(value: Any) -> Any:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+_NORMALISERS: dict[Kind, Callable[[Any], Any]] = {
+    "int": _norm_int,
+    "str": _norm_str,
+    "path": _norm_path,
+    "flags": _norm_flags,
+    "proto": _norm_proto,
+    "time": _norm_time,
+}
+
+
+def _counter(record: dict[str, Any], name: str, default: int | None = None) -> int:
+    value = record.get(name)
+    if value is None:
+        if default is None:
+            raise BadRecord("missing_counter", f"record has no {name!r}")
+        return default
+    try:
+        number = _as_int(value)
+    except ValueError:
+        raise BadRecord("bad_counter", f"{name}={value!r}") from None
+    if number < 0:
+        raise BadRecord("bad_counter", f"{name}={value!r}")
+    return number
+
+
+class RowBuilder:
+    """Turns flows-enriched records into aggregation rows for one aggregate list."""
+
+    def __init__(
+        self,
+        primitives: tuple[Primitive, ...],
+        bins: TimeBins,
+        time_source: TimeSource = "arrival",
+        renormalize: bool = True,
+    ) -> None:
+        self.primitives = primitives
+        self.bins = bins
+        self.time_key = TIME_SOURCES[time_source]
+        self.renormalize = renormalize
+        self._fields = [
+            (p.source_keys, p.default, _NORMALISERS[p.kind], p.name == "sampling_rate")
+            for p in primitives
+        ]
+
+    def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
+        """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
+        packets = _counter(record, "packets")
+        bytes_ = _counter(record, "bytes")
+        flows = _counter(record, "flows", 1)
+        scaled = False
+        rate = record.get("sampling_rate")
+        if self.renormalize and rate is not None:
+            try:
+                rate_n = _as_int(rate)
+            except ValueError:
+                raise BadRecord("bad_sampling_rate", repr(rate)[:100]) from None
+            if rate_n > 1:
+                packets *= rate_n
+                bytes_ *= rate_n
+                scaled = True
+        values: list[Any] = []
+        for keys, default, normalise, is_rate in self._fields:
+            raw = None
+            for k in keys:
+                raw = record.get(k)
+                if raw is not None:
+                    break
+            if raw is None:
+                values.append(default)
+                continue
+            if is_rate and scaled:
+                values.append(1)
+                continue
+            try:
+                values.append(normalise(raw))
+            except ValueError:
+                raise BadRecord("bad_value", f"{keys[0]}={raw!r}"[:200]) from None
+        ts_ms = kafka_ts_ms
+        if self.time_key is not None:
+            stamp = record.get(self.time_key)
+            if stamp is not None and stamp != "":
+                ts_ms = parse_time_ms(stamp)
+        if ts_ms < 0:
+            raise BadRecord("bad_time", f"{self.time_key}={ts_ms}")
+        key = orjson.dumps(values).decode()
+        return [key, ts_ms, flows, packets, bytes_]
+
+    def rows(
+        self,
+        value: bytes | str,
+        kafka_ts_ms: int,
+        on_bad: Callable[[BadRecord, bytes], None],
+    ) -> list[Row]:
+        """The rows of one message, summed by (key, window); bad parts go to ``on_bad``."""
+        merged: dict[tuple[str, int], Row] = {}
+        for item in split_message(value):
+            if isinstance(item, BadRecord):
+                on_bad(item, item.raw if item.raw is not None else item.detail.encode())
+                continue
+            try:
+                row = self.row(item, kafka_ts_ms)
+            except BadRecord as exc:
+                on_bad(exc, orjson.dumps(item))
+                continue
+            slot = (row[0], self.bins.window_start(row[1]))
+            have = merged.get(slot)
+            if have is None:
+                merged[slot] = row
+            else:
+                have[1] = max(have[1], row[1])
+                have[2] += row[2]
+                have[3] += row[3]
+                have[4] += row[4]
+        return list(merged.values())

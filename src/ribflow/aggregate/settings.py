@@ -1,0 +1,173 @@
+"""Settings of the aggregation stage, in the seed's (pmacct's) vocabulary.
+
+``AGGREGATE`` takes nfacctd's ``aggregate:`` line as it is; ``REFRESH_TIME`` and ``HISTORY``
+are ``kafka_refresh_time`` and ``kafka_history``; ``RENORMALIZE`` is ``nfacctd_renormalize``;
+``MARKERS`` is ``kafka_markers``; ``TIME_SOURCE=arrival`` is ``nfacctd_time_new: true``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ribflow.aggregate.errors import AggregateConfigError
+from ribflow.aggregate.primitives import Primitive, parse_aggregate
+from ribflow.aggregate.records import TimeSource
+from ribflow.aggregate.timebins import TimeBins, parse_duration
+from ribflow.settings import AppSettings
+
+__all__ = ["SEED_AGGREGATE", "AggregatorSettings", "load_settings"]
+
+#: The ``aggregate:`` line of the seed tutorial's nfacctd configuration.
+SEED_AGGREGATE = (
+    "src_host, dst_host,in_iface, out_iface, timestamp_start, timestamp_end, src_port, "
+    "dst_port, proto, tos, tcpflags, tag, src_as, dst_as, peer_src_as, peer_dst_as, "
+    "peer_src_ip, peer_dst_ip, local_pref, as_path"
+)
+
+Guarantee = Literal["exactly-once", "at-least-once"]
+OffsetReset = Literal["earliest", "latest"]
+
+
+class AggregatorSettings(AppSettings):
+    """pmacct-style aggregation of flows-enriched into flows-aggregated."""
+
+    aggregate: str = Field(
+        SEED_AGGREGATE,
+        alias="AGGREGATE",
+        min_length=1,
+        description="pmacct primitives to aggregate by, comma separated, exactly as in "
+        "nfacctd's `aggregate:` (src_host, dst_host, src_port, proto, src_as, as_path, "
+        "std_comm, ...; `none` for one total per bin).",
+    )
+    refresh_time: int = Field(
+        60,
+        alias="REFRESH_TIME",
+        ge=1,
+        le=86400,
+        description="Seconds between flushes, like kafka_refresh_time: the length of the "
+        "tumbling windows (on the flows' time).",
+    )
+    history: str = Field(
+        "",
+        alias="HISTORY",
+        description="Time bin of stamp_inserted, like kafka_history (60, 30s, 5m, 1h, 1d); "
+        "empty: the refresh time. Bin and refresh time must divide one another.",
+    )
+    grace: int = Field(
+        10,
+        alias="GRACE",
+        ge=0,
+        le=86400,
+        description="Seconds a window waits for late flows after its end; flows later than "
+        "that are counted (ribflow_aggregate_late_total) and sent to the DLQ.",
+    )
+    time_source: TimeSource = Field(
+        "arrival",
+        alias="TIME_SOURCE",
+        description="Flow time that picks the window: arrival (timestamp_arrival, like "
+        "nfacctd_time_new: true), start, end, export, or kafka (message timestamp). Records "
+        "without the field use the Kafka message timestamp.",
+    )
+    renormalize: bool = Field(
+        True,
+        alias="RENORMALIZE",
+        description="Multiply packets and bytes by the record's sampling_rate when it is "
+        "above 1 (nfacctd_renormalize); sampling_rate is then reported as 1.",
+    )
+    processing_guarantee: Guarantee = Field(
+        "exactly-once",
+        alias="PROCESSING_GUARANTEE",
+        description="exactly-once: Kafka transactions, a restart neither loses nor repeats a "
+        "window; at-least-once: cheaper, but after a crash the flows of the last commit "
+        "interval can be counted twice.",
+    )
+    commit_interval: float = Field(
+        5.0,
+        alias="COMMIT_INTERVAL",
+        gt=0,
+        le=600,
+        description="Seconds between commits (Kafka transactions in exactly-once mode).",
+    )
+    markers: bool = Field(
+        False,
+        alias="MARKERS",
+        description="Write purge_init / purge_close around each flush, like kafka_markers.",
+    )
+    writer_name: str = Field(
+        "ribflow-aggregator",
+        alias="WRITER_NAME",
+        min_length=1,
+        max_length=100,
+        description='Name part of writer_id ("name/pid") in every record.',
+    )
+    timestamps_since_epoch: bool = Field(
+        False,
+        alias="TIMESTAMPS_SINCE_EPOCH",
+        description="Write stamp_inserted/stamp_updated as epoch seconds instead of "
+        '"YYYY-MM-DD HH:MM:SS" (UTC), like timestamps_since_epoch.',
+    )
+    fetch_partition_bytes: int = Field(
+        65536,
+        alias="FETCH_PARTITION_BYTES",
+        ge=1024,
+        le=64 * 2**20,
+        description="Kafka max.partition.fetch.bytes of the app's consumer. Small values "
+        "interleave the input partitions finely while a backlog is read, so one partition's "
+        "flows do not run far ahead of another's (which would make the others late).",
+    )
+    auto_offset_reset: OffsetReset = Field(
+        "latest",
+        alias="AUTO_OFFSET_RESET",
+        description="Where a new consumer group starts reading flows-enriched.",
+    )
+
+    @field_validator("aggregate")
+    @classmethod
+    def _known_primitives(cls, value: str) -> str:
+        try:
+            parse_aggregate(value)
+        except AggregateConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _history_value(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_duration(value)
+            except AggregateConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _bins_fit(self) -> AggregatorSettings:
+        self.time_bins()
+        return self
+
+    def primitives(self) -> tuple[Primitive, ...]:
+        return parse_aggregate(self.aggregate)
+
+    def time_bins(self) -> TimeBins:
+        try:
+            return TimeBins.from_pmacct(self.refresh_time, self.history or None, self.grace)
+        except AggregateConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    def layout_id(self) -> str:
+        """Short hash of the key layout and window length: names the state store and the
+        repartition topic, so a changed aggregate list never reads the old list's state."""
+        names = ",".join(p.name for p in self.primitives())
+        text = f"{names}|{self.time_bins().window_ms}"
+        return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+    def group(self) -> str:
+        return f"{self.consumer_group}-aggregator"
+
+
+def load_settings(**overrides: Any) -> AggregatorSettings:
+    """Settings from the environment (and .env), with ``overrides`` by env name or field."""
+    return AggregatorSettings(**overrides)

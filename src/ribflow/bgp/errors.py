@@ -1,0 +1,32 @@
+"""BGP bridge errors: whose fault it is decides what happens next.
+
+* :class:`BadLine` — ExaBGP (or whoever writes to our stdin) gave us a line we cannot turn into
+  events. It goes to the dead-letter topic with ``reason`` and the bridge carries on.
+* :class:`DeliveryFailed` — Kafka refused an event for good (not a retriable error). The stream of
+  that router has a gap, so the bridge stops and the restart re-learns the table (new epoch).
+"""
+
+from __future__ import annotations
+
+from ribflow.errors import ConfigError, RibflowError
+
+
+class BgpError(RibflowError):
+    """Base of the errors of the BGP area."""
+
+
+class BadLine(BgpError):
+    """An input line that is not a usable ExaBGP message; ``reason`` is a short metric label."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class DeliveryFailed(BgpError):
+    """Kafka permanently refused an event (the router's stream would have a gap)."""
+
+
+class NeighborConfigError(ConfigError):
+    """The neighbour list or the speaker settings are wrong (the operator's to fix)."""

@@ -1,0 +1,91 @@
+"""Prometheus metrics of the bridge.
+
+The hot loop counts in plain ints (the builder's ``stats`` and the bridge's own counters);
+:meth:`BridgeMetrics.publish` copies the increments into Prometheus a few times a second, so a
+table load does not pay a locked counter update per line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import Counter, Gauge
+
+from ribflow.metrics import BAD_INPUT
+
+COMPONENT = "bridge"
+
+LINES = Counter("ribflow_bridge_lines_total", "ExaBGP lines read")
+EVENTS = Counter("ribflow_bridge_events_total", "Events produced (before shard fan-out)", ["type"])
+MESSAGES = Counter("ribflow_bridge_messages_total", "Kafka messages produced (after fan-out)")
+NLRI = Counter("ribflow_bridge_nlri_total", "Prefixes in update events", ["action"])
+IGNORED = Counter(
+    "ribflow_bridge_ignored_total", "ExaBGP messages with nothing to produce", ["kind"]
+)
+ERRORS = Counter(
+    "ribflow_bridge_errors_total", "Lines or events that failed, by reason", ["reason"]
+)
+ATTR_RAW = Counter(
+    "ribflow_bridge_attr_raw_total", "Known attributes kept raw (unexpected shape)", ["name"]
+)
+DELIVERY_FAILED = Counter(
+    "ribflow_bridge_delivery_failed_total", "Events Kafka refused for good", ["error"]
+)
+BUFFER_MESSAGES = Gauge(
+    "ribflow_bridge_buffer_messages", "Events produced but not yet acknowledged by Kafka"
+)
+BUFFER_FILL = Gauge(
+    "ribflow_bridge_buffer_fill_ratio", "Unacknowledged events / BRIDGE_BUFFER_MESSAGES"
+)
+BLOCKED_SECONDS = Counter(
+    "ribflow_bridge_backpressure_seconds_total", "Time spent not reading ExaBGP (buffer full)"
+)
+SESSIONS = Gauge("ribflow_bridge_sessions", "BGP sessions by last state", ["state"])
+
+
+class BridgeMetrics:
+    """Publishes the bridge's and the builder's local tallies as Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self._seen: Tally[str] = Tally()
+
+    def publish(self, tallies: Tally[str]) -> None:
+        """Add what changed in ``tallies`` since the last call (keys 'kind:label' or 'kind')."""
+        for key, value in tallies.items():
+            delta = value - self._seen[key]
+            if delta <= 0:
+                continue
+            self._seen[key] = value
+            kind, _, label = key.partition(":")
+            if kind == "lines":
+                LINES.inc(delta)
+            elif kind == "messages":
+                MESSAGES.inc(delta)
+            elif kind == "event":
+                EVENTS.labels(type=label).inc(delta)
+            elif kind == "nlri":
+                NLRI.labels(action=label).inc(delta)
+            elif kind == "ignored":
+                IGNORED.labels(kind=label).inc(delta)
+            elif kind == "attr-raw":
+                ATTR_RAW.labels(name=label).inc(delta)
+                BAD_INPUT.labels(component=COMPONENT, reason="attr-raw").inc(delta)
+            elif kind == "error":
+                ERRORS.labels(reason=label).inc(delta)
+                BAD_INPUT.labels(component=COMPONENT, reason=label).inc(delta)
+            elif kind == "delivery-failed":
+                DELIVERY_FAILED.labels(error=label).inc(delta)
+
+    @staticmethod
+    def buffer(in_flight: int, capacity: int) -> None:
+        BUFFER_MESSAGES.set(in_flight)
+        BUFFER_FILL.set(in_flight / capacity if capacity else 0.0)
+
+    @staticmethod
+    def blocked(seconds: float) -> None:
+        BLOCKED_SECONDS.inc(seconds)
+
+    @staticmethod
+    def sessions(counts: dict[str, int]) -> None:
+        for state, n in counts.items():
+            SESSIONS.labels(state=state).set(n)

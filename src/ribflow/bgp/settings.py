@@ -1,0 +1,437 @@
+"""Settings of the BGP side: the ExaBGP speaker (rendered into its config) and the bridge.
+
+One class, :class:`BridgeSettings`, because the two halves run as one unit: ExaBGP is started with a
+configuration rendered from these settings and runs the bridge as its API process, which reads
+the same settings from the environment ExaBGP passes on. Neighbours come from ``BGP_NEIGHBORS``
+(a short inline list) and/or ``BGP_NEIGHBORS_FILE`` (YAML, one mapping per neighbour, for 100+
+routers with per-router options); see :class:`NeighborSpec`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ribflow.bgp.errors import NeighborConfigError
+from ribflow.settings import AppSettings
+
+RouterKeyMode = Literal["peer", "router-id"]
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+Resync = Literal["refresh", "none"]
+
+KNOWN_FAMILIES = (
+    "ipv4 unicast",
+    "ipv6 unicast",
+    "ipv4 multicast",
+    "ipv6 multicast",
+    "ipv4 mpls-vpn",
+    "ipv6 mpls-vpn",
+    "ipv4 nlri-mpls",
+    "ipv6 nlri-mpls",
+    "ipv4 flow",
+    "ipv6 flow",
+    "l2vpn evpn",
+)
+_INLINE_SPLIT = re.compile(r"[\s,]+")
+
+
+def _ip(value: str) -> str:
+    return str(ipaddress.ip_address(value.strip()))
+
+
+def _families(value: str | list[str]) -> list[str]:
+    items = value if isinstance(value, list) else value.split(",")
+    out = [" ".join(f.split()) for f in items if f.strip()]
+    bad = [f for f in out if f not in KNOWN_FAMILIES]
+    if bad:
+        raise ValueError(f"unknown families {bad}; known: {', '.join(KNOWN_FAMILIES)}")
+    if not out:
+        raise ValueError("at least one family is needed")
+    return out
+
+
+class NeighborSpec(BaseModel):
+    """One router ExaBGP peers with. Unset fields take the ``BGP_*`` defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str = Field(
+        description="The router's BGP session address (also the default router key)."
+    )
+    peer_as: int | None = Field(
+        None, ge=1, le=4294967295, description="Router AS (default: local AS)."
+    )
+    local_address: str | None = Field(None, description="ExaBGP's address for this session.")
+    description: str | None = Field(None, max_length=200)
+    md5_password: str | None = Field(None, min_length=1, max_length=80)
+    hold_time: int | None = Field(None, ge=0, le=65535)
+    router_id: str | None = Field(
+        None, description="The router's BGP identifier, when known in advance (router-id keys)."
+    )
+    families: list[str] | None = None
+    add_path: bool | None = None
+    passive: bool | None = None
+    shards: int | None = Field(None, ge=1, le=256, description="Router key shards of this router.")
+
+    @field_validator("address", "local_address", "router_id")
+    @classmethod
+    def _check_ip(cls, value: str | None) -> str | None:
+        return None if value is None else _ip(value)
+
+    @field_validator("families", mode="before")
+    @classmethod
+    def _check_families(cls, value: Any) -> list[str] | None:
+        return None if value is None else _families(value)
+
+    @field_validator("hold_time")
+    @classmethod
+    def _check_hold(cls, value: int | None) -> int | None:
+        if value is not None and 0 < value < 3:
+            raise ValueError("hold time must be 0 or at least 3 seconds (RFC 4271)")
+        return value
+
+
+class BridgeSettings(AppSettings):
+    """ExaBGP speaker + bridge settings (env names are the aliases)."""
+
+    # --- the speaker (rendered into ExaBGP's configuration) ---
+    bgp_local_address: str = Field(
+        "auto",
+        alias="BGP_LOCAL_ADDRESS",
+        description="ExaBGP's session address ('auto': chosen by the kernel per neighbour).",
+    )
+    bgp_local_as: int = Field(
+        65001, alias="BGP_LOCAL_AS", ge=1, le=4294967295, description="ExaBGP's AS number."
+    )
+    bgp_router_id: str = Field(
+        "",
+        alias="BGP_ROUTER_ID",
+        description="ExaBGP's BGP identifier (default: the IPv4 local address, or with 'auto' "
+        "the one towards the first IPv4 neighbour).",
+    )
+    bgp_peer_as: int | None = Field(
+        None,
+        alias="BGP_PEER_AS",
+        ge=1,
+        le=4294967295,
+        description="Default AS of the neighbours (default: the local AS, iBGP route-reflector "
+        "client).",
+    )
+    bgp_neighbors: str = Field(
+        "",
+        alias="BGP_NEIGHBORS",
+        description="Inline neighbour list: addresses separated by commas/spaces, each ADDRESS or "
+        "ADDRESS@AS.",
+    )
+    bgp_neighbors_file: str = Field(
+        "",
+        alias="BGP_NEIGHBORS_FILE",
+        description="YAML file: a list of neighbour mappings (address, peer_as, md5_password, "
+        "hold_time, router_id, shards, ...).",
+    )
+    bgp_families: str = Field(
+        "ipv4 unicast,ipv6 unicast",
+        alias="BGP_FAMILIES",
+        description="Address families negotiated with every neighbour (comma-separated, ExaBGP "
+        "names).",
+    )
+    bgp_hold_time: int = Field(
+        90,
+        alias="BGP_HOLD_TIME",
+        ge=0,
+        le=65535,
+        description="Hold time offered (seconds, 0 or >= 3).",
+    )
+    bgp_md5_password: str = Field(
+        "",
+        alias="BGP_MD5_PASSWORD",
+        max_length=80,
+        description="TCP MD5 password of every session (empty: none); per-neighbour override in "
+        "the file.",
+    )
+    bgp_add_path: bool = Field(
+        True,
+        alias="BGP_ADD_PATH",
+        description="Negotiate ADD-PATH receive (several paths per prefix).",
+    )
+    bgp_route_refresh: bool = Field(
+        True, alias="BGP_ROUTE_REFRESH", description="Advertise the route-refresh capability."
+    )
+    bgp_graceful_restart: int = Field(
+        120,
+        alias="BGP_GRACEFUL_RESTART",
+        ge=0,
+        le=4095,
+        description="Graceful-restart time advertised (seconds, 0: off); routers send End-of-RIB "
+        "with it.",
+    )
+    bgp_passive: bool = Field(
+        False,
+        alias="BGP_PASSIVE",
+        description="Wait for the routers to connect instead of connecting to them.",
+    )
+    bgp_listen_port: int = Field(
+        179,
+        alias="BGP_LISTEN_PORT",
+        ge=1,
+        le=65535,
+        description="TCP port ExaBGP listens on when passive.",
+    )
+    bgp_wire_aspath: bool = Field(
+        True,
+        alias="BGP_WIRE_ASPATH",
+        description="Ask ExaBGP for each UPDATE's raw bytes and take AS-path segment types "
+        "from them (ExaBGP 5.0.15 labels confederation segments 'as-sequence').",
+    )
+    exabgp_processes: int = Field(
+        1,
+        alias="EXABGP_PROCESSES",
+        ge=1,
+        le=64,
+        description="ExaBGP processes sharing the neighbours (one core each); neighbour i goes to "
+        "process i mod N.",
+    )
+    exabgp_adj_rib_in: bool = Field(
+        False,
+        alias="EXABGP_ADJ_RIB_IN",
+        description="Keep ExaBGP's own Adj-RIB-In (not needed: the topic is the table; costs "
+        "memory).",
+    )
+    exabgp_config_dir: str = Field(
+        "exabgp-run",
+        alias="EXABGP_CONFIG_DIR",
+        min_length=1,
+        description="Directory the rendered ExaBGP configuration and env file are written to.",
+    )
+    exabgp_bridge_command: str = Field(
+        "",
+        alias="EXABGP_BRIDGE_COMMAND",
+        description="Command ExaBGP runs as its API process (default: this Python with `-m "
+        "ribflow bridge`).",
+    )
+    # --- the bridge ---
+    bgp_router_key: RouterKeyMode = Field(
+        "peer",
+        alias="BGP_ROUTER_KEY",
+        description="Router key: 'peer' (session address) or 'router-id' (from the router's OPEN).",
+    )
+    bgp_shards: int = Field(
+        1,
+        alias="BGP_SHARDS",
+        ge=1,
+        le=256,
+        description="Key shards of every router: >1 keys events '<router>/<shard>' and fans each "
+        "out to all shards.",
+    )
+    bgp_hot_routers: str = Field(
+        "",
+        alias="BGP_HOT_ROUTERS",
+        description="Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'.",
+    )
+    bridge_buffer_messages: int = Field(
+        100_000,
+        alias="BRIDGE_BUFFER_MESSAGES",
+        ge=100,
+        le=10_000_000,
+        description="Events held unacknowledged by Kafka at most; when full the bridge stops "
+        "reading ExaBGP.",
+    )
+    bridge_buffer_mb: int = Field(
+        256,
+        alias="BRIDGE_BUFFER_MB",
+        ge=1,
+        le=2_000_000,
+        description="Bytes (MiB) of events held unacknowledged at most (same back-pressure as "
+        "above).",
+    )
+    bridge_linger_ms: int = Field(
+        5, alias="BRIDGE_LINGER_MS", ge=0, le=10_000, description="Producer batching delay (ms)."
+    )
+    bridge_compression: Compression = Field(
+        "lz4", alias="BRIDGE_COMPRESSION", description="Producer compression codec."
+    )
+    bridge_create_topics: bool = Field(
+        True,
+        alias="BRIDGE_CREATE_TOPICS",
+        description="Create bgp-updates and its dead-letter topic (PARTITIONS) when missing.",
+    )
+    bridge_resync: Resync = Field(
+        "refresh",
+        alias="BRIDGE_RESYNC",
+        description="On start, ask ExaBGP which sessions are up and have those established "
+        "before this bridge resend their table with a route refresh ('refresh'), or not ('none').",
+    )
+    bridge_stop_flush_seconds: float = Field(
+        1.5,
+        alias="BRIDGE_STOP_FLUSH_SECONDS",
+        gt=0,
+        le=600,
+        description="Delivery wait on SIGTERM (ExaBGP kills its helper 2 s after SIGTERM).",
+    )
+    bridge_eof_flush_seconds: float = Field(
+        120.0,
+        alias="BRIDGE_EOF_FLUSH_SECONDS",
+        gt=0,
+        le=86_400,
+        description="Delivery wait when stdin closes (ExaBGP gone) before exiting non-zero.",
+    )
+
+    @field_validator("bgp_peer_as", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("bgp_router_id")
+    @classmethod
+    def _check_router_id(cls, value: str) -> str:
+        if value and not isinstance(ipaddress.ip_address(value), ipaddress.IPv4Address):
+            raise ValueError("a BGP identifier is an IPv4 address")
+        return value
+
+    @field_validator("bgp_local_address")
+    @classmethod
+    def _check_local(cls, value: str) -> str:
+        return value if value == "auto" else _ip(value)
+
+    @field_validator("bgp_families")
+    @classmethod
+    def _check_families(cls, value: str) -> str:
+        return ",".join(_families(value))
+
+    @field_validator("bgp_hot_routers")
+    @classmethod
+    def _check_hot(cls, value: str) -> str:
+        parse_hot_routers(value)
+        return value
+
+    # --- derived values ---
+    def families(self) -> list[str]:
+        return _families(self.bgp_families)
+
+    def router_id(self) -> str:
+        """ExaBGP's own BGP identifier: BGP_ROUTER_ID, else the IPv4 local address, else (local
+        address 'auto') the IPv4 address the kernel would use towards the first IPv4 neighbour."""
+        if self.bgp_router_id:
+            return self.bgp_router_id
+        if self.bgp_local_address != "auto":
+            addr = ipaddress.ip_address(self.bgp_local_address)
+            if isinstance(addr, ipaddress.IPv4Address):
+                return str(addr)
+        else:
+            for spec in self.neighbors():
+                if ipaddress.ip_address(spec.address).version == 4:
+                    source = _source_address(spec.address)
+                    if source:
+                        return source
+        raise NeighborConfigError("BGP_ROUTER_ID is needed (no IPv4 local address to take it from)")
+
+    def hot_routers(self) -> dict[str, int]:
+        return parse_hot_routers(self.bgp_hot_routers)
+
+    def bridge_command(self) -> str:
+        return self.exabgp_bridge_command or f"{sys.executable} -m ribflow bridge"
+
+    def neighbors(self) -> list[NeighborSpec]:
+        """Every configured neighbour (inline list first, then the file), duplicates refused."""
+        specs = parse_inline_neighbors(self.bgp_neighbors)
+        if self.bgp_neighbors_file:
+            specs += load_neighbors_file(Path(self.bgp_neighbors_file))
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.address in seen:
+                raise NeighborConfigError(f"neighbour {spec.address} is listed twice")
+            seen.add(spec.address)
+        return specs
+
+    def neighbors_of(self, instance: int) -> list[NeighborSpec]:
+        """Neighbours of ExaBGP process ``instance`` (0-based) of ``EXABGP_PROCESSES``."""
+        if not 0 <= instance < self.exabgp_processes:
+            raise NeighborConfigError(
+                f"instance {instance} outside 0..{self.exabgp_processes - 1} (EXABGP_PROCESSES)"
+            )
+        return self.neighbors()[instance :: self.exabgp_processes]
+
+
+def _source_address(destination: str) -> str | None:
+    """The local IPv4 address the kernel picks towards ``destination`` (a UDP connect sends
+    nothing), or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((destination, 179))
+            return str(s.getsockname()[0])
+    except OSError:
+        return None
+
+
+def parse_hot_routers(text: str) -> dict[str, int]:
+    """``'10.0.0.3=4, 127.0.0.3=2'`` -> ``{'10.0.0.3': 4, '127.0.0.3': 2}``."""
+    out: dict[str, int] = {}
+    for item in _INLINE_SPLIT.split(text.strip()):
+        if not item:
+            continue
+        router, sep, count = item.partition("=")
+        if not sep or not count.isdigit() or not 1 <= int(count) <= 256 or not router:
+            raise ValueError(f"BGP_HOT_ROUTERS item {item!r} is not ROUTER=N (1..256)")
+        out[router] = int(count)
+    return out
+
+
+def parse_inline_neighbors(text: str) -> list[NeighborSpec]:
+    """``'127.0.0.3, 192.0.2.1@65002'`` -> neighbour specs (AS after '@', optional)."""
+    specs = []
+    for item in _INLINE_SPLIT.split(text.strip()):
+        if not item:
+            continue
+        address, _, asn = item.partition("@")
+        try:
+            specs.append(
+                NeighborSpec.model_validate(
+                    {"address": address, "peer_as": int(asn) if asn else None}
+                )
+            )
+        except (ValueError, ValidationError) as exc:
+            raise NeighborConfigError(f"BGP_NEIGHBORS item {item!r}: {exc}") from None
+    return specs
+
+
+def load_neighbors_file(path: Path) -> list[NeighborSpec]:
+    """Neighbours from YAML: a list of mappings, or a mapping with a ``neighbors`` list."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise NeighborConfigError(f"cannot read neighbours file {path}: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("neighbors")
+    if not isinstance(data, list):
+        raise NeighborConfigError(f"{path}: expected a list of neighbours (or 'neighbors: [...]')")
+    specs = []
+    for i, item in enumerate(data):
+        if isinstance(item, str):
+            item = {"address": item}
+        try:
+            specs.append(NeighborSpec.model_validate(item))
+        except ValidationError as exc:
+            raise NeighborConfigError(f"{path}: neighbour #{i + 1}: {exc}") from None
+    return specs
+
+
+def load_settings(**overrides: Any) -> BridgeSettings:
+    """Settings from the environment (and .env); ``overrides`` by env name, e.g. ``BGP_SHARDS=4``.
+
+    Raises pydantic's ``ValidationError`` with every wrong setting."""
+    return BridgeSettings(**overrides)  # type: ignore[call-arg]  # the rest comes from the env
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One 'SETTING: problem' line per error of a ``ValidationError``."""
+    return [
+        f"{'.'.join(str(x) for x in err['loc']) or 'settings'}: {err['msg']}"
+        for err in exc.errors()
+    ]

@@ -1,0 +1,70 @@
+"""`ribflow enricher`: run the Quix Streams enricher (settings from the environment / .env)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from ribflow.enrich.settings import EnricherSettings
+from ribflow.errors import RibflowError
+from ribflow.logs import setup_logging
+from ribflow.metrics import serve_metrics
+from ribflow.settings import settings_table
+from ribflow.topics import check_copartitioned, ensure_topics
+
+log = logging.getLogger("ribflow.enricher")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ribflow enricher",
+        description="Per-router RIBs from bgp-updates, longest-prefix enrichment of flows "
+        "into pmacct-compatible flows-enriched, RIB dumps to bgp-rib-dump. Settings come "
+        "from the environment (see --settings).",
+    )
+    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="stop after this many idle seconds (0: run until SIGTERM/SIGINT)",
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.settings:
+        print(settings_table(EnricherSettings))
+        return 0
+    try:
+        settings = EnricherSettings.load()
+    except ValidationError as exc:
+        print(f"ribflow enricher: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    inputs = [settings.bgp_updates_topic, settings.flows_topic]
+    try:
+        partitions = check_copartitioned(settings.broker_address, inputs)
+        from ribflow.enrich.pipeline import build, output_topic_specs
+
+        ensure_topics(settings.broker_address, output_topic_specs(settings, partitions))
+    except RibflowError as exc:
+        log.error("refusing to start: %s", exc)
+        print(f"ribflow enricher: {exc}", file=sys.stderr)
+        return 2
+    serve_metrics(settings.metrics_port, settings.metrics_host)
+    wired = build(settings)
+    log.info(
+        "enricher starting: group %s, %s, %d partitions, state in %s",
+        settings.group_id,
+        settings.processing_guarantee,
+        partitions,
+        settings.state_dir,
+    )
+    wired.run(timeout=args.timeout)
+    log.info("enricher stopped: %s", wired.enricher.stats())
+    return 0

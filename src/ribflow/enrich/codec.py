@@ -1,0 +1,70 @@
+"""How a router's RIB is laid out in Quix state and in the ``bgp-rib`` table topic.
+
+State is keyed by the message key (the router key); under it:
+
+* ``b"m"`` -> the router's metadata (JSON of :class:`~ribflow.rib.apply.RouterMeta`);
+* ``b"r" + afi + length + network + path_id`` (11 bytes for IPv4, 23 for IPv6) -> the
+  canonical JSON of the route's attribute set (:attr:`RouteAttrs.key`).
+
+Values start with ``{``, never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan of the
+store can always tell them apart. Route keys are fixed-size so a scan can parse them without
+a separator.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import orjson
+
+from ribflow.rib.prefix import AFI_IP, AFI_IP6, format_prefix
+from ribflow.rib.table import Route
+
+META_KEY: Final = b"m"
+ROUTE_TAG: Final = 0x72  # "r"
+_V4 = struct.Struct("!BBBIL")
+_V6 = struct.Struct("!BBB16sL")
+
+
+def route_key(afi: int, network: int, length: int, path_id: int) -> bytes:
+    """State key of one path."""
+    if afi == AFI_IP:
+        return _V4.pack(ROUTE_TAG, AFI_IP, length, network, path_id)
+    return _V6.pack(ROUTE_TAG, AFI_IP6, length, network.to_bytes(16, "big"), path_id)
+
+
+def parse_route_key(key: bytes) -> tuple[int, int, int, int] | None:
+    """``(afi, network, length, path_id)`` of a state key, ``None`` if it is not a route key."""
+    if len(key) == _V4.size and key[0] == ROUTE_TAG and key[1] == AFI_IP:
+        _, afi, length, network, path_id = _V4.unpack(key)
+        return afi, network, length, path_id
+    if len(key) == _V6.size and key[0] == ROUTE_TAG and key[1] == AFI_IP6:
+        _, afi, length, raw, path_id = _V6.unpack(key)
+        return afi, int.from_bytes(raw, "big"), length, path_id
+    return None
+
+
+def table_key(router: str, route: Route | tuple[int, int, int, int]) -> bytes:
+    """``bgp-rib`` key: ``router|prefix|path-id``."""
+    if isinstance(route, Route):
+        afi, network, length, path_id = route.afi, route.network, route.length, route.path_id
+    else:
+        afi, network, length, path_id = route
+    return f"{router}|{format_prefix(afi, network, length)}|{path_id}".encode()
+
+
+def table_value(router: str, peer: str, route: Route, time_ms: int) -> bytes:
+    """``bgp-rib`` value of one path (schemas/bgp-rib.v1.json)."""
+    head = orjson.dumps(
+        {
+            "v": 1,
+            "router": router,
+            "peer": peer,
+            "prefix": format_prefix(route.afi, route.network, route.length),
+            "afi": route.afi,
+            "path_id": route.path_id,
+            "time_ms": time_ms,
+        }
+    )
+    return head[:-1] + b',"attrs":' + route.attrs.key + b"}"

@@ -1,0 +1,386 @@
+"""The enricher's logic, independent of Quix: apply BGP events, enrich flows, dump RIBs.
+
+The Quix glue (:mod:`ribflow.enrich.pipeline`) hands every input message to
+:meth:`Enricher.on_bgp` or :meth:`Enricher.on_flows` together with the message's state (for
+BGP) and calls :meth:`Enricher.load_partition` whenever a partition's store is new (after an
+assignment, a restart or a rebalance) so the in-memory index is always rebuilt from the durable
+state, never trusted from before. Outputs go through an :class:`Output` (the Quix producer:
+transactional under exactly-once), bad input to the dead-letter topics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from ribflow.dlq import DeadLetters
+from ribflow.enrich import metrics as m
+from ribflow.enrich.codec import META_KEY, parse_route_key, route_key, table_key, table_value
+from ribflow.enrich.pmacct import DumpFormatter, FlowFormatter, FormatOptions
+from ribflow.logs import RateLimitedLog
+from ribflow.metrics import BAD_INPUT
+from ribflow.rib.apply import RouterMeta, RouterState, apply_event
+from ribflow.rib.attrs import AttrPool, RouteAttrs
+from ribflow.rib.errors import BadEvent
+from ribflow.rib.events import parse_event
+from ribflow.rib.prefix import AFI_IP, parse_address
+from ribflow.rib.table import Route, RouterRib
+
+log = logging.getLogger(__name__)
+COMPONENT = "enricher"
+
+
+class Output(Protocol):
+    """Where the enricher writes (a Kafka producer)."""
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        timestamp: int | None = None,
+    ) -> None: ...
+
+
+class StateLike(Protocol):
+    """The part of Quix's ``State`` the enricher writes through."""
+
+    def set_bytes(self, key: bytes, value: bytes) -> None: ...
+
+    def delete(self, key: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names the enricher writes to (``rib_table`` None: no bgp-rib table)."""
+
+    enriched: str
+    rib_dump: str
+    rib_table: str | None
+    bgp_dlq: str
+    flows_dlq: str
+    bgp_in: str = "bgp-updates"
+    flows_in: str = "flows"
+
+
+@dataclass(frozen=True, slots=True)
+class EnricherConfig:
+    topics: Topics
+    formatting: FormatOptions
+    batch: bool = False
+    dump_interval: int = 60
+
+
+class _StateSink:
+    """Mirrors every RIB change into Quix state (durable copy) and the bgp-rib table topic."""
+
+    __slots__ = ("_out", "_router", "_state", "_table", "_time_ms")
+
+    def __init__(
+        self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
+    ) -> None:
+        self._state, self._out, self._table = state, out, table
+        self._router, self._time_ms = router, time_ms
+
+    def route_set(self, router: RouterState, route: Route) -> None:
+        key = route_key(route.afi, route.network, route.length, route.path_id)
+        self._state.set_bytes(key, route.attrs.key)
+        if self._table:
+            self._out.produce(
+                self._table,
+                value=table_value(self._router, router.meta.peer, route, self._time_ms),
+                key=table_key(self._router, route),
+                timestamp=self._time_ms or None,
+            )
+
+    def route_deleted(
+        self, router: RouterState, afi: int, network: int, length: int, path_id: int
+    ) -> None:
+        self._state.delete(route_key(afi, network, length, path_id))
+        if self._table:
+            self._out.produce(
+                self._table,
+                value=None,
+                key=table_key(self._router, (afi, network, length, path_id)),
+                timestamp=self._time_ms or None,
+            )
+
+    def meta_changed(self, router: RouterState) -> None:
+        self._state.set_bytes(META_KEY, orjson.dumps(router.meta.to_json()))
+
+
+def _router_key(key: Any) -> str | None:
+    """The router key of a message, or None when it cannot be one (no key, not UTF-8, '|')."""
+    if isinstance(key, bytes):
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    elif isinstance(key, str):
+        text = key
+    else:
+        return None
+    if not text or "|" in text:
+        return None
+    return text
+
+
+class Enricher:
+    """Per-router RIBs in memory (mirroring state), flow enrichment and periodic dumps."""
+
+    def __init__(
+        self, config: EnricherConfig, out: Output, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self._out = out
+        self._clock = clock
+        self.pool = AttrPool()
+        self.routers: dict[str, RouterState] = {}
+        self._router_partition: dict[str, int] = {}
+        self._partition_routers: dict[int, set[str]] = {}
+        self._sources: dict[int, object] = {}
+        self._next_dump: dict[str, float] = {}
+        self._dump_seq: dict[str, int] = {}
+        self.flow_fmt = FlowFormatter(config.formatting)
+        self.dump_fmt = DumpFormatter(config.dump_interval, config.formatting)
+        t = config.topics
+        self._dlq_bgp = DeadLetters(out, t.bgp_dlq, COMPONENT)
+        self._dlq_flows = DeadLetters(out, t.flows_dlq, COMPONENT)
+        self._rlog = RateLimitedLog(log)
+
+    # -- partitions and rebuilds --------------------------------------------------------------
+    def partition_source(self, partition: int) -> object | None:
+        """The store object the partition's index was built from (identity marks freshness)."""
+        return self._sources.get(partition)
+
+    def drop_partition(self, partition: int) -> None:
+        """Forget the routers of a partition this instance no longer owns."""
+        for router in self._partition_routers.pop(partition, set()):
+            state = self.routers.pop(router, None)
+            if state is not None:
+                state.rib.clear()
+            self._router_partition.pop(router, None)
+            self._next_dump.pop(router, None)
+        self._sources.pop(partition, None)
+        self._update_gauges()
+
+    def load_partition(
+        self, partition: int, source: object, items: Iterable[tuple[bytes, bytes, bytes]]
+    ) -> int:
+        """Rebuild the RIBs of ``partition`` from its stored ``(prefix, key, value)`` items."""
+        started = time.perf_counter()
+        self.drop_partition(partition)
+        self._sources[partition] = source
+        loaded = 0
+        for prefix, key, value in items:
+            router = _router_key(prefix)
+            if router is None:
+                continue
+            if key == META_KEY:
+                state = self._router(router, partition)
+                try:
+                    state.meta = RouterMeta.from_json(orjson.loads(value))
+                except (orjson.JSONDecodeError, TypeError, ValueError):
+                    self._rlog.warning("bad_meta", "unreadable metadata of router %s", router)
+                state.meta.router = router
+                continue
+            parsed = parse_route_key(key)
+            if parsed is None:
+                continue
+            try:
+                attrs = self.pool.intern_key(value)
+            except BadEvent:
+                self._rlog.warning("bad_stored_route", "unreadable stored route of %s", router)
+                continue
+            self._router(router, partition).rib.announce(*parsed, attrs)
+            loaded += 1
+        self.pool.sweep()
+        m.REBUILDS.inc()
+        m.REBUILD_SECONDS.set(time.perf_counter() - started)
+        self._update_gauges()
+        log.info(
+            "partition %d: RIB rebuilt from state, %d routers, %d paths in %.2fs",
+            partition,
+            len(self._partition_routers.get(partition, ())),
+            loaded,
+            time.perf_counter() - started,
+        )
+        return loaded
+
+    def _router(self, router: str, partition: int) -> RouterState:
+        state = self.routers.get(router)
+        if state is None:
+            state = RouterState(RouterMeta(router), RouterRib(self.pool))
+            self.routers[router] = state
+            self._router_partition[router] = partition
+            self._partition_routers.setdefault(partition, set()).add(router)
+            if self.config.dump_interval:
+                self._next_dump[router] = self._clock() + self.config.dump_interval
+        return state
+
+    def _update_gauges(self) -> None:
+        m.RIB_ROUTERS.set(len(self.routers))
+        m.RIB_ROUTES.set(sum(len(s.rib) for s in self.routers.values()))
+        m.ATTR_SETS.set(len(self.pool))
+
+    # -- BGP -----------------------------------------------------------------------------------
+    def _reject(self, dlq: DeadLetters, raw: Any, reason: str, key: Any, detail: str) -> None:
+        BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
+        self._rlog.warning(reason, "%s from %s: %s", reason, dlq.topic, detail[:200])
+        data = raw if isinstance(raw, bytes) else orjson.dumps(raw)
+        source = self.config.topics.bgp_in if dlq is self._dlq_bgp else self.config.topics.flows_in
+        dlq.send(data, reason, source_topic=source, source_key=key, detail=detail[:1000])
+
+    def on_bgp(
+        self, partition: int, key: Any, raw: Any, state: StateLike, timestamp: int | None
+    ) -> None:
+        """Apply one bgp-updates message to its router's RIB (and mirror it into state)."""
+        router = _router_key(key)
+        if router is None:
+            self._reject(self._dlq_bgp, raw or b"", "bad_key", key, f"key {key!r}")
+            return
+        if not isinstance(raw, bytes | bytearray):
+            self._reject(self._dlq_bgp, b"", "empty_message", key, "no value")
+            return
+        try:
+            event = parse_event(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            self._reject(self._dlq_bgp, bytes(raw), "bad_json", key, str(exc))
+            return
+        except BadEvent as exc:
+            self._reject(self._dlq_bgp, bytes(raw), exc.reason, key, exc.detail)
+            return
+        rs = self._router(router, partition)
+        table = self.config.topics.rib_table
+        sink = _StateSink(state, self._out, table, router, event.header.time_ms)
+        result = apply_event(rs, event, self.pool, sink)
+        kind = event.header.kind
+        m.BGP_EVENTS.labels(type=kind, outcome=result.skipped or "applied").inc()
+        if result.announced:
+            m.ROUTE_CHANGES.labels(op="announce").inc(result.announced)
+        if result.withdrawn:
+            m.ROUTE_CHANGES.labels(op="withdraw").inc(result.withdrawn)
+        if result.flushed:
+            m.ROUTE_CHANGES.labels(op="flush").inc(result.flushed)
+            log.info("router %s: %d paths flushed (%s)", router, result.flushed, kind)
+        if result.seq_gap:
+            m.SEQ_GAPS.inc(result.seq_gap)
+            self._rlog.warning("seq_gap", "router %s: %d updates missing", router, result.seq_gap)
+        if hasattr(event, "skipped_families"):
+            for family in event.skipped_families:
+                m.UNSUPPORTED_FAMILIES.labels(family=family[:40]).inc()
+        if result.errors:
+            reason = result.errors[0].split(":", 1)[0]
+            self._reject(self._dlq_bgp, bytes(raw), reason, key, "; ".join(result.errors[:10]))
+
+    # -- flows ---------------------------------------------------------------------------------
+    def on_flows(self, partition: int, key: Any, raw: Any, timestamp: int | None) -> int:
+        """Enrich one flows message; returns the number of flow records written."""
+        router = _router_key(key)
+        if router is None:
+            self._reject(self._dlq_flows, raw or b"", "bad_key", key, f"key {key!r}")
+            return 0
+        try:
+            message = orjson.loads(raw)
+            records = message["records"]
+            if not isinstance(records, list):
+                raise TypeError("records is not a list")
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            reason = "bad_json" if isinstance(exc, orjson.JSONDecodeError) else "bad_message"
+            self._reject(self._dlq_flows, bytes(raw or b""), reason, key, str(exc))
+            return 0
+        rs = self.routers.get(router)
+        rib = rs.rib if rs is not None and len(rs.rib) else None
+        fmt, dumps, outputs = self.flow_fmt, orjson.dumps, []
+        hits = misses = 0
+        for rec in records:
+            try:
+                dst_afi, dst = parse_address(rec["dst_addr"])
+                src_afi, src = parse_address(rec["src_addr"])
+                if "exporter" not in rec or "packets" not in rec or "bytes" not in rec:
+                    raise KeyError("exporter/packets/bytes")
+                src_m = dst_m = None
+                if rib is not None:
+                    found = rib.lookup(dst_afi, dst, rec.get("bgp_next_hop"))
+                    if found is not None:
+                        dst_m = (_network(dst_afi, dst, found[0]), found[0], found[1])
+                    found = rib.lookup(src_afi, src)
+                    if found is not None:
+                        src_m = (_network(src_afi, src, found[0]), found[0], found[1])
+                outputs.append(dumps(fmt.record(rec, dst_afi, src_m, dst_m)))
+            except (KeyError, TypeError, ValueError, OSError, AttributeError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                self._reject(self._dlq_flows, rec, "bad_record", key, detail)
+                continue
+            hits += (src_m is not None) + (dst_m is not None)
+            misses += (src_m is None) + (dst_m is None)
+        if not outputs:
+            return 0
+        topic, out = self.config.topics.enriched, self._out
+        kafka_key = router.encode()
+        if self.config.batch:
+            out.produce(topic, value=b"\n".join(outputs), key=kafka_key, timestamp=timestamp)
+        else:
+            for value in outputs:
+                out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)
+        m.FLOWS.labels(result="enriched" if rib is not None else "no_rib").inc(len(outputs))
+        if rib is not None:
+            m.LOOKUPS.labels(side="any", result="hit").inc(hits)
+            m.LOOKUPS.labels(side="any", result="miss").inc(misses)
+        return len(outputs)
+
+    # -- dumps ---------------------------------------------------------------------------------
+    def dump_due(self) -> int:
+        """Write the pmacct-style dump of every router whose period elapsed; returns routes."""
+        if not self.config.dump_interval:
+            return 0
+        now = self._clock()
+        written = 0
+        for router, due in list(self._next_dump.items()):
+            if due <= now:
+                written += self.dump_router(router, int(now * 1000))
+                self._next_dump[router] = now + self.config.dump_interval
+        return written
+
+    def dump_router(self, router: str, now_ms: int) -> int:
+        """dump_init, one dump per path (prefix order), dump_close for one router."""
+        state = self.routers.get(router)
+        if state is None:
+            return 0
+        fmt, out, topic = self.dump_fmt, self._out, self.config.topics.rib_dump
+        peer = state.meta.peer or router
+        seq = max(state.meta.seq, 0)
+        key = router.encode()
+        out.produce(topic, value=orjson.dumps(fmt.init(peer, seq, now_ms)), key=key)
+        entries = 0
+        for route in state.rib.routes(ordered=True):
+            out.produce(topic, value=orjson.dumps(fmt.route(peer, seq, now_ms, route)), key=key)
+            entries += 1
+        out.produce(topic, value=orjson.dumps(fmt.close(peer, seq, now_ms, entries)), key=key)
+        m.DUMPS.inc()
+        return entries
+
+    def stats(self) -> dict[str, int]:
+        """Counts for logs and tests."""
+        return {
+            "routers": len(self.routers),
+            "paths": sum(len(s.rib) for s in self.routers.values()),
+            "attr_sets": len(self.pool),
+        }
+
+
+def _network(afi: int, address: int, length: int) -> int:
+    shift = (32 if afi == AFI_IP else 128) - length
+    return (address >> shift) << shift
+
+
+def lookup_attrs(state: RouterState, address: str) -> RouteAttrs | None:
+    """Convenience for tests and tools: the attributes a destination address resolves to."""
+    afi, value = parse_address(address)
+    found = state.rib.lookup(afi, value)
+    return found[1] if found else None

@@ -1,0 +1,175 @@
+"""The Quix Streams application of the enricher.
+
+``bgp-updates`` and ``flows`` (co-partitioned by router key) are concatenated into one
+dataframe, which turns on Quix's timestamp alignment: a flow is processed after the BGP
+updates that happened before it. One stateful step sees both: BGP messages change the router's
+RIB in memory and in RocksDB state (whose compacted changelog makes it survive restarts and
+follow its partition), flow messages are enriched from memory. Before a partition's first
+message, and on every loop tick after a (re)assignment, the in-memory index is rebuilt from
+the partition's store (see :mod:`ribflow.enrich.quix_store`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from quixstreams import Application, message_context
+from quixstreams.state import State
+
+from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
+from ribflow.enrich.pmacct import FormatOptions
+from ribflow.enrich.quix_store import ProducerOutput, QuixStore
+from ribflow.enrich.settings import EnricherSettings
+from ribflow.topics import COMPACTED, TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+def topics_of(settings: EnricherSettings) -> Topics:
+    return Topics(
+        enriched=settings.flows_enriched_topic,
+        rib_dump=settings.bgp_rib_dump_topic,
+        rib_table=settings.bgp_rib_topic if settings.rib_table else None,
+        bgp_dlq=settings.dlq_topic(settings.bgp_updates_topic),
+        flows_dlq=settings.dlq_topic(settings.flows_topic),
+        bgp_in=settings.bgp_updates_topic,
+        flows_in=settings.flows_topic,
+    )
+
+
+def output_topic_specs(settings: EnricherSettings, partitions: int) -> list[TopicSpec]:
+    """The topics the enricher writes, with their configs (bgp-rib is a compacted table)."""
+    t = topics_of(settings)
+    specs = [
+        TopicSpec(t.enriched, partitions),
+        TopicSpec(t.rib_dump, partitions),
+        TopicSpec(t.bgp_dlq, 1),
+        TopicSpec(t.flows_dlq, 1),
+    ]
+    if t.rib_table:
+        specs.append(TopicSpec(t.rib_table, partitions, COMPACTED))
+    return specs
+
+
+def config_of(settings: EnricherSettings) -> EnricherConfig:
+    fields = settings.field_list()
+    return EnricherConfig(
+        topics=topics_of(settings),
+        formatting=FormatOptions(
+            as_path_as_array=settings.as_path_as_array,
+            comms_as_array=settings.comms_as_array,
+            timestamps_since_epoch=settings.timestamps_since_epoch,
+            timestamps_usec=settings.timestamps_usec,
+            writer_id=f"{settings.writer_name}/{os.getpid()}",
+            fields=tuple(fields) if fields else None,
+        ),
+        batch=settings.enriched_batch,
+        dump_interval=settings.rib_dump_interval,
+    )
+
+
+@dataclass
+class EnricherApp:
+    """The wired application: run it with :meth:`run`."""
+
+    app: Application
+    enricher: Enricher
+    store: QuixStore
+
+    def run(self, timeout: float = 0.0) -> None:
+        self.app.run(timeout=timeout)
+
+    def stop(self) -> None:
+        self.app.stop()
+
+
+class _Sync:
+    """Keeps the enricher's partitions in step with Quix's store assignments."""
+
+    def __init__(self, enricher: Enricher, store: QuixStore, tick_s: float = 1.0) -> None:
+        self._enricher, self._store, self._tick_s = enricher, store, tick_s
+        self._next = 0.0
+
+    def ensure(self, partition: int) -> None:
+        """Rebuild ``partition``'s index if its store is not the one it was built from."""
+        current = self._store.partition(partition)
+        if current is not None and self._enricher.partition_source(partition) is not current:
+            self._enricher.load_partition(partition, current, QuixStore.scan(current))
+
+    def tick(self) -> None:
+        """Periodic task: drop revoked partitions, load new ones, write due RIB dumps."""
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._tick_s
+        if self._store.recovering():
+            return
+        assigned = self._store.partitions()
+        for partition in list(self._enricher._sources):
+            if partition not in assigned:
+                log.info("partition %d revoked: dropping its routers' RIBs", partition)
+                self._enricher.drop_partition(partition)
+        for partition, current in assigned.items():
+            if self._enricher.partition_source(partition) is not current:
+                self._enricher.load_partition(partition, current, QuixStore.scan(current))
+        self._enricher.dump_due()
+
+
+def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) -> EnricherApp:
+    """Create the Quix application, its topics and the enricher (does not start it)."""
+    consumer_extra: dict[str, Any] = {"session.timeout.ms": settings.session_timeout_ms}
+    producer_extra: dict[str, Any] = {
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        # a checkpoint's transaction must outlive the commit interval (broker max: 15 min)
+        "transaction.timeout.ms": max(60_000, int(settings.commit_interval * 2000)),
+    }
+    if settings.processing_guarantee == "exactly-once":
+        producer_extra["transactional.id"] = settings.resolved_transactional_id()
+    if settings.session_timeout_ms < 10000:
+        consumer_extra["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
+    app = Application(
+        broker_address=settings.broker_address,
+        consumer_group=settings.group_id,
+        auto_offset_reset=settings.auto_offset_reset,
+        commit_interval=settings.commit_interval,
+        processing_guarantee=settings.processing_guarantee,
+        state_dir=settings.state_dir,
+        consumer_extra_config=consumer_extra,
+        producer_extra_config=producer_extra,
+        max_partition_buffer_size=settings.max_poll_records_buffer,
+        loglevel=None,
+    )
+    bgp_topic = app.topic(
+        settings.bgp_updates_topic, key_deserializer="bytes", value_deserializer="bytes"
+    )
+    flows_topic = app.topic(
+        settings.flows_topic, key_deserializer="bytes", value_deserializer="bytes"
+    )
+    sdf = app.dataframe(bgp_topic).concat(app.dataframe(flows_topic))
+    holder: dict[str, Any] = {}
+    bgp_name = bgp_topic.name
+
+    def process(value: Any, key: Any, timestamp: int, headers: Any, state: State[Any, Any]) -> None:
+        ctx = message_context()
+        partition = ctx.partition
+        sync: _Sync = holder["sync"]
+        sync.ensure(partition)
+        enricher: Enricher = holder["enricher"]
+        if ctx.topic == bgp_name:
+            enricher.on_bgp(partition, key, value, state, timestamp)  # type: ignore[arg-type]
+        else:
+            enricher.on_flows(partition, key, value, timestamp)
+
+    sdf = sdf.apply(process, stateful=True, metadata=True)
+    store = QuixStore(app, sdf)
+    enricher = Enricher(config_of(settings), ProducerOutput(store.producer()), clock=clock)
+    sync = _Sync(enricher, store)
+    holder.update(enricher=enricher, sync=sync)
+    store.register_periodic(sync.tick)
+    return EnricherApp(app=app, enricher=enricher, store=store)

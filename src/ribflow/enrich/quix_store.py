@@ -1,0 +1,88 @@
+"""The only module that reaches into Quix Streams internals (pinned: quixstreams 3.28.1).
+
+Quix's ``State`` offers get/set/delete per message key and no iteration, but the enricher must
+rebuild its in-memory longest-prefix index from the durable store whenever it (re)gains a
+partition. This module therefore
+
+* finds the store partitions Quix assigned (``Store.partitions``: a new object per assignment,
+  so object identity tells a fresh assignment from the one the index was built from),
+* tells whether Quix is still recovering state from the changelog (then nothing is scanned),
+* scans a store partition's default column family (``StorePartition.iter_items``) and splits
+  each raw key into the message-key prefix and the enricher's own key, stripping the 8-byte
+  TTL stamp if the store is in Quix's TTL mode (the enricher never writes TTLs, and its values
+  start with ``{`` so a stamp is unambiguous),
+* exposes the internal producer, so outputs share the checkpoint's Kafka transaction under
+  exactly-once instead of bypassing it.
+
+tests/enrich/test_quix_store.py checks these assumptions against the installed Quix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from quixstreams import Application
+from quixstreams.dataframe import StreamingDataFrame
+
+_SEPARATOR = b"|"
+_STAMP = 8
+
+
+class QuixStore:
+    """Access to the enricher's state store and producer inside a Quix application."""
+
+    def __init__(self, app: Application, sdf: StreamingDataFrame, store_name: str = "default"):
+        self._app = app
+        self._manager = app._state_manager
+        self._store = self._manager.get_store(stream_id=sdf.stream_id, store_name=store_name)
+
+    def partitions(self) -> dict[int, Any]:
+        """Assigned store partitions, by partition number (live objects)."""
+        return dict(self._store.partitions)
+
+    def partition(self, number: int) -> Any:
+        return self._store.partitions.get(number)
+
+    def recovering(self) -> bool:
+        """True while Quix replays changelogs (store contents are not complete yet)."""
+        return bool(self._manager.recovery_required)
+
+    @staticmethod
+    def scan(store_partition: Any) -> Iterator[tuple[bytes, bytes, bytes]]:
+        """Every ``(message-key prefix, key, value)`` committed in a store partition."""
+        stamped = bool(getattr(store_partition, "uses_ttl_stamps", False))
+        for raw_key, value in store_partition.iter_items(lower_bound=b""):
+            prefix, sep, key = bytes(raw_key).partition(_SEPARATOR)
+            if not sep:
+                continue
+            value = bytes(value)
+            if stamped and len(value) > _STAMP and value[0] in (0x00, 0xFF):
+                value = value[_STAMP:]
+            yield prefix, key, value
+
+    def producer(self) -> Any:
+        """Quix's internal producer (transactional under exactly-once)."""
+        return self._app._producer
+
+    def register_periodic(self, task: Any) -> None:
+        """Run ``task()`` on every iteration of Quix's main loop (after each poll)."""
+        self._app._dataframe_registry.register_periodic_task(task)
+
+
+class ProducerOutput:
+    """Adapts Quix's internal producer to :class:`ribflow.enrich.engine.Output`."""
+
+    __slots__ = ("_producer",)
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        self._producer.produce(topic=topic, value=value, key=key, timestamp=timestamp)

@@ -1,0 +1,143 @@
+"""The enricher's settings (env names are the aliases; apps/enricher/app.yaml declares them)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ribflow.settings import AppSettings
+
+Guarantee = Literal["at-least-once", "exactly-once"]
+OffsetReset = Literal["earliest", "latest"]
+
+
+class EnricherSettings(AppSettings):
+    """Settings of ``ribflow enricher`` (RIB per router + longest-prefix join of flows)."""
+
+    group_suffix: str = Field(
+        "-enricher",
+        alias="CONSUMER_GROUP_SUFFIX",
+        description="Appended to Quix__Consumer__Group to name the enricher's consumer group.",
+    )
+    processing_guarantee: Guarantee = Field(
+        "at-least-once",
+        alias="PROCESSING_GUARANTEE",
+        description="at-least-once, or exactly-once (Kafka transactions; read_committed).",
+    )
+    commit_interval: float = Field(
+        5.0,
+        alias="COMMIT_INTERVAL",
+        gt=0,
+        le=3600,
+        description="Seconds between checkpoints (offsets, state changelog, transaction).",
+    )
+    auto_offset_reset: OffsetReset = Field(
+        "earliest",
+        alias="AUTO_OFFSET_RESET",
+        description="Where a new consumer group starts; earliest so the RIB sees every update.",
+    )
+    session_timeout_ms: int = Field(
+        45000,
+        alias="SESSION_TIMEOUT_MS",
+        ge=6000,
+        le=300000,
+        description="Kafka session.timeout.ms: how fast a dead instance's routers move.",
+    )
+    rib_dump_interval: int = Field(
+        60,
+        alias="RIB_DUMP_INTERVAL",
+        ge=0,
+        le=86400,
+        description="Seconds between pmacct-style RIB dumps per router to bgp-rib-dump (0: off).",
+    )
+    rib_table: bool = Field(
+        True,
+        alias="RIB_TABLE",
+        description="Maintain the compacted bgp-rib table topic (router|prefix|path-id -> route).",
+    )
+    enriched_batch: bool = Field(
+        False,
+        alias="ENRICHED_BATCH",
+        description="Write one NDJSON message per input batch instead of one JSON per flow.",
+    )
+    as_path_as_array: bool = Field(
+        False,
+        alias="AS_PATH_AS_ARRAY",
+        description="Encode as_path / as_path_src as JSON arrays instead of '_'-joined strings.",
+    )
+    comms_as_array: bool = Field(
+        False,
+        alias="COMMS_AS_ARRAY",
+        description="Encode comms, ecomms, lcomms (and *_src) as JSON arrays.",
+    )
+    timestamps_since_epoch: bool = Field(
+        False,
+        alias="TIMESTAMPS_SINCE_EPOCH",
+        description="Write timestamps as epoch seconds instead of 'YYYY-MM-DD HH:MM:SS' (UTC).",
+    )
+    timestamps_usec: bool = Field(
+        False,
+        alias="TIMESTAMPS_USEC",
+        description="Append microseconds to timestamps (pmacct's timestamps_secs: false).",
+    )
+    output_fields: str = Field(
+        "",
+        alias="OUTPUT_FIELDS",
+        pattern=r"^[a-z_,]*$",
+        description="Comma-separated keys to keep in enriched flows (empty: every key).",
+    )
+    writer_name: str = Field(
+        "ribflow-enricher",
+        alias="WRITER_NAME",
+        min_length=1,
+        max_length=64,
+        description="Name part of writer_id ('name/pid') in enriched flows and dumps.",
+    )
+    transactional_id: str = Field(
+        "",
+        alias="TRANSACTIONAL_ID",
+        max_length=200,
+        description="exactly-once producer id; empty: derived from group, host and state dir, "
+        "so a restarted instance fences its crashed predecessor at once.",
+    )
+    max_poll_records_buffer: int = Field(
+        10000,
+        alias="MAX_PARTITION_BUFFER",
+        ge=100,
+        le=1_000_000,
+        description="Messages buffered per partition for timestamp alignment of the two inputs.",
+    )
+
+    @model_validator(mode="after")
+    def _transaction_fits(self) -> EnricherSettings:
+        if self.processing_guarantee == "exactly-once" and self.commit_interval > 450:
+            raise ValueError(
+                "COMMIT_INTERVAL must be <= 450 s with exactly-once: a checkpoint is one Kafka "
+                "transaction and brokers abort transactions older than 15 minutes by default"
+            )
+        return self
+
+    @classmethod
+    def load(cls, **overrides: Any) -> EnricherSettings:
+        """Settings from the environment (and .env), with explicit overrides by env name."""
+        return cls(**overrides)
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.consumer_group}{self.group_suffix}"
+
+    def resolved_transactional_id(self) -> str:
+        """Stable per instance: the same host and state directory give the same id."""
+        if self.transactional_id:
+            return self.transactional_id
+        where = f"{socket.gethostname()}:{os.path.abspath(self.state_dir)}"
+        digest = hashlib.sha1(where.encode()).hexdigest()[:12]
+        return f"{self.group_id}-{digest}"
+
+    def field_list(self) -> list[str] | None:
+        names = [f for f in self.output_fields.split(",") if f]
+        return names or None

@@ -1,0 +1,180 @@
+"""`ribflow collector`: run the UDP flow collector until SIGTERM/SIGINT.
+
+Wires CollectorSettings to the library: topics (created with ensure_topics), the Dispatcher
+(restored from flow-templates), the agent map and its BGP follower, the UDP listeners, the
+Kafka producer and /metrics. Exit status: 0 after a clean stop, 2 for bad settings or an
+unreadable agent map, 1 when Kafka or a port is not usable at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from pydantic import ValidationError
+
+from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver
+from ribflow.bgp.keys import RouterKeys
+from ribflow.errors import RibflowError
+from ribflow.flow import collector_metrics as m
+from ribflow.flow.batching import KeyChooser
+from ribflow.flow.collector import Collector, Topics
+from ribflow.flow.collector_settings import CollectorSettings
+from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.peer_follower import PeerFollower
+from ribflow.flow.templates_topic import TemplateSync
+from ribflow.flow.udp import Listener, open_listener
+from ribflow.logs import setup_logging
+from ribflow.metrics import serve_metrics
+from ribflow.settings import settings_table
+from ribflow.topics import COMPACTED, TopicSpec, ensure_topics
+
+log = logging.getLogger("ribflow.collector")
+
+
+def topic_specs(s: CollectorSettings) -> list[TopicSpec]:
+    """The topics the collector writes, with their partition counts and configs."""
+    return [
+        TopicSpec(s.flows_topic, s.partitions),
+        TopicSpec(s.sflow_counters_topic, s.partitions),
+        TopicSpec(s.dlq_topic(s.flows_topic), s.partitions),
+        TopicSpec(s.flow_templates_topic, s.partitions, COMPACTED),
+    ]
+
+
+def producer_config(s: CollectorSettings) -> dict[str, Any]:
+    def on_delivery(err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            m.DELIVERY_FAILED.labels(msg.topic()).inc()
+            log.error("Kafka did not take a message for %s: %s", msg.topic(), err)
+
+    return {
+        "bootstrap.servers": s.broker_address,
+        "linger.ms": s.linger_ms,
+        "compression.type": s.compression,
+        "queue.buffering.max.messages": s.kafka_queue_messages,
+        "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
+        "batch.size": 1 << 20,
+        "delivery.report.only.error": True,
+        "on_delivery": on_delivery,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ribflow collector",
+        description="Receive NetFlow v5/v9, IPFIX and sFlow v5 over UDP and publish the decoded "
+        "flows to Kafka. Configured by environment variables (see --settings).",
+    )
+    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    return p
+
+
+def open_listeners(s: CollectorSettings) -> list[Listener]:
+    listeners: list[Listener] = []
+    try:
+        for host in s.hosts():
+            for port in s.ports():
+                listeners.append(open_listener(host, port, s.udp_rcvbuf_bytes))
+    except OSError:
+        for lst in listeners:
+            lst.close()
+        raise
+    return listeners
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.settings:
+        print(settings_table(CollectorSettings))
+        return 0
+    try:
+        settings = CollectorSettings()  # type: ignore[call-arg]  # the env supplies the rest
+    except ValidationError as exc:
+        print(f"ribflow collector: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    try:
+        agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
+    except AgentMapError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        return run(settings, agent_map)
+    except (RibflowError, OSError, KafkaException) as exc:
+        log.error("cannot run: %s", exc)
+        return 1
+
+
+def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
+    """Start everything, serve until a signal, stop in order."""
+    serve_metrics(settings.metrics_port, settings.metrics_host)
+    if settings.create_topics:
+        ensure_topics(settings.broker_address, topic_specs(settings))
+    decoder = Dispatcher()
+    sync = TemplateSync(decoder, settings.flow_templates_topic)
+    if settings.restore_templates:
+        m.TEMPLATES_RESTORED.set(sync.restore(settings.broker_address, settings.restore_timeout_s))
+    resolver = RouterResolver(agent_map, settings.fallback_router, settings.bgp_router_key)
+    follower = None
+    if settings.follow_bgp_updates:
+        follower = PeerFollower(settings.broker_address, settings.bgp_updates_topic, resolver)
+        follower.start()
+        if not follower.caught_up.wait(settings.bgp_catchup_timeout_s):
+            log.warning(
+                "%s not read to its end in %.0f s: starting anyway (router keys may be "
+                "provisional until it is)",
+                settings.bgp_updates_topic,
+                settings.bgp_catchup_timeout_s,
+            )
+    producer = Producer(producer_config(settings), logger=logging.getLogger("ribflow.kafka.out"))
+    listeners = open_listeners(settings)
+    collector = Collector(
+        listeners,
+        decoder,
+        producer,
+        resolver,
+        Topics(
+            flows=settings.flows_topic,
+            counters=settings.sflow_counters_topic,
+            templates=settings.flow_templates_topic,
+            dlq=settings.dlq_topic(settings.flows_topic),
+        ),
+        KeyChooser(RouterKeys(settings.bgp_shards, settings.hot_routers())),
+        backpressure=settings.backpressure,
+        max_packets=settings.message_max_packets,
+        max_delay_ms=settings.message_max_delay_ms,
+        dlq_partial=settings.dlq_partial,
+        dlq_max_per_second=settings.dlq_max_per_second,
+        stats_interval_s=settings.stats_interval_s,
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        collector.stop_event.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info(
+        "collector ready: %s -> %s (backpressure %s)",
+        ", ".join(lst.label for lst in listeners), settings.flows_topic, settings.backpressure,
+    )  # fmt: skip
+    try:
+        collector.run()
+    finally:
+        for lst in listeners:
+            lst.close()
+        left = producer.flush(settings.stop_flush_s)
+        if left:
+            log.error("%d messages not delivered at shutdown", left)
+        if follower is not None:
+            follower.stop()
+    log.info("collector stopped (kernel drops seen: %d)", collector.udp_drops)
+    return 0

@@ -1,0 +1,285 @@
+"""The flow collector: UDP export packets -> decoder -> Kafka (flows, sflow-counters, DLQ).
+
+One thread does the work: it waits on every listener, drains each ready socket (up to
+``BURST`` datagrams per turn), decodes each datagram with the PacketDecoder (the Dispatcher:
+the protocol is detected from the packet, so any port takes any protocol), keys the records by
+router (agent map) and produces them. librdkafka's own threads do the network I/O.
+
+Back-pressure (an explicit choice, setting BACKPRESSURE): the producer's local queue is bounded
+(KAFKA_QUEUE_MESSAGES / KAFKA_QUEUE_MB). When it is full because Kafka is slow or away,
+``block`` stops reading UDP until there is room: the socket's large kernel buffer absorbs the
+burst, and what it cannot hold the kernel drops and counts (ribflow_collector_udp_receive_drops_
+total, read from /proc/net/udp). ``drop`` keeps reading and decoding (templates stay current) and
+drops the records, counted in ribflow_collector_dropped_records_total. Loss is never silent.
+
+Undecodable packets go to the dead-letter topic with their reason (bounded per second; the
+rest are counted); template/sampling changes go to the compacted flow-templates topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+from ribflow.agentmap import RouterResolver
+from ribflow.dlq import DeadLetters
+from ribflow.flow import collector_metrics as m
+from ribflow.flow.batching import FlowBatcher, KeyChooser
+from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.templates_topic import StatefulDecoder
+from ribflow.flow.types import PacketDecoder
+from ribflow.flow.udp import Listener, socket_stats
+from ribflow.logs import RateLimitedLog
+from ribflow.metrics import BAD_INPUT
+
+log = logging.getLogger(__name__)
+
+BURST = 512  # datagrams read from one socket before looking at the others
+COMPONENT = "collector"
+
+
+class Producer(Protocol):
+    """The part of confluent_kafka.Producer the collector uses (a fake in unit tests)."""
+
+    def produce(
+        self, topic: str, value: bytes | None = ..., key: bytes | None = ..., **kw: Any
+    ) -> None: ...
+
+    def poll(self, timeout: float = ...) -> int: ...
+
+    def flush(self, timeout: float = ...) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+class Topics:
+    """The topics the collector writes."""
+
+    def __init__(self, flows: str, counters: str, templates: str, dlq: str) -> None:
+        self.flows = flows
+        self.counters = counters
+        self.templates = templates
+        self.dlq = dlq
+
+
+class Collector:
+    """Receive loop + decode + publish. ``run`` returns when ``stop`` is set."""
+
+    def __init__(
+        self,
+        listeners: list[Listener],
+        decoder: PacketDecoder,
+        producer: Producer,
+        resolver: RouterResolver,
+        topics: Topics,
+        keys: KeyChooser,
+        *,
+        backpressure: str = "block",
+        max_packets: int = 1,
+        max_delay_ms: int = 50,
+        dlq_partial: bool = True,
+        dlq_max_per_second: int = 1000,
+        stats_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.listeners = listeners
+        self.decoder = decoder
+        self.producer = producer
+        self.resolver = resolver
+        self.topics = topics
+        self.keys = keys
+        self.block = backpressure == "block"
+        self.dlq_partial = dlq_partial
+        self.dlq_max_per_second = dlq_max_per_second
+        self.stats_interval_s = stats_interval_s
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
+        self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
+        self.tallies = m.Tallies()
+        self.stateful: StatefulDecoder | None = (
+            decoder if hasattr(decoder, "drain_changes") else None  # type: ignore[assignment]
+        )
+        self._bad = RateLimitedLog(log)
+        self._dlq_window = 0
+        self._dlq_sent_in_window = 0
+        self._drops_seen: dict[int, int] = {}
+        self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
+        self.dropped_records = 0
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        for lst in self.listeners:
+            sel.register(lst.sock, selectors.EVENT_READ, lst)
+            m.UDP_RCVBUF.labels(lst.label).set(lst.rcvbuf)
+        self._stats()
+        next_stats = time.monotonic() + self.stats_interval_s
+        try:
+            while not self.stop_event.is_set():
+                ready = sel.select(timeout=0.05)
+                if ready:
+                    now_ms = int(self.clock() * 1000)
+                    for key, _ in ready:
+                        self._drain(key.data, now_ms)
+                self.producer.poll(0)
+                self._sync_templates()
+                self.batcher.flush_due(int(self.clock() * 1000))
+                if time.monotonic() >= next_stats:
+                    self._stats()
+                    next_stats = time.monotonic() + self.stats_interval_s
+        finally:
+            sel.close()
+            self.batcher.flush()
+            self._sync_templates()
+            self._stats()
+
+    def _drain(self, lst: Listener, now_ms: int) -> None:
+        recvfrom = lst.sock.recvfrom
+        process = self.process
+        for _ in range(BURST):
+            try:
+                data, addr = recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ECONNREFUSED relayed on some stacks: not fatal
+                self._bad.warning("recv", "receive error on %s: %s", lst.label, exc)
+                return
+            process(data, addr[0], now_ms)
+
+    # -- one packet --------------------------------------------------------------------------
+    def process(self, data: bytes, source: str, now_ms: int) -> None:
+        """Decode one datagram from ``source`` and publish what it gave."""
+        proto = m.protocol_of(data)
+        self.tallies.packets[proto] += 1
+        try:
+            result = self.decoder.decode(data, source, now_ms)
+        except FlowDecodeError as exc:
+            self._reject(data, exc.reason, source, exc.detail)
+            return
+        records = result.records
+        if result.errors and not records and not result.counters:
+            self._reject(data, result.errors[0], source, ",".join(result.errors))
+            return
+        router = ""
+        if records:
+            exporter = records[0]["exporter"]
+            router = self.resolver.router_for(exporter)
+            self.tallies.records[proto] += len(records)
+            ts = records[0].get("time_export_ms") or now_ms
+            self.batcher.add(router, exporter, records, ts, now_ms)
+        if result.counters:
+            self._send_counters(result.counters, router, now_ms)
+        if result.errors:
+            for reason in result.errors:
+                m.PARTIAL.labels(reason).inc()
+                BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
+            if self.dlq_partial:
+                detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
+                self._dead_letter(data, result.errors[0], source, detail)
+
+    def _reject(self, data: bytes, reason: str, source: str, detail: str) -> None:
+        """Nothing usable in the packet: count, log (rate-limited), dead-letter."""
+        m.REJECTED.labels(reason).inc()
+        BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
+        self._bad.warning(reason, "rejected packet from %s: %s %s", source, reason, detail)
+        self._dead_letter(data, reason, source, detail)
+
+    def _send_counters(self, samples: list[dict[str, Any]], router: str, now_ms: int) -> None:
+        for sample in samples:
+            r = router or self.resolver.router_for(sample["exporter"])
+            sample["router"] = r
+            value = orjson.dumps(sample)
+            ts = sample.get("time_received_ms") or now_ms
+            if self._produce(self.topics.counters, value, self.keys.key(r), ts):
+                self.tallies.counter_samples += 1
+
+    def _send_flows(self, key: bytes, value: bytes, ts_ms: int, n_records: int) -> None:
+        if not self._produce(self.topics.flows, value, key, ts_ms):
+            self.dropped_records += n_records
+            m.DROPPED.labels("kafka_queue_full").inc(n_records)
+
+    def _produce(
+        self, topic: str, value: bytes | None, key: bytes, ts_ms: int, block: bool = False
+    ) -> bool:
+        """Produce with the back-pressure policy (``block`` forces waiting); False: dropped."""
+        try:
+            self.producer.produce(topic, value, key, timestamp=ts_ms)
+            self.tallies.messages[topic] += 1
+            return True
+        except BufferError:
+            pass
+        if not (self.block or block):
+            self._bad.warning("queue-full", "Kafka queue full: dropping (BACKPRESSURE=drop)")
+            return False
+        self._bad.warning("queue-full", "Kafka queue full: waiting (BACKPRESSURE=block)")
+        start = time.monotonic()
+        try:
+            while True:
+                self.producer.poll(0.05)
+                try:
+                    self.producer.produce(topic, value, key, timestamp=ts_ms)
+                    self.tallies.messages[topic] += 1
+                    return True
+                except BufferError:
+                    if self.stop_event.is_set():
+                        return False
+                if time.monotonic() - start > self.stats_interval_s:
+                    self._stats()  # keep the drop counters and gauges moving while blocked
+        finally:
+            m.BLOCKED_SECONDS.inc(time.monotonic() - start)
+
+    def _dead_letter(self, data: bytes, reason: str, source: str, detail: str) -> None:
+        window = int(time.monotonic())
+        if window != self._dlq_window:
+            self._dlq_window, self._dlq_sent_in_window = window, 0
+        if self._dlq_sent_in_window >= self.dlq_max_per_second:
+            m.DLQ_SUPPRESSED.inc()
+            return
+        self._dlq_sent_in_window += 1
+        try:
+            self.dead_letters.send(
+                data, reason, source_key=source, detail=f"from {source}: {detail}"
+            )
+            self.tallies.messages[self.topics.dlq] += 1
+        except BufferError:
+            m.DLQ_SUPPRESSED.inc()
+
+    # -- periodic ----------------------------------------------------------------------------
+    def _sync_templates(self) -> None:
+        if self.stateful is None:
+            return
+        changes = self.stateful.drain_changes()
+        if not changes:
+            return
+        now_ms = int(self.clock() * 1000)
+        for k, v in changes.items():  # state is small and precious: always wait for room
+            self._produce(self.topics.templates, v, k.encode(), now_ms, block=True)
+            m.TEMPLATE_WRITES.inc()
+
+    def _stats(self) -> None:
+        self.tallies.publish()
+        m.KAFKA_QUEUE.set(len(self.producer))
+        stats = socket_stats({lst.inode for lst in self.listeners})
+        for lst in self.listeners:
+            st = stats.get(lst.inode)
+            if st is None:
+                continue
+            m.UDP_QUEUE.labels(lst.label).set(st.rx_queue)
+            seen = self._drops_seen.get(lst.inode)
+            self._drops_seen[lst.inode] = st.drops
+            if seen is not None and st.drops > seen:
+                m.UDP_DROPS.labels(lst.label).inc(st.drops - seen)
+                self.udp_drops += st.drops - seen
+                self._bad.warning(
+                    f"drops-{lst.label}", "kernel dropped %d datagrams on %s (receive buffer full)",
+                    st.drops - seen, lst.label,
+                )  # fmt: skip
+            elif seen is None and st.drops:
+                m.UDP_DROPS.labels(lst.label).inc(0)

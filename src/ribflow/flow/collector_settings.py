@@ -1,0 +1,214 @@
+"""Settings of the flow collector (`ribflow collector`, apps/collector): env names = aliases."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ribflow.bgp.settings import parse_hot_routers
+from ribflow.settings import AppSettings
+
+Backpressure = Literal["block", "drop"]
+RouterKeyMode = Literal["peer", "router-id"]
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
+
+
+class CollectorSettings(AppSettings):
+    """UDP listeners, agent map, Kafka producer and back-pressure of the flow collector."""
+
+    listen_hosts: str = Field(
+        "0.0.0.0,::",
+        alias="LISTEN_HOSTS",
+        description="Addresses to listen on, comma-separated (IPv4 and IPv6: one socket each).",
+    )
+    listen_ports: str = Field(
+        "2055,4739,6343",
+        alias="LISTEN_PORTS",
+        description="UDP ports, comma-separated; any port takes any protocol "
+        "(detected per packet).",
+    )
+    udp_rcvbuf_bytes: int = Field(
+        32 << 20,
+        alias="UDP_RCVBUF_BYTES",
+        ge=65536,
+        le=1 << 30,
+        description="Receive buffer per socket (SO_RCVBUFFORCE when allowed, else capped by "
+        "net.core.rmem_max): how long a burst or a Kafka stall is absorbed before the "
+        "kernel drops.",
+    )
+    agent_map_file: str = Field(
+        "",
+        alias="AGENT_MAP_FILE",
+        description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines); "
+        "empty: none.",
+    )
+    fallback_router: str = Field(
+        "",
+        alias="FALLBACK_ROUTER",
+        description="Router key for exporters the agent map and BGP do not know "
+        "(empty: the exporter address).",
+    )
+    bgp_router_key: RouterKeyMode = Field(
+        "peer",
+        alias="BGP_ROUTER_KEY",
+        description="Router key form, as the bridge writes it: 'peer' (session address) "
+        "or 'router-id'.",
+    )
+    bgp_shards: int = Field(
+        1,
+        alias="BGP_SHARDS",
+        ge=1,
+        le=256,
+        description="Key shards of every router (as the bridge's): >1 spreads a router's flows "
+        "over keys '<router>/<shard>' round-robin.",
+    )
+    bgp_hot_routers: str = Field(
+        "",
+        alias="BGP_HOT_ROUTERS",
+        description="Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'.",
+    )
+    follow_bgp_updates: bool = Field(
+        True,
+        alias="FOLLOW_BGP_UPDATES",
+        description="Read bgp-updates in the background to learn peers and router-ids for the map.",
+    )
+    bgp_catchup_timeout_s: float = Field(
+        30.0,
+        alias="BGP_CATCHUP_TIMEOUT_S",
+        ge=0,
+        le=3600,
+        description="At start, how long to wait for bgp-updates to be read up to its end before "
+        "listening (so the first flows already get the right router keys).",
+    )
+    backpressure: Backpressure = Field(
+        "block",
+        alias="BACKPRESSURE",
+        description="When Kafka's local queue is full: 'block' (stop reading; the kernel buffer "
+        "absorbs, then drops, counted) or 'drop' (keep reading, drop and count the records).",
+    )
+    kafka_queue_messages: int = Field(
+        100_000,
+        alias="KAFKA_QUEUE_MESSAGES",
+        ge=100,
+        le=10_000_000,
+        description="Bound of the producer's local queue in messages (the back-pressure point).",
+    )
+    kafka_queue_mb: int = Field(
+        256,
+        alias="KAFKA_QUEUE_MB",
+        ge=1,
+        le=2_000_000,
+        description="Bound of the producer's local queue in MiB.",
+    )
+    linger_ms: int = Field(
+        20,
+        alias="COLLECTOR_LINGER_MS",
+        ge=0,
+        le=10_000,
+        description="Producer batching delay (ms).",
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4", alias="COLLECTOR_COMPRESSION", description="Producer compression codec."
+    )
+    message_max_packets: int = Field(
+        1,
+        alias="MESSAGE_MAX_PACKETS",
+        ge=1,
+        le=1000,
+        description="Export packets of one exporter grouped into one flows message (1: one "
+        "message per packet, the measured default).",
+    )
+    message_max_delay_ms: int = Field(
+        50,
+        alias="MESSAGE_MAX_DELAY_MS",
+        ge=0,
+        le=60_000,
+        description="Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1).",
+    )
+    dlq_partial: bool = Field(
+        True,
+        alias="DLQ_PARTIAL",
+        description="Also dead-letter packets that were only partly decoded "
+        "(their records are still published).",
+    )
+    dlq_max_per_second: int = Field(
+        1000,
+        alias="DLQ_MAX_PER_SECOND",
+        ge=0,
+        le=1_000_000,
+        description="Dead letters written per second at most; beyond, packets are only counted.",
+    )
+    restore_templates: bool = Field(
+        True,
+        alias="RESTORE_TEMPLATES",
+        description="Load templates/sampling state from the flow-templates topic at start.",
+    )
+    restore_timeout_s: float = Field(
+        30.0,
+        alias="RESTORE_TIMEOUT_S",
+        gt=0,
+        le=600,
+        description="Longest wait for reading flow-templates at start (seconds).",
+    )
+    create_topics: bool = Field(
+        True,
+        alias="CREATE_TOPICS",
+        description="Create flows, sflow-counters, flow-templates and flows-dlq if missing.",
+    )
+    stats_interval_s: float = Field(
+        1.0,
+        alias="STATS_INTERVAL_S",
+        gt=0,
+        le=60,
+        description="How often kernel drop counters and queue gauges are read (seconds).",
+    )
+    stop_flush_s: float = Field(
+        15.0,
+        alias="STOP_FLUSH_S",
+        ge=0,
+        le=600,
+        description="Longest wait for Kafka to take the queued messages at shutdown (seconds).",
+    )
+
+    @field_validator("listen_hosts")
+    @classmethod
+    def _check_hosts(cls, value: str) -> str:
+        hosts = _split(value)
+        if not hosts:
+            raise ValueError("at least one listen address is needed")
+        for h in hosts:
+            ipaddress.ip_address(h)
+        return value
+
+    @field_validator("listen_ports")
+    @classmethod
+    def _check_ports(cls, value: str) -> str:
+        ports = _split(value)
+        if not ports or not all(p.isdigit() and 0 <= int(p) <= 65535 for p in ports):
+            raise ValueError(f"not a list of ports 0-65535: {value!r}")
+        return value
+
+    @field_validator("fallback_router")
+    @classmethod
+    def _check_fallback(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("bgp_hot_routers")
+    @classmethod
+    def _check_hot(cls, value: str) -> str:
+        parse_hot_routers(value)
+        return value
+
+    def hosts(self) -> list[str]:
+        return _split(self.listen_hosts)
+
+    def ports(self) -> list[int]:
+        return [int(p) for p in _split(self.listen_ports)]
+
+    def hot_routers(self) -> dict[str, int]:
+        return parse_hot_routers(self.bgp_hot_routers)

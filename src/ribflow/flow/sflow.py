@@ -1,0 +1,270 @@
+"""sFlow v5 decoder: datagram -> flow records (one per packet sample) + counter samples.
+
+Layout (sFlow v5 specification, XDR): a datagram header (version 5, agent address, sub-agent id,
+sequence, uptime, sample count), then samples, each ``(enterprise << 12 | format, length, body)``:
+flow sample (1), counter sample (2), expanded flow sample (3), expanded counter sample (4).
+A flow sample holds records: the raw packet header (1) decoded by :mod:`sflow_header`, sampled
+IPv4/IPv6 (3/4), extended switch/router/gateway (1001-1003); others are skipped by length.
+
+Each flow sample gives one record: packets 1, bytes = the sampled frame's length, the sample's
+sampling rate; exporter = the agent address, version 5005, domain = the sub-agent id. sFlow has
+no export clock, so start/end times are the receive time. Lengths and counts are checked against
+the datagram: a lying one stops that sample (or the datagram) and is reported in
+``DecodeResult.errors``; a datagram with nothing usable raises :class:`FlowDecodeError`.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from prometheus_client import Counter
+
+from ribflow.flow import sflow_records as fr
+from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.sflow_counters import CounterRecordError, decode_counter_record
+from ribflow.flow.types import DecodeResult, FlowRecord
+
+__all__ = ["SFLOW_VERSION_TAG", "SflowDecoder", "is_sflow"]
+
+SFLOW_VERSION_TAG = 5005  # "version" of sFlow v5 records in flows.v1
+
+FLOW_SAMPLE, COUNTER_SAMPLE, EXPANDED_FLOW_SAMPLE, EXPANDED_COUNTER_SAMPLE = 1, 2, 3, 4
+UNKNOWN_IF = 0x3FFFFFFF
+MAX_SAMPLES = 1024  # a 64 KiB datagram cannot hold more (each sample has >= 8 bytes + body)
+MAX_RECORDS = 1024
+
+SKIPPED = Counter(
+    "ribflow_sflow_samples_skipped_total",
+    "sFlow samples that gave no flow record although well-formed (non-IP packets, ...)",
+    ["reason"],
+)
+
+_HEAD = struct.Struct("!II")  # version, agent address type
+_AFTER_AGENT = struct.Struct("!IIII")  # sub-agent id, sequence, uptime ms, sample count
+_TLV = struct.Struct("!II")  # data format, length
+_FLOW = struct.Struct("!IIIIIIII")  # seq, source id, rate, pool, drops, input, output, records
+_XFLOW = struct.Struct(
+    "!IIIIIIIIIII"
+)  # seq, id type, id index, rate, pool, drops, in f/v, out f/v, n
+_COUNTERS = struct.Struct("!III")  # seq, source id, records
+_XCOUNTERS = struct.Struct("!IIII")  # seq, source id type, source id index, records
+_inet_ntop = socket.inet_ntop
+
+# the keys of schemas/flows.v1.json $defs/record, in order
+_RECORD_KEYS = (
+    "exporter", "version", "domain", "time_received_ms", "time_export_ms", "start_ms", "end_ms",
+    "src_addr", "dst_addr", "src_port", "dst_port", "proto", "tos", "tcp_flags", "in_if",
+    "out_if", "vlan", "next_hop", "bgp_next_hop", "src_as", "dst_as", "src_mask", "dst_mask",
+    "packets", "bytes", "sampling_rate", "direction", "flow_type",
+)  # fmt: skip
+_EMPTY: FlowRecord = dict.fromkeys(_RECORD_KEYS)
+
+
+def is_sflow(data: bytes) -> bool:
+    """Whether a UDP payload looks like sFlow v5 (version word 5, agent type 1 or 2)."""
+    return len(data) >= 8 and data[:4] == b"\x00\x00\x00\x05" and data[4:7] == b"\x00\x00\x00" \
+        and data[7] in (1, 2)  # fmt: skip
+
+
+def _interface(fmt: int, value: int) -> int | None:
+    """An ifIndex, or None for 'unknown', 'discarded' (format 1) and 'multiple' (format 2)."""
+    return value if fmt == 0 and value != UNKNOWN_IF else None
+
+
+class SflowDecoder:
+    """Decodes sFlow v5 datagrams; stateless (sFlow carries everything in each datagram)."""
+
+    def decode(self, data: bytes, exporter: str, received_ms: int) -> DecodeResult:
+        """Decode one datagram (``exporter``: its UDP source, used only in error details)."""
+        n = len(data)
+        if n < 8:
+            raise FlowDecodeError("sflow_truncated", f"{n} bytes from {exporter}")
+        version, agent_type = _HEAD.unpack_from(data)
+        if version != 5:
+            raise FlowDecodeError("sflow_version", f"version {version} from {exporter}")
+        if agent_type == 1:
+            off = 12
+            agent_raw = data[8:12]
+            family = socket.AF_INET
+        elif agent_type == 2:
+            off = 24
+            agent_raw = data[8:24]
+            family = socket.AF_INET6
+        else:
+            raise FlowDecodeError("sflow_agent_type", f"agent type {agent_type} from {exporter}")
+        if n < off + _AFTER_AGENT.size:
+            raise FlowDecodeError("sflow_truncated", f"header cut at {n} bytes from {exporter}")
+        agent = _inet_ntop(family, agent_raw)
+        sub_agent, dgram_seq, uptime, count = _AFTER_AGENT.unpack_from(data, off)
+        off += _AFTER_AGENT.size
+        result = DecodeResult()
+        if count > MAX_SAMPLES:
+            result.errors.append("sflow_sample_count")
+            count = MAX_SAMPLES
+        base = dict(_EMPTY)
+        base.update(
+            exporter=agent,
+            version=SFLOW_VERSION_TAG,
+            domain=sub_agent,
+            time_received_ms=received_ms,
+            start_ms=received_ms,
+            end_ms=received_ms,
+            packets=1,
+        )
+        head = {
+            "v": 1,
+            "exporter": agent,
+            "domain": sub_agent,
+            "datagram_seq": dgram_seq,
+            "uptime_ms": uptime,
+            "time_received_ms": received_ms,
+        }
+        for _ in range(count):
+            if off + 8 > n:
+                result.errors.append("sflow_sample_count")
+                break
+            tag, length = _TLV.unpack_from(data, off)
+            body_start = off + 8
+            off = body_start + length
+            if off > n or length & 3:
+                result.errors.append("sflow_sample_length")
+                break
+            body = data[body_start:off]
+            enterprise, fmt = tag >> 12, tag & 0xFFF
+            try:
+                if enterprise != 0:
+                    continue
+                if fmt in (FLOW_SAMPLE, EXPANDED_FLOW_SAMPLE):
+                    self._flow_sample(body, fmt == EXPANDED_FLOW_SAMPLE, base, result)
+                elif fmt in (COUNTER_SAMPLE, EXPANDED_COUNTER_SAMPLE):
+                    self._counter_sample(body, fmt == EXPANDED_COUNTER_SAMPLE, head, result)
+            except (struct.error, IndexError, ValueError, OverflowError) as exc:
+                # a defect we did not foresee: lose this sample, never the datagram
+                result.errors.append("sflow_malformed")
+                del exc
+        if result.errors and not result.records and not result.counters:
+            raise FlowDecodeError(result.errors[0], f"agent {agent} via {exporter}")
+        return result
+
+    def _flow_sample(
+        self, body: bytes, expanded: bool, base: FlowRecord, result: DecodeResult
+    ) -> None:
+        if expanded:
+            if len(body) < _XFLOW.size:
+                result.errors.append("sflow_sample_short")
+                return
+            (_seq, id_type, id_index, rate, _pool, _drops, in_fmt, in_val, out_fmt, out_val,
+             n_records) = _XFLOW.unpack_from(body)  # fmt: skip
+            off = _XFLOW.size
+        else:
+            if len(body) < _FLOW.size:
+                result.errors.append("sflow_sample_short")
+                return
+            _seq, source, rate, _pool, _drops, inp, outp, n_records = _FLOW.unpack_from(body)
+            id_type, id_index = source >> 24, source & 0xFFFFFF
+            in_fmt, in_val, out_fmt, out_val = (
+                inp >> 30,
+                inp & UNKNOWN_IF,
+                outp >> 30,
+                outp & UNKNOWN_IF,
+            )
+            off = _FLOW.size
+        rec = dict(base)
+        in_if = rec["in_if"] = _interface(in_fmt, in_val)
+        out_if = rec["out_if"] = _interface(out_fmt, out_val)
+        rec["sampling_rate"] = rate or 1
+        if id_type == 0 and in_if is not None and id_index == in_if:
+            rec["direction"] = "ingress"
+        elif id_type == 0 and out_if is not None and id_index == out_if:
+            rec["direction"] = "egress"
+        if n_records > MAX_RECORDS:
+            result.errors.append("sflow_record_count")
+            return
+        have_ip = False
+        n = len(body)
+        for _ in range(n_records):
+            if off + 8 > n:
+                result.errors.append("sflow_record_count")
+                break
+            tag, length = _TLV.unpack_from(body, off)
+            start = off + 8
+            off = start + length
+            if off > n:
+                result.errors.append("sflow_record_length")
+                break
+            if tag >> 12:
+                continue  # enterprise-specific record
+            fmt = tag & 0xFFF
+            try:
+                if fmt == fr.RAW_HEADER:
+                    if not have_ip:
+                        have_ip = fr.raw_header(body[start:off], rec)
+                elif fmt == fr.SAMPLED_IPV4:
+                    if not have_ip:
+                        fr.sampled_ipv4(body[start:off], rec)
+                        have_ip = True
+                elif fmt == fr.SAMPLED_IPV6:
+                    if not have_ip:
+                        fr.sampled_ipv6(body[start:off], rec)
+                        have_ip = True
+                elif fmt == fr.EXTENDED_SWITCH:
+                    fr.extended_switch(body[start:off], rec)
+                elif fmt == fr.EXTENDED_ROUTER:
+                    fr.extended_router(body[start:off], rec)
+                elif fmt == fr.EXTENDED_GATEWAY:
+                    fr.extended_gateway(body[start:off], rec)
+            except fr.FlowRecordError as exc:
+                result.errors.append(exc.reason)
+        if have_ip:
+            if rec["bytes"] is None:
+                rec["bytes"] = 0
+            result.records.append(rec)
+        else:
+            SKIPPED.labels(reason="no_ip_header").inc()
+
+    def _counter_sample(
+        self, body: bytes, expanded: bool, head: dict[str, Any], result: DecodeResult
+    ) -> None:
+        if expanded:
+            if len(body) < _XCOUNTERS.size:
+                result.errors.append("sflow_sample_short")
+                return
+            seq, id_type, id_index, n_records = _XCOUNTERS.unpack_from(body)
+            off = _XCOUNTERS.size
+        else:
+            if len(body) < _COUNTERS.size:
+                result.errors.append("sflow_sample_short")
+                return
+            seq, source, n_records = _COUNTERS.unpack_from(body)
+            id_type, id_index = source >> 24, source & 0xFFFFFF
+            off = _COUNTERS.size
+        if n_records > MAX_RECORDS:
+            result.errors.append("sflow_record_count")
+            return
+        records: list[dict[str, Any]] = []
+        n = len(body)
+        for _ in range(n_records):
+            if off + 8 > n:
+                result.errors.append("sflow_record_count")
+                break
+            tag, length = _TLV.unpack_from(body, off)
+            start = off + 8
+            off = start + length
+            if off > n:
+                result.errors.append("sflow_record_length")
+                break
+            try:
+                records.append(decode_counter_record(tag >> 12, tag & 0xFFF, body[start:off]))
+            except CounterRecordError:
+                result.errors.append("sflow_counter_record")
+        sample = dict(head)
+        sample.update(
+            expanded=expanded,
+            sample_seq=seq,
+            source_id_type=id_type,
+            source_id_index=id_index,
+            records=records,
+        )
+        result.counters.append(sample)

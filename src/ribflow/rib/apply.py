@@ -1,0 +1,181 @@
+"""Applying bgp-updates events to a router's RIB, and reporting each change to a sink.
+
+Rules (the table must never keep routes the router no longer has):
+
+* ordering is per router by ``(epoch, seq)``: an older epoch is stale, a repeated or older seq
+  in the current epoch is a duplicate (at-least-once delivery); both are skipped and counted;
+* a newer epoch means the bridge restarted and the router is re-sending its table: the old
+  routes are flushed first (they may have been withdrawn while nobody listened);
+* session ``up`` and ``down`` flush the router's routes at once, like pmacct; End-of-RIB marks
+  the family as synced (re-learning after a flap is complete);
+* in an UPDATE, withdrawals apply before announcements (RFC 4271 order); a re-announcement with
+  identical attributes changes nothing and is not reported.
+
+The sink sees every route that is set or deleted and every change of the router's metadata:
+the enricher mirrors them into Quix state (the durable copy) and the ``bgp-rib`` table topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ribflow.rib.attrs import AttrPool, RouteAttrs
+from ribflow.rib.errors import BadEvent
+from ribflow.rib.events import EorEvent, Event, RefreshEvent, SessionEvent, UpdateEvent
+from ribflow.rib.table import Route, RouterRib
+
+
+@dataclass(slots=True)
+class RouterMeta:
+    """What is known about a router besides its routes (persisted next to them)."""
+
+    router: str
+    peer: str = ""
+    peer_as: int | None = None
+    router_id: str | None = None
+    epoch: int = -1
+    seq: int = -1
+    session: str | None = None
+    synced: list[str] = field(default_factory=list)
+    last_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "router": self.router,
+            "peer": self.peer,
+            "peer_as": self.peer_as,
+            "router_id": self.router_id,
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "session": self.session,
+            "synced": list(self.synced),
+            "last_ms": self.last_ms,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> RouterMeta:
+        return cls(
+            router=str(obj.get("router", "")),
+            peer=str(obj.get("peer") or ""),
+            peer_as=obj.get("peer_as"),
+            router_id=obj.get("router_id"),
+            epoch=int(obj.get("epoch", -1)),
+            seq=int(obj.get("seq", -1)),
+            session=obj.get("session"),
+            synced=list(obj.get("synced") or []),
+            last_ms=int(obj.get("last_ms", 0)),
+        )
+
+
+class ChangeSink(Protocol):
+    """Receives every change :func:`apply_event` makes."""
+
+    def route_set(self, router: RouterState, route: Route) -> None: ...
+
+    def route_deleted(
+        self, router: RouterState, afi: int, network: int, length: int, path_id: int
+    ) -> None: ...
+
+    def meta_changed(self, router: RouterState) -> None: ...
+
+
+@dataclass(slots=True)
+class RouterState:
+    """A router's RIB and metadata, as one unit."""
+
+    meta: RouterMeta
+    rib: RouterRib
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What applying one event did (counters for metrics, errors for the dead-letter topic)."""
+
+    announced: int = 0
+    withdrawn: int = 0
+    flushed: int = 0
+    skipped: str | None = None  # "duplicate" | "stale_epoch"
+    seq_gap: int = 0
+    new_epoch: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def flush(state: RouterState, sink: ChangeSink) -> int:
+    """Remove every route of the router (reported to the sink); returns how many."""
+    removed = state.rib.clear()
+    for r in removed:
+        sink.route_deleted(state, r.afi, r.network, r.length, r.path_id)
+    state.meta.synced = []
+    return len(removed)
+
+
+def _sequence(state: RouterState, event: Event, result: ApplyResult, sink: ChangeSink) -> bool:
+    """Check ``(epoch, seq)`` order; returns False when the event must be skipped."""
+    meta, header = state.meta, event.header
+    if header.epoch < meta.epoch:
+        result.skipped = "stale_epoch"
+        return False
+    if header.epoch == meta.epoch:
+        if header.seq <= meta.seq:
+            result.skipped = "duplicate"
+            return False
+        result.seq_gap = header.seq - meta.seq - 1
+    elif meta.epoch >= 0:
+        result.new_epoch = True
+        result.flushed += flush(state, sink)
+    meta.epoch, meta.seq = header.epoch, header.seq
+    meta.last_ms = header.time_ms
+    if header.peer:
+        meta.peer = header.peer
+    if header.peer_as is not None:
+        meta.peer_as = header.peer_as
+    if header.router_id:
+        meta.router_id = header.router_id
+    return True
+
+
+def _apply_update(
+    state: RouterState, event: UpdateEvent, pool: AttrPool, sink: ChangeSink, result: ApplyResult
+) -> None:
+    rib = state.rib
+    for afi, network, length, path_id in event.withdraw:
+        if rib.withdraw(afi, network, length, path_id) is not None:
+            sink.route_deleted(state, afi, network, length, path_id)
+            result.withdrawn += 1
+    for next_hop, nlris in event.announce:
+        if not nlris:
+            continue
+        try:
+            attrs: RouteAttrs = pool.intern(event.attrs, next_hop)
+        except BadEvent as exc:
+            result.errors.append(f"{exc.reason}:{exc.detail}"[:200])
+            continue
+        for afi, network, length, path_id in nlris:
+            if rib.get(afi, network, length, path_id) is attrs:
+                continue
+            rib.announce(afi, network, length, path_id, attrs)
+            sink.route_set(state, Route(afi, network, length, path_id, attrs))
+            result.announced += 1
+        pool.drop_if_unused(attrs)
+    result.errors.extend(event.errors)
+
+
+def apply_event(state: RouterState, event: Event, pool: AttrPool, sink: ChangeSink) -> ApplyResult:
+    """Apply one event to ``state``; every change is reported to ``sink``."""
+    result = ApplyResult()
+    if not _sequence(state, event, result, sink):
+        return result
+    if isinstance(event, UpdateEvent):
+        _apply_update(state, event, pool, sink, result)
+    elif isinstance(event, SessionEvent):
+        if event.state in ("up", "down"):
+            result.flushed += flush(state, sink)
+        state.meta.session = event.state
+    elif isinstance(event, EorEvent):
+        if event.family not in state.meta.synced:
+            state.meta.synced.append(event.family)
+    elif isinstance(event, RefreshEvent):
+        pass
+    sink.meta_changed(state)
+    return result

@@ -1,0 +1,78 @@
+"""Addresses and prefixes as integers: the representation every RIB structure works on.
+
+An IPv4 address is an int below 2**32, an IPv6 address one below 2**128; a prefix is
+``(afi, network, length)`` with the host bits cleared. Parsing goes through ``socket.inet_pton``
+(about five times faster than :mod:`ipaddress`), which matters on the per-flow path.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Final
+
+from ribflow.rib.errors import BadEvent
+
+AFI_IP: Final = 1
+AFI_IP6: Final = 2
+BITS: Final = {AFI_IP: 32, AFI_IP6: 128}
+
+_inet_pton = socket.inet_pton
+_inet_ntop = socket.inet_ntop
+_from_bytes = int.from_bytes
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+Prefix = tuple[int, int, int]  # (afi, network, length)
+
+
+def parse_address(text: str) -> tuple[int, int]:
+    """``(afi, value)`` of an IPv4 or IPv6 address; raises ``ValueError`` on anything else."""
+    if ":" in text:
+        return AFI_IP6, _from_bytes(_inet_pton(_AF_INET6, text), "big")
+    return AFI_IP, _from_bytes(_inet_pton(_AF_INET, text), "big")
+
+
+def parse_prefix(text: str) -> tuple[Prefix, bool]:
+    """Parse ``network/length``; returns the prefix and whether host bits had to be cleared.
+
+    Raises :class:`BadEvent` (reason ``bad_prefix``) when the text is not a prefix.
+    """
+    addr, sep, length_text = text.partition("/")
+    try:
+        afi, value = parse_address(addr)
+        length = int(length_text) if sep else BITS[afi]
+    except (OSError, ValueError) as exc:
+        raise BadEvent("bad_prefix", repr(text)) from exc
+    bits = BITS[afi]
+    if not 0 <= length <= bits:
+        raise BadEvent("bad_prefix", repr(text))
+    shift = bits - length
+    network = (value >> shift) << shift
+    return (afi, network, length), network != value
+
+
+def format_address(afi: int, value: int) -> str:
+    """Text form of an address (``inet_ntop``: compressed IPv6, dotted IPv4)."""
+    if afi == AFI_IP:
+        return _inet_ntop(_AF_INET, value.to_bytes(4, "big"))
+    return _inet_ntop(_AF_INET6, value.to_bytes(16, "big"))
+
+
+def format_prefix(afi: int, network: int, length: int) -> str:
+    """``network/length`` text of a prefix."""
+    return f"{format_address(afi, network)}/{length}"
+
+
+def normalise_address(text: str) -> str:
+    """Canonical text of an address (so next hops compare equal whatever their spelling)."""
+    afi, value = parse_address(text)
+    return format_address(afi, value)
+
+
+def afi_of_family(family: str) -> int | None:
+    """AFI of an ExaBGP family name we keep in the RIB (unicast v4/v6), else ``None``."""
+    if family == "ipv4 unicast":
+        return AFI_IP
+    if family == "ipv6 unicast":
+        return AFI_IP6
+    return None

@@ -1,0 +1,179 @@
+"""One router's RIB: IPv4 and IPv6 prefix tables whose entries reference interned attributes.
+
+An entry is the :class:`RouteAttrs` itself for the common case (one path, path id 0) and a tuple
+of ``(path_id, attrs)`` pairs, best first, under ADD-PATH. Lookups for a flow's destination pick
+the path whose next hop equals the flow's BGP next hop (as pmacct does), else the best path:
+highest local-pref, then shortest AS path, lowest origin, lowest MED, lowest path id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ribflow.rib.attrs import AttrPool, RouteAttrs
+from ribflow.rib.lpm import PrefixTable
+from ribflow.rib.prefix import AFI_IP, AFI_IP6, normalise_address
+
+Paths = tuple[tuple[int, RouteAttrs], ...]
+Entry = RouteAttrs | Paths
+
+
+def _sort_paths(paths: list[tuple[int, RouteAttrs]]) -> Paths:
+    paths.sort(key=lambda p: (p[1].rank, p[0]))
+    return tuple(paths)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One path of one prefix, as stored and dumped."""
+
+    afi: int
+    network: int
+    length: int
+    path_id: int
+    attrs: RouteAttrs
+
+
+class RouterRib:
+    """The routes one router sent us, with longest-prefix lookups."""
+
+    __slots__ = ("_pool", "_routes", "v4", "v6")
+
+    def __init__(self, pool: AttrPool) -> None:
+        self._pool = pool
+        self.v4: PrefixTable[Entry] = PrefixTable(32)
+        self.v6: PrefixTable[Entry] = PrefixTable(128)
+        self._routes = 0
+
+    def __len__(self) -> int:
+        """Number of paths (a prefix with three ADD-PATH paths counts three)."""
+        return self._routes
+
+    @property
+    def prefixes(self) -> int:
+        return len(self.v4) + len(self.v6)
+
+    def table(self, afi: int) -> PrefixTable[Entry]:
+        return self.v4 if afi == AFI_IP else self.v6
+
+    def announce(
+        self, afi: int, network: int, length: int, path_id: int, attrs: RouteAttrs
+    ) -> RouteAttrs | None:
+        """Add or replace a path; returns the attributes it replaced (``None`` if new)."""
+        table = self.v4 if afi == AFI_IP else self.v6
+        current = table.get(network, length)
+        pool = self._pool
+        pool.acquire(attrs)
+        old: RouteAttrs | None = None
+        if current is None:
+            table.insert(network, length, attrs if path_id == 0 else ((path_id, attrs),))
+            self._routes += 1
+            return None
+        if type(current) is RouteAttrs:
+            if path_id == 0:
+                old = current
+                table.insert(network, length, attrs)
+            else:
+                table.insert(network, length, _sort_paths([(0, current), (path_id, attrs)]))
+                self._routes += 1
+        else:
+            paths = list(current)  # type: ignore[arg-type]
+            for i, (pid, existing) in enumerate(paths):
+                if pid == path_id:
+                    old = existing
+                    paths[i] = (path_id, attrs)
+                    break
+            else:
+                paths.append((path_id, attrs))
+                self._routes += 1
+            table.insert(network, length, _sort_paths(paths))
+        if old is not None:
+            pool.release(old)
+        return old
+
+    def withdraw(self, afi: int, network: int, length: int, path_id: int) -> RouteAttrs | None:
+        """Remove a path; returns its attributes, or ``None`` if it was not there."""
+        table = self.v4 if afi == AFI_IP else self.v6
+        current = table.get(network, length)
+        if current is None:
+            return None
+        old: RouteAttrs | None = None
+        if type(current) is RouteAttrs:
+            if path_id != 0:
+                return None
+            old = current
+            table.remove(network, length)
+        else:
+            paths = [p for p in current if p[0] != path_id]  # type: ignore[union-attr]
+            if len(paths) == len(current):  # type: ignore[arg-type]
+                return None
+            old = next(a for pid, a in current if pid == path_id)  # type: ignore[union-attr]
+            if not paths:
+                table.remove(network, length)
+            elif len(paths) == 1 and paths[0][0] == 0:
+                table.insert(network, length, paths[0][1])
+            else:
+                table.insert(network, length, tuple(paths))
+        self._routes -= 1
+        self._pool.release(old)
+        return old
+
+    def get(self, afi: int, network: int, length: int, path_id: int) -> RouteAttrs | None:
+        """Attributes of exactly this path, or ``None``."""
+        current = self.table(afi).get(network, length)
+        if current is None:
+            return None
+        if type(current) is RouteAttrs:
+            return current if path_id == 0 else None
+        for pid, attrs in current:  # type: ignore[union-attr]
+            if pid == path_id:
+                return attrs
+        return None
+
+    def clear(self) -> list[Route]:
+        """Drop every route (session down); returns what was removed."""
+        removed = list(self.routes())
+        for route in removed:
+            self._pool.release(route.attrs)
+        self.v4.clear()
+        self.v6.clear()
+        self._routes = 0
+        return removed
+
+    def routes(self, ordered: bool = False) -> Iterator[Route]:
+        """Every path; ``ordered`` walks v4 then v6 by network then length (dump order)."""
+        for afi, table in ((AFI_IP, self.v4), (AFI_IP6, self.v6)):
+            entries = table.sorted_items() if ordered else table.items()
+            for network, length, entry in entries:
+                if type(entry) is RouteAttrs:
+                    yield Route(afi, network, length, 0, entry)
+                else:
+                    paths = sorted(entry, key=lambda p: p[0])  # type: ignore[arg-type]
+                    for pid, attrs in paths:
+                        yield Route(afi, network, length, pid, attrs)
+
+    def lookup(
+        self, afi: int, address: int, next_hop: str | None = None
+    ) -> tuple[int, RouteAttrs] | None:
+        """``(length, attrs)`` of the longest match; ADD-PATH picks by next hop, else best."""
+        found = (self.v4 if afi == AFI_IP else self.v6).lookup(address)
+        if found is None:
+            return None
+        length, entry = found
+        if type(entry) is RouteAttrs:
+            return length, entry
+        paths: Paths = entry  # type: ignore[assignment]
+        if next_hop:
+            for _, attrs in paths:
+                if attrs.next_hop == next_hop:
+                    return length, attrs
+            try:
+                canonical = normalise_address(next_hop)
+            except (OSError, ValueError):
+                canonical = next_hop
+            if canonical != next_hop:
+                for _, attrs in paths:
+                    if attrs.next_hop == canonical:
+                        return length, attrs
+        return length, paths[0][1]

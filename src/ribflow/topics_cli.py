@@ -1,0 +1,93 @@
+"""`ribflow topics`: create ribflow's topics with the right partition counts and configs.
+
+Every topic joined by router key (bgp-updates, flows and what the enricher derives from them)
+gets the same partition count (PARTITIONS); table-like topics (bgp-rib, flow-templates) are
+compacted; each data topic has its ``<topic>-dlq`` dead-letter topic. Existing topics are left
+as they are and co-partitioning is checked afterwards, with a clear message when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ribflow.errors import RibflowError
+from ribflow.settings import AppSettings
+from ribflow.topics import COMPACTED, TopicSpec, check_copartitioned, ensure_topics
+
+# retention of the flow and dump topics: a day is plenty for a lab or a replay window
+# (a RIB dump topic holds a full table per router per RIB_DUMP_INTERVAL)
+DAY_MS = str(24 * 3600 * 1000)
+
+
+def topic_specs(settings: AppSettings, prefix: str = "") -> list[TopicSpec]:
+    """Every ribflow topic (names from ``settings``, each with ``prefix`` in front)."""
+    p = settings.partitions
+
+    def n(name: str) -> str:
+        return prefix + name
+
+    data = [
+        TopicSpec(n(settings.bgp_updates_topic), p),
+        TopicSpec(n(settings.flows_topic), p, {"retention.ms": DAY_MS}),
+        TopicSpec(n(settings.flows_enriched_topic), p, {"retention.ms": DAY_MS}),
+        TopicSpec(n(settings.bgp_rib_dump_topic), p, {"retention.ms": DAY_MS}),
+        TopicSpec(n(settings.sflow_counters_topic), p, {"retention.ms": DAY_MS}),
+        TopicSpec(n(settings.flows_aggregated_topic), p),
+    ]
+    tables = [
+        TopicSpec(n(settings.bgp_rib_topic), p, COMPACTED),
+        TopicSpec(n(settings.flow_templates_topic), p, COMPACTED),
+    ]
+    dlqs = [TopicSpec(settings.dlq_topic(s.name), 1) for s in data]
+    return data + tables + dlqs
+
+
+def copartitioned_names(settings: AppSettings, prefix: str = "") -> list[str]:
+    """The topics that must share one partition count (joined by router key)."""
+    names = (settings.bgp_updates_topic, settings.flows_topic, settings.bgp_rib_topic)
+    return [prefix + n for n in names]
+
+
+def create_all(settings: AppSettings, prefix: str = "") -> list[str]:
+    """Create missing topics and check co-partitioning; returns the names created."""
+    created = ensure_topics(settings.broker_address, topic_specs(settings, prefix))
+    check_copartitioned(settings.broker_address, copartitioned_names(settings, prefix))
+    return created
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ribflow topics", description=__doc__)
+    p.add_argument("--broker", help="bootstrap servers (default: Quix__Broker__Address)")
+    p.add_argument("--partitions", type=int, help="partition count (default: PARTITIONS)")
+    p.add_argument("--prefix", default="", help="prefix of every topic name")
+    p.add_argument("--list", action="store_true", help="print the topics, create nothing")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.broker:
+        overrides["Quix__Broker__Address"] = args.broker
+    if args.partitions:
+        overrides["PARTITIONS"] = args.partitions
+    settings = AppSettings(**overrides)
+    specs = topic_specs(settings, args.prefix)
+    if args.list:
+        for s in specs:
+            config = ",".join(f"{k}={v}" for k, v in sorted(s.config.items()))
+            print(f"{s.name}\t{s.partitions}\t{config}")
+        return 0
+    try:
+        created = create_all(settings, args.prefix)
+    except RibflowError as exc:
+        print(f"ribflow topics: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # broker unreachable, authorisation, ...
+        print(f"ribflow topics: {settings.broker_address}: {exc}", file=sys.stderr)
+        return 1
+    existing = len(specs) - len(created)
+    print(f"{len(created)} topics created, {existing} already there ({settings.broker_address})")
+    return 0

@@ -1,0 +1,136 @@
+"""Late flows: inside the grace period they are aggregated, after it they are counted and
+dead-lettered, never silently lost (which plain Quix partition windows do, see below)."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from quixstreams import Application
+
+from tests.aggregate.fixtures import (
+    AggregatorFactory,
+    TopicReader,
+    closers,
+    output_sums,
+    produce,
+    stamp,
+)
+from tests.fixtures.kafka import TopicFactory
+
+pytestmark = pytest.mark.integration
+
+METRICS_HOST = "127.0.0.61"
+
+
+def flow(src: str, t: int) -> tuple[bytes, bytes, int]:
+    rec = {"ip_src": src, "packets": 1, "bytes": 100, "timestamp_arrival": t}
+    return (b"router", orjson.dumps(rec), t * 1000)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def metric(port: int, sample: str) -> float:
+    """The value of one sample (``name{labels}``) on the aggregator's /metrics."""
+    text = urllib.request.urlopen(f"http://{METRICS_HOST}:{port}/metrics", timeout=10).read()
+    for line in text.decode().splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_late_flows_counted_and_dead_lettered(
+    kafka_broker: str, topic_factory: TopicFactory, aggregator: AggregatorFactory
+) -> None:
+    base = 1_700_000_000  # a multiple of 10 s
+    source, sink = topic_factory("late-in"), topic_factory("late-out")
+    port = free_port(METRICS_HOST)
+    run = aggregator(
+        source, sink, AGGREGATE="src_host", REFRESH_TIME="10", GRACE="5",
+        METRICS_PORT=str(port), METRICS_HOST=METRICS_HOST,
+    )  # fmt: skip
+    produce(kafka_broker, source, [
+        flow("a", base + 1), flow("a", base + 5), flow("b", base + 9),  # window 0
+        flow("c", base + 17),  # window 1
+        flow("d", base + 22),  # window 2: time 22 s closes window 0 (ends 10 s, grace 5 s)
+        flow("a", base + 3),  # window 0 again: late -> counted, dead-lettered
+        flow("e", base + 14),  # window 1 is still open (closes at 25 s): aggregated
+    ])  # fmt: skip
+    run.wait_consumed(kafka_broker, source)
+    produce(kafka_broker, source, closers(base + 100))
+
+    reader = TopicReader(kafka_broker, sink)
+    try:
+        got = reader.read_until(lambda r: len(r) >= 5, timeout=60, what="windows")
+        got = reader.drain(quiet=2)
+    finally:
+        reader.close()
+    sums, duplicates = output_sums(got, ["ip_src"])
+    assert sums == {
+        (("a",), stamp(base)): [2, 2, 200],
+        (("b",), stamp(base)): [1, 1, 100],
+        (("c",), stamp(base + 10)): [1, 1, 100],
+        (("e",), stamp(base + 10)): [1, 1, 100],
+        (("d",), stamp(base + 20)): [1, 1, 100],
+    }
+    assert duplicates == 0
+    assert metric(port, 'ribflow_aggregate_late_total{unit="flows"}') == 1
+    assert metric(port, 'ribflow_aggregate_late_total{unit="bytes"}') == 100
+
+    dlq = TopicReader(kafka_broker, f"{sink}-dlq")
+    try:
+        letters = dlq.read_until(lambda r: len(r) >= 1, timeout=30, what="late dead letter")
+    finally:
+        dlq.close()
+    assert letters[0]["reason"] == "late" and letters[0]["component"] == "aggregator"
+    late_row = orjson.loads(letters[0]["raw"])
+    assert late_row["ts_ms"] == (base + 3) * 1000 and late_row["flows"] == 1
+
+
+def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
+    kafka_broker: str, topic_factory: TopicFactory, tmp_path: Path
+) -> None:
+    """Why AggregationWindow gates lateness itself: with a grace period, Quix 3.28's partition
+    closing accepts a flow for a window it already flushed and never writes it (nor calls
+    on_late). If this test fails, Quix has fixed it and the gate could go."""
+    topic = topic_factory("quix-late")
+    produce(kafka_broker, topic, [
+        (b"k", orjson.dumps({"t": t}), t) for t in (1_000, 23_000, 8_000, 12_000, 50_000)
+    ])  # fmt: skip
+    app = Application(
+        broker_address=kafka_broker,
+        consumer_group=f"quix-late-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        state_dir=str(tmp_path / "state"),
+        loglevel="WARNING",
+    )
+    late: list[int] = []
+    out: list[dict[str, Any]] = []
+
+    def on_late(
+        value: Any, key: Any, timestamp_ms: int, late_by_ms: int, start: int, end: int,
+        store_name: str, topic: str, partition: int, offset: int,
+    ) -> bool:  # fmt: skip
+        late.append(timestamp_ms)
+        return False
+
+    sdf = app.dataframe(app.topic(topic))
+    sdf = (
+        sdf.tumbling_window(10_000, grace_ms=5_000, on_late=on_late)
+        .reduce(lambda acc, v: [*acc, v["t"]], lambda v: [v["t"]])
+        .final(closing_strategy="partition")
+    )
+    sdf.update(out.append)
+    app.run(timeout=8)
+    flushed = [t for w in out for t in w["value"]]
+    assert 8_000 not in flushed and 8_000 not in late  # lost without a trace
+    assert sorted(flushed) == [1_000, 12_000, 23_000]

@@ -1,0 +1,87 @@
+"""The Quix internals the enricher relies on (ribflow/enrich/quix_store.py), checked directly.
+
+Quix validates topics against the broker when a dataframe is made, hence real Kafka here.
+
+If a Quix upgrade changes any of them, these tests fail before the integration tests do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import quixstreams
+from quixstreams import Application
+
+from ribflow.enrich.codec import META_KEY, route_key
+from ribflow.enrich.quix_store import QuixStore
+from ribflow.rib import AFI_IP
+
+
+def _app(broker: str, make: Callable[..., str], tmp_path: Path) -> tuple[Application, QuixStore]:
+    app = Application(
+        broker_address=broker,
+        consumer_group="quix-store-test",
+        state_dir=str(tmp_path / "state"),
+        use_changelog_topics=False,
+        auto_create_topics=False,
+        loglevel=None,
+    )
+    a = app.dataframe(app.topic(make("qa"), key_deserializer="bytes", value_deserializer="bytes"))
+    b = app.dataframe(app.topic(make("qb"), key_deserializer="bytes", value_deserializer="bytes"))
+
+    def step(value: Any, key: Any, timestamp: int, headers: Any, state: Any) -> None:
+        return None
+
+    sdf = a.concat(b).apply(step, stateful=True, metadata=True)
+    return app, QuixStore(app, sdf)
+
+
+def test_quix_version_is_the_one_the_internals_were_checked_against() -> None:
+    assert quixstreams.__version__ == "3.28.1"
+
+
+@pytest.mark.integration
+def test_scan_sees_what_state_wrote_and_reassignment_gives_a_new_object(
+    kafka_broker: str, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    app, store = _app(kafka_broker, topic_factory, tmp_path)
+    raw_store = app._state_manager.get_store(stream_id=store._store.stream_id)
+    first = raw_store.assign_partition(0)
+    assert store.partitions() == {0: first} and store.partition(0) is first
+    assert not store.recovering()
+    tx = first.begin()
+    state = tx.as_state(prefix=b"127.0.0.3")
+    key = route_key(AFI_IP, 10 << 24, 8, 0)
+    state.set_bytes(key, b'{"next_hop":"192.0.2.1"}')
+    state.set_bytes(META_KEY, b'{"router":"127.0.0.3"}')
+    tx.as_state(prefix=b"10.0.0.1/2").set_bytes(key, b'{"next_hop":null}')
+    tx.prepare()
+    tx.flush()
+    scanned = sorted(QuixStore.scan(first))
+    assert scanned == [
+        (b"10.0.0.1/2", key, b'{"next_hop":null}'),
+        (b"127.0.0.3", META_KEY, b'{"router":"127.0.0.3"}'),
+        (b"127.0.0.3", key, b'{"next_hop":"192.0.2.1"}'),
+    ]
+    # a revoke + assign (rebalance, restart) is a different object over the same data
+    raw_store.revoke_partition(0)
+    assert store.partition(0) is None
+    second = raw_store.assign_partition(0)
+    assert second is not first and store.partition(0) is second
+    assert sorted(QuixStore.scan(second)) == scanned
+    raw_store.revoke_partition(0)
+
+
+@pytest.mark.integration
+def test_periodic_tasks_and_producer_are_reachable(
+    kafka_broker: str, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    app, store = _app(kafka_broker, topic_factory, tmp_path)
+    calls: list[int] = []
+    store.register_periodic(lambda: calls.append(1))
+    app._dataframe_registry.run_periodic_tasks()
+    assert calls == [1]
+    assert hasattr(store.producer(), "produce")

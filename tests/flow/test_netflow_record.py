@@ -1,0 +1,65 @@
+"""The record conventions every NetFlow/IPFIX path shares (key set, clock arithmetic)."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.record import RECORD_KEYS, uptime_to_epoch
+from ribflow.schemas import validator
+from tests.flow.netflow_support import (
+    NOW_MS,
+    data_set,
+    ipfix_packet,
+    ipfix_template_set,
+    v5_packet,
+    v9_packet,
+    v9_template_set,
+)
+
+u32 = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(uptime=u32, first=u32, last=u32)
+def test_inlined_uptime_arithmetic_matches_the_reference(uptime: int, first: int,
+                                                         last: int) -> None:
+    d = Dispatcher()
+    v5 = d.decode(v5_packet([{"first": first, "last": last}], uptime=uptime), "e", NOW_MS)
+    fields = [(8, 4), (12, 4), (22, 4), (21, 4)]
+    v9 = d.decode(v9_packet(v9_template_set(256, fields),
+                            data_set(256, b"\x01" * 8 + struct.pack("!II", first, last)),
+                            uptime=uptime), "e", NOW_MS)
+    for rec in (v5.records[0], v9.records[0]):
+        assert rec["start_ms"] == uptime_to_epoch(NOW_MS, uptime, first)
+        assert rec["end_ms"] == uptime_to_epoch(NOW_MS, uptime, last)
+        assert rec["start_ms"] >= 0
+
+
+def test_uptime_reference_cases() -> None:
+    assert uptime_to_epoch(10**12, 100_000, 90_000) == 10**12 - 10_000
+    assert uptime_to_epoch(10**12, 3381, 2**32 - 1) == 10**12 - 3382  # before the wrap
+    assert uptime_to_epoch(10**12, 1000, 1500) == 10**12 + 500  # exporter clock skew
+    assert uptime_to_epoch(10**12, 2_786_708_008, 180_466) == 10**12 - 2_786_527_542
+
+
+def test_every_record_has_every_key_in_schema_order() -> None:
+    d = Dispatcher()
+    rev = 29305
+    ipfix_fields = [(8, 4), (12, 4), (2, 4), (2, 4, rev)]
+    records = [
+        *d.decode(v5_packet([{}]), "e", NOW_MS).records,
+        *d.decode(v9_packet(v9_template_set(256, [(8, 4)]), data_set(256, b"\x01" * 4)), "e",
+                  NOW_MS).records,
+        *d.decode(ipfix_packet(ipfix_template_set(256, ipfix_fields),
+                               data_set(256, b"\x01" * 8 + struct.pack("!II", 1, 2))), "e",
+                  NOW_MS).records,
+    ]
+    assert len(records) == 4
+    schema_keys = list(validator("flows.v1").schema["$defs"]["record"]["properties"])
+    assert list(RECORD_KEYS) == schema_keys
+    for rec in records:
+        assert tuple(rec) == RECORD_KEYS
