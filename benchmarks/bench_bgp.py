@@ -24,6 +24,7 @@ Loopback addresses 127.0.0.20 (ExaBGP), 127.0.0.21 and 127.0.0.23 (gobgpd, gRPC 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -343,7 +344,9 @@ def measure_path(
             if md is not None and not md.error and md.partitions:
                 break
             time.sleep(0.1)
-        consumer.assign([TopicPartition(topic, p, 0) for p in md.partitions])  # type: ignore[union-attr]
+        if md is None:
+            raise RuntimeError(f"topic {topic} never appeared")
+        consumer.assign([TopicPartition(topic, p, 0) for p in md.partitions])
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             batch = consumer.consume(10000, timeout=0.5)
@@ -377,10 +380,8 @@ def measure_path(
             .delete_topics([topic, f"{topic}-dlq"])
             .values()
         ):
-            try:
+            with contextlib.suppress(Exception):
                 fut.result(timeout=30)
-            except Exception:
-                pass
     start = min(up.values()) / 1000
     res = Result(
         table,
@@ -413,15 +414,37 @@ def prepare_tables(work: Path, which: list[str]) -> dict[str, tuple[Path, int]]:
     return tables
 
 
+COLUMNS = [
+    ("table", 34),
+    ("mode", 22),
+    ("ExaBGP procs", 12),
+    ("prefixes", 9),
+    ("seconds", 7),
+    ("routes/s", 9),
+    ("vs alone", 8),
+    ("ExaBGP cpu s", 12),
+    ("bridge cpu s", 12),
+]
+
+
+def row(cells: list[str]) -> str:
+    out = []
+    for (_, width), cell in zip(COLUMNS, cells, strict=True):
+        out.append(cell.ljust(width) if width >= 22 else cell.rjust(width))
+    return "| " + " | ".join(out) + " |"
+
+
 def report(results: list[Result], load_avg: tuple[float, float, float]) -> None:
+    """Medians per (table, processes, mode); 'vs alone' = seconds / ExaBGP-alone seconds."""
     print()
+    now = os.getloadavg()[0]
     print(
-        f"machine: {os.cpu_count()} cores, load average before/after {load_avg[0]:.2f} / {os.getloadavg()[0]:.2f} (shared with other jobs)"
+        f"machine: {os.cpu_count()} cores, load average before/after {load_avg[0]:.2f} / {now:.2f}"
     )
+    print("(shared with other jobs: compare rows of one run, medians of --rounds)")
     print()
-    header = f"| {'table':<34} | {'mode':<22} | {'ExaBGP procs':>12} | {'prefixes':>9} | {'seconds':>7} | {'routes/s':>9} | {'vs alone':>8} | {'ExaBGP cpu s':>12} | {'bridge cpu s':>12} |"
-    print(header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    print(row([name for name, _ in COLUMNS]))
+    print("|" + "|".join("-" * (w + 2) for _, w in COLUMNS) + "|")
     groups: dict[tuple[str, int], list[Result]] = {}
     for r in results:
         groups.setdefault((r.table, r.processes), []).append(r)
@@ -432,12 +455,18 @@ def report(results: list[Result], load_avg: tuple[float, float, float]) -> None:
         base = statistics.median(x.seconds for x in modes.get("exabgp alone", rs))
         for mode, items in modes.items():
             secs = statistics.median(x.seconds for x in items)
-            rate = items[0].prefixes / secs
-            print(
-                f"| {table:<34} | {mode:<22} | {procs:>12} | {items[0].prefixes:>9} | {secs:>7.2f} | {rate:>9.0f} | "
-                f"{secs / base:>7.2f}x | {statistics.median(x.exabgp_cpu for x in items):>12.1f} | "
-                f"{statistics.median(x.bridge_cpu for x in items):>12.1f} |"
-            )
+            cells = [
+                table,
+                mode,
+                str(procs),
+                str(items[0].prefixes),
+                f"{secs:.2f}",
+                f"{items[0].prefixes / secs:.0f}",
+                f"{secs / base:.2f}x",
+                f"{statistics.median(x.exabgp_cpu for x in items):.1f}",
+                f"{statistics.median(x.bridge_cpu for x in items):.1f}",
+            ]
+            print(row(cells))
     print()
     for r in results:
         if r.extra:
@@ -489,8 +518,8 @@ def main() -> int:
             mrt, expect = tables.get("gen_mrt 100k v4 + 20k v6") or next(iter(tables.values()))
             routers = [start_router(addr, grpc, work) for addr, grpc in ROUTERS]
             try:
-                for r in routers:
-                    load(r, mrt, expect)
+                for router in routers:
+                    load(router, mrt, expect)
                 for _ in range(args.rounds):
                     for procs in (1, 2):
                         for job in ("alone", "path"):
@@ -507,14 +536,12 @@ def main() -> int:
                                 r = measure_alone(
                                     "2 routers x 120k", routers, procs, broker, work, wire=True
                                 )
-                            print(
-                                f"  2 routers, {procs} ExaBGP, {r.mode}: {r.seconds:.2f}s {r.rate:.0f} routes/s",
-                                file=sys.stderr,
-                            )
+                            line = f"{r.seconds:.2f}s {r.rate:.0f} routes/s"
+                            print(f"  2 routers, {procs} ExaBGP, {r.mode}: {line}", file=sys.stderr)
                             results.append(r)
             finally:
-                for r in routers:
-                    stop(r.proc)
+                for router in routers:
+                    stop(router.proc)
     report(results, load_avg)
     return 0
 

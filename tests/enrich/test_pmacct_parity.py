@@ -137,7 +137,7 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
         total = _inject_hand_routes()
         gobgp(ROUTER, GRPC, "mrt", "inject", "global", str(mrt))
         total += N4 + N6
-        wait_until(lambda: _rib_size() >= total, 60, f"gobgpd to hold {total} routes (has {_rib_size()})")
+        wait_until(lambda: _rib_size() >= total, 60, f"gobgpd to hold {total} routes")
         with started(collector, speaker):
             wait_until(lambda: _exabgp_prefixes(exa_out)[1] >= {"ipv4", "ipv6"}, 90,
                        "ExaBGP to receive the table and both End-of-RIBs")  # fmt: skip
@@ -146,7 +146,11 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
             records = _export_and_decode(tmp_path)
             keys = {_key(_pmacct_keys(r)) for r in records}
             expected = _nfacctd_records(tmp_path / "enriched-full.json", len(keys), collector)
-        _bridge(kafka_broker, t["bgp"], exa_out, tmp_path)
+            # what ExaBGP said while the session was up (stopping it appends a session down,
+            # which the enricher rightly turns into a flush)
+            session = tmp_path / "exabgp-up.jsonl"
+            session.write_bytes(exa_out.read_bytes())
+        _bridge(kafka_broker, t["bgp"], session, tmp_path)
     # the flows ribflow's decoder made of the same datagrams, keyed by the agent's router
     now = int(time.time() * 1000)
     batches = [records[i : i + 25] for i in range(0, len(records), 25)]

@@ -87,7 +87,11 @@ class Aggregator:
             auto_offset_reset=settings.auto_offset_reset,
             commit_interval=settings.commit_interval,
             loglevel=settings.log_level,
-            consumer_extra_config={"max.partition.fetch.bytes": settings.fetch_partition_bytes},
+            consumer_extra_config={
+                # read the partitions of a backlog interleaved (see FETCH_PARTITION_BYTES)
+                "max.partition.fetch.bytes": settings.fetch_partition_bytes,
+                "queued.min.messages": 1000,
+            },
         )
 
     def ensure_topics(self) -> list[str]:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
@@ -13,7 +14,7 @@ from ribflow.errors import RibflowError
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
-from ribflow.topics import check_copartitioned, ensure_topics
+from ribflow.topics import TopicSpec, check_copartitioned, ensure_topics
 
 log = logging.getLogger("ribflow.enricher")
 
@@ -48,11 +49,13 @@ def main(argv: list[str]) -> int:
     setup_logging(settings.log_level)
     inputs = [settings.bgp_updates_topic, settings.flows_topic]
     try:
+        # missing inputs are created like ribflow's tooling does; existing ones are checked
+        ensure_topics(settings.broker_address, [TopicSpec(t, settings.partitions) for t in inputs])
         partitions = check_copartitioned(settings.broker_address, inputs)
         from ribflow.enrich.pipeline import build, output_topic_specs
 
         ensure_topics(settings.broker_address, output_topic_specs(settings, partitions))
-    except RibflowError as exc:
+    except (RibflowError, KafkaException) as exc:
         log.error("refusing to start: %s", exc)
         print(f"ribflow enricher: {exc}", file=sys.stderr)
         return 2

@@ -297,7 +297,7 @@ class Enricher:
         rs = self.routers.get(router)
         rib = rs.rib if rs is not None and len(rs.rib) else None
         fmt, dumps, outputs = self.flow_fmt, orjson.dumps, []
-        hits = misses = 0
+        src_hits = dst_hits = 0
         for rec in records:
             try:
                 dst_afi, dst = parse_address(rec["dst_addr"])
@@ -317,8 +317,8 @@ class Enricher:
                 detail = f"{type(exc).__name__}: {exc}"
                 self._reject(self._dlq_flows, rec, "bad_record", key, detail)
                 continue
-            hits += (src_m is not None) + (dst_m is not None)
-            misses += (src_m is None) + (dst_m is None)
+            src_hits += src_m is not None
+            dst_hits += dst_m is not None
         if not outputs:
             return 0
         topic, out = self.config.topics.enriched, self._out
@@ -330,8 +330,11 @@ class Enricher:
                 out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)
         m.FLOWS.labels(result="enriched" if rib is not None else "no_rib").inc(len(outputs))
         if rib is not None:
-            m.LOOKUPS.labels(side="any", result="hit").inc(hits)
-            m.LOOKUPS.labels(side="any", result="miss").inc(misses)
+            n = len(outputs)
+            m.LOOKUPS.labels(side="src", result="hit").inc(src_hits)
+            m.LOOKUPS.labels(side="src", result="miss").inc(n - src_hits)
+            m.LOOKUPS.labels(side="dst", result="hit").inc(dst_hits)
+            m.LOOKUPS.labels(side="dst", result="miss").inc(n - dst_hits)
         return len(outputs)
 
     # -- dumps ---------------------------------------------------------------------------------

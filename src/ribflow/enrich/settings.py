@@ -57,7 +57,7 @@ class EnricherSettings(AppSettings):
     rib_table: bool = Field(
         True,
         alias="RIB_TABLE",
-        description="Maintain the compacted bgp-rib table topic (router|prefix|path-id -> route).",
+        description="Maintain the compacted bgp-rib table topic (key: router, prefix, path id).",
     )
     enriched_batch: bool = Field(
         False,

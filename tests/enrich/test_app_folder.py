@@ -1,0 +1,61 @@
+"""apps/enricher: thin main.py, app.yaml variables that are settings, a README line per setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from ribflow.enrich.settings import EnricherSettings
+
+APP = Path(__file__).resolve().parents[2] / "apps" / "enricher"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (APP / "README.md").read_text()
+    for field in EnricherSettings.model_fields.values():
+        assert f"| `{field.alias}` |" in readme, field.alias
+
+
+def test_app_yaml_variables_are_enricher_settings() -> None:
+    data = yaml.safe_load((APP / "app.yaml").read_text())
+    aliases = {f.alias for f in EnricherSettings.model_fields.values()}
+    names = [v["name"] for v in data["variables"]]
+    assert set(names) <= aliases and len(names) == len(set(names))
+    defaults = {v["name"]: str(v["defaultValue"]) for v in data["variables"]}
+    EnricherSettings.load(**defaults)  # every default validates
+    assert (APP / data["runEntryPoint"]).read_text().count("\n") < 15  # only wiring
+
+
+def test_main_py_runs_the_enricher_command() -> None:
+    done = subprocess.run(
+        [sys.executable, str(APP / "main.py"), "--settings"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "`RIB_DUMP_INTERVAL`" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"PROCESSING_GUARANTEE": "maybe-once"},
+        {"PROCESSING_GUARANTEE": "exactly-once", "COMMIT_INTERVAL": "900"},
+        {"SESSION_TIMEOUT_MS": "100"},
+        {"RIB_DUMP_INTERVAL": "-1"},
+        {"OUTPUT_FIELDS": "as_dst;rm -rf"},
+    ],
+)
+def test_bad_settings_are_refused(bad: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        EnricherSettings.load(**bad)
+
+
+def test_transactional_id_is_stable_per_state_dir(tmp_path: Path) -> None:
+    a = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "a")})
+    b = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "b")})
+    again = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "a")})
+    assert a.resolved_transactional_id() == again.resolved_transactional_id()
+    assert a.resolved_transactional_id() != b.resolved_transactional_id()
