@@ -129,6 +129,7 @@ def aggregator(kafka_broker: str, tmp_path: Path) -> Iterator[AggregatorFactory]
                 "FLOWS_AGGREGATED_TOPIC": output_topic,
                 "AUTO_OFFSET_RESET": "earliest",
                 "COMMIT_INTERVAL": "1",
+                "IDLE_TIMEOUT": "3",  # an input partition without flows stops holding windows
                 "PARTITIONS": "2",
                 "LOG_LEVEL": "INFO",
             }

@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from pathlib import Path
 
-import ribflow
-from ribflow.settings import AppSettings
+from ribflow.settings_doc import render, settings_classes, update
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 
 
-def all_settings_classes() -> list[type[AppSettings]]:
-    for mod in pkgutil.walk_packages(ribflow.__path__, "ribflow."):
-        if mod.name.endswith("__main__"):
-            continue
-        importlib.import_module(mod.name)
-    found: list[type[AppSettings]] = []
-    todo: list[type[AppSettings]] = [AppSettings]
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return found
-
-
 def test_every_setting_has_a_readme_line() -> None:
     missing = []
-    for cls in all_settings_classes():
+    for cls in settings_classes():
         for name, field in cls.model_fields.items():
             env = field.alias or name.upper()
-            if f"`{env}`" not in README:
+            if f"| `{env}` |" not in README:
                 missing.append(f"{cls.__name__}.{name} ({env})")
     assert not missing, "settings without a README line: " + ", ".join(sorted(set(missing)))
+
+
+def test_settings_block_is_current() -> None:
+    assert update(README) == README, "run: python -m ribflow.settings_doc --write README.md"
+    assert render() in README
 
 
 def test_readme_commands_are_what_ci_runs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -42,7 +43,5 @@ def enricher_topics(
     doomed = [t for t in existing if t in dlqs or any(f"changelog__{g}" in t for g in groups)]
     if doomed:
         for fut in admin.delete_topics(doomed, operation_timeout=30).values():
-            try:
+            with contextlib.suppress(Exception):
                 fut.result(timeout=30)
-            except Exception:
-                pass

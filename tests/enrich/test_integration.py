@@ -26,11 +26,11 @@ from tests.enrich.kafka_io import (
     read_json,
     running,
 )
-from tests.rib.builders import Stream, attrs, flow, flows_message
+from tests.rib.builders import NOW_MS, Stream, attrs, flow, flows_message
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_700_000_000_000
+T0 = NOW_MS  # recent: see tests/rib/builders.py
 ROUTERS = {  # router key -> (its prefixes, AS path)
     "127.0.0.3": (["203.0.113.0/24", "10.20.0.0/16", "2001:db8:100::/48"], (65010, 65020)),
     "127.0.0.5": (["203.0.113.0/24", "198.51.100.0/24"], (65030,)),
@@ -84,12 +84,12 @@ def _expected_as_path(router: str, dst: str) -> str:
     import ipaddress
 
     addr = ipaddress.ip_address(dst)
+    nets = [ipaddress.ip_network(p) for p in prefixes]
     best = max(
-        (ipaddress.ip_network(p) for p in prefixes if ipaddress.ip_network(p).version == addr.version
-         and addr in ipaddress.ip_network(p)),
+        (n for n in nets if n.version == addr.version and addr in n),
         key=lambda n: n.prefixlen,
         default=None,
-    )  # fmt: skip
+    )
     return "_".join(map(str, path)) if best is not None else ""
 
 

@@ -157,7 +157,10 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
     produce(
         kafka_broker,
         t["flows"],
-        [(ROUTER, {"v": 1, "router": ROUTER, "exporter": AGENT, "records": b}, now) for b in batches],
+        [
+            (ROUTER, {"v": 1, "router": ROUTER, "exporter": AGENT, "records": b}, now)
+            for b in batches
+        ],
     )
     proc = EnricherProcess(enricher_env(kafka_broker, t, tmp_path / "state", t["group"]),
                            tmp_path / "enricher.log")  # fmt: skip

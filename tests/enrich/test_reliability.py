@@ -26,11 +26,11 @@ from tests.enrich.kafka_io import (
     running,
     wait_for,
 )
-from tests.rib.builders import Stream, attrs, flow, flows_message
+from tests.rib.builders import NOW_MS, Stream, attrs, flow, flows_message
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_700_000_000_000
+T0 = NOW_MS  # recent: see tests/rib/builders.py
 ROUTERS = [f"10.0.0.{i}" for i in range(1, 9)]  # spread over the partitions
 
 
@@ -173,9 +173,9 @@ def _check(records: list[dict[str, Any]], version: int, v16_version: int | None 
             net = ipaddress.ip_network(p)
             for side, addr in (("dst", r["ip_dst"]), ("src", r["ip_src"])):
                 a = ipaddress.ip_address(addr)
-                if a.version == net.version and a in net:
-                    if side not in expect or net.prefixlen > expect[side][0]:
-                        expect[side] = (net.prefixlen, p)
+                covers = a.version == net.version and a in net
+                if covers and (side not in expect or net.prefixlen > expect[side][0]):
+                    expect[side] = (net.prefixlen, p)
         for side, key in (("dst", "as_path"), ("src", "as_path_src")):
             if side not in expect:
                 assert r[key] == "", r

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient
 
 from ribflow.flow.app import main as app_main
 from ribflow.flow.collector_settings import CollectorSettings
@@ -103,8 +105,6 @@ def test_main_py_runs_with_the_quix_env(
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        import socket
-
         payload = next(iter(iter_datagrams(DATA / "lab-flows-sflow.pcap"))).payload
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(payload, ("127.0.0.1", int(env["LISTEN_PORTS"])))
@@ -113,9 +113,8 @@ def test_main_py_runs_with_the_quix_env(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         dlq = flows + "-dlq"  # created by the app itself (CREATE_TOPICS): remove it
-        from confluent_kafka.admin import AdminClient
-
-        for fut in AdminClient({"bootstrap.servers": kafka_broker}).delete_topics([dlq]).values():
+        admin = AdminClient({"bootstrap.servers": kafka_broker})
+        for fut in admin.delete_topics([dlq], operation_timeout=30).values():
             fut.result(30)
     finally:
         stop(proc)

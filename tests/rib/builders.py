@@ -6,8 +6,13 @@ drifts from the contract fails loudly.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+# Recent times: Kafka's retention deletes segments whose records are older than 7 days at once,
+# so messages stamped years ago would vanish from a long enough topic.
+NOW_MS = int(time.time() * 1000) - 3_600_000
 
 
 @dataclass
@@ -16,9 +21,9 @@ class Stream:
 
     router: str
     peer: str | None = None
-    epoch: int = 1_700_000_000_000
+    epoch: int = NOW_MS
     seq: int = 0
-    time_ms: int = 1_700_000_000_000
+    time_ms: int = NOW_MS
     peer_as: int = 65001
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -121,7 +126,7 @@ def flow(
     dport: int = 80,
     packets: int = 1,
     nbytes: int = 100,
-    time_ms: int = 1_700_000_000_000,
+    time_ms: int = NOW_MS,
     bgp_next_hop: str | None = None,
     tcp_flags: int = 27,
 ) -> dict[str, Any]:

@@ -32,8 +32,9 @@ import logging
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from quixstreams import Application
+from quixstreams.context import message_context
 from quixstreams.dataframe.dataframe import StreamingDataFrame
 
 from ribflow.aggregate.errors import BadRecord
@@ -41,7 +42,7 @@ from ribflow.aggregate.metrics import LATE, RECORDS_IN, ROWS_OUT
 from ribflow.aggregate.output import PurgeWriter
 from ribflow.aggregate.records import RowBuilder
 from ribflow.aggregate.settings import AggregatorSettings
-from ribflow.aggregate.window import MARKER, AggregationWindow
+from ribflow.aggregate.window import MARKER, AggregationWindow, Watermarks
 from ribflow.dlq import DeadLetters
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
@@ -113,25 +114,29 @@ class Aggregator:
             s.flows_enriched_topic, key_deserializer="bytes", value_deserializer="bytes"
         )
         sink = self.app.topic(
-            s.flows_aggregated_topic, key_serializer="str", value_serializer="bytes"
+            s.flows_aggregated_topic, key_serializer="bytes", value_serializer="bytes"
         )
         sdf = self.app.dataframe(source)
         sdf = sdf.apply(self._rows, expand=True, metadata=True)
         sdf = sdf.set_timestamp(lambda row, _key, _ts, _headers: int(row[1]))
         sdf = sdf.group_by(
-            lambda row: row[0],
+            lambda row: row[0].encode(),
             name=f"aggkey-{layout}",
-            key_serializer="str",
-            key_deserializer="str",
+            key_serializer="bytes",
+            key_deserializer="bytes",
+        )
+        backlog = backlog_partitions(
+            s.broker_address, s.group(), s.flows_enriched_topic, s.auto_offset_reset
         )
         window = AggregationWindow(
             bins=self.bins,
             dataframe=sdf,
             name=f"aggregate-{layout}",
             on_late=self._on_late,
+            watermarks=Watermarks(backlog, s.idle_timeout),
             markers=s.markers,
         )
-        sdf = window.final_by_partition()
+        sdf = window.final()
         sdf = sdf.apply(self._format, metadata=True)
         sdf.to_topic(sink)
         return sdf
@@ -146,6 +151,9 @@ class Aggregator:
 
     def _rows(self, value: bytes, key: Any, timestamp: int, _headers: Any) -> list[list[Any]]:
         rows = self.rows.rows(value, timestamp, self._on_bad)
+        origin = message_context().partition
+        for row in rows:
+            row.append(origin)  # the input partition: its flow time feeds the watermark
         RECORDS_IN.inc(len(rows))
         return rows
 
@@ -156,7 +164,7 @@ class Aggregator:
         if marker == "purge_close":
             return self.writer.purge_close(int(window["entries"]))
         ROWS_OUT.inc()
-        return self.writer.purge(key, window["start"], window["value"])
+        return self.writer.purge(key.decode(), window["start"], window["value"])
 
     # -- what cannot be aggregated ----------------------------------------------------------
 
@@ -168,30 +176,56 @@ class Aggregator:
         )
         self._dlq_producer.poll(0)
 
-    def _on_late(self, row: list[Any], key: Any, ts_ms: int, clock_ms: int) -> None:
+    def _on_late(self, row: list[Any], key: Any, ts_ms: int, flushed_ms: int) -> None:
         LATE.labels(unit="flows").inc(row[2])
         LATE.labels(unit="packets").inc(row[3])
         LATE.labels(unit="bytes").inc(row[4])
-        late_by = clock_ms - self.bins.grace_ms - self.bins.window_end(ts_ms)
+        start = self.bins.window_start(ts_ms)
         self._rlog.warning(
             "late",
-            "flows for a closed window (late by %d ms past the %d ms grace) not aggregated",
-            late_by,
+            "flows for a window already written not aggregated (window start %d ms, "
+            "windows written up to %d ms, grace %d ms)",
+            start,
+            flushed_ms,
             self.bins.grace_ms,
         )
         detail = (
-            f"window [{self.bins.window_start(ts_ms)}, {self.bins.window_end(ts_ms)}) closed; "
-            f"partition time {clock_ms} ms, grace {self.bins.grace_ms} ms"
+            f"window [{start}, {start + self.bins.window_ms}) already written; windows written "
+            f"up to {flushed_ms} ms; grace {self.bins.grace_ms} ms"
         )
         self.late_letters.send(
             _row_json(row), "late", source_topic=self.settings.flows_enriched_topic,
-            source_key=key if isinstance(key, str) else None, detail=detail,
+            source_key=key, detail=detail,
         )  # fmt: skip
         self._dlq_producer.poll(0)
 
 
+def backlog_partitions(broker: str, group: str, topic: str, reset: str) -> list[int]:
+    """Input partitions with flows not yet read by ``group``: at start the watermark waits for
+    each of them (up to IDLE_TIMEOUT), so that catching up on one cannot make another late."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": group})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        parts = [TopicPartition(topic, p) for p in meta.partitions]
+        done = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+        lagging = []
+        for tp in parts:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            position = done[tp.partition] if done[tp.partition] >= 0 else None
+            if position is None:
+                position = low if reset == "earliest" else high
+            if position < high:
+                lagging.append(tp.partition)
+        return lagging
+    finally:
+        consumer.close()
+
+
 def _row_json(row: list[Any]) -> bytes:
-    key, ts_ms, flows, packets, bytes_ = row
+    key, ts_ms, flows, packets, bytes_, origin = row
     return orjson.dumps(
-        {"key": key, "ts_ms": ts_ms, "flows": flows, "packets": packets, "bytes": bytes_}
-    )
+        {"key": key, "ts_ms": ts_ms, "flows": flows, "packets": packets, "bytes": bytes_,
+         "input_partition": origin}
+    )  # fmt: skip

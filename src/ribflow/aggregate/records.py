@@ -153,7 +153,7 @@ def _epoch_ms(number: Decimal) -> int:
 
 
 def _as_int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:  # the common case first (bool is not int here)
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -163,6 +163,8 @@ def _as_int(value: Any) -> int:
 
 
 def _norm_int(value: Any) -> Any:
+    if type(value) is int and value >= 0:
+        return value
     number = _as_int(value)
     if number < 0:
         raise ValueError(value)
@@ -170,7 +172,7 @@ def _norm_int(value: Any) -> Any:
 
 
 def _norm_str(value: Any) -> Any:
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     raise ValueError(value)
 
@@ -212,6 +214,8 @@ _NORMALISERS: dict[Kind, Callable[[Any], Any]] = {
 
 def _counter(record: dict[str, Any], name: str, default: int | None = None) -> int:
     value = record.get(name)
+    if type(value) is int and value >= 0:
+        return value
     if value is None:
         if default is None:
             raise BadRecord("missing_counter", f"record has no {name!r}")

@@ -64,6 +64,15 @@ class AggregatorSettings(AppSettings):
         description="Seconds a window waits for late flows after its end; flows later than "
         "that are counted (ribflow_aggregate_late_total) and sent to the DLQ.",
     )
+    idle_timeout: float = Field(
+        30.0,
+        alias="IDLE_TIMEOUT",
+        gt=0,
+        le=86400,
+        description="Seconds (wall clock) after which an input partition that sends no flows "
+        "stops holding windows open. Windows close when the slowest active input partition's "
+        "flow time passes their end + GRACE.",
+    )
     time_source: TimeSource = Field(
         "arrival",
         alias="TIME_SOURCE",

@@ -1,54 +1,97 @@
-"""The Quix tumbling window the aggregation runs in: closed per partition, gated for lateness.
+"""The tumbling window the aggregation runs in: Quix windowed state, closed by a watermark.
 
-Windows close on the partition's event time (``closing_strategy="partition"``): one flow whose
-time passes a window's end plus the grace period flushes every key's window of that partition,
-the way a pmacct flush writes the whole cache.
+State: one entry per (key, window) in the Quix windowed store of the partition (RocksDB +
+changelog), written through the windowed transaction, so Quix restores it after a crash and,
+in exactly-once mode, commits it with the offsets and the output.
 
-Why a subclass: Quix 3.28's partition closing decides lateness from the end of the last expired
-window instead of the latest time seen, so with a grace period a flow for a window that has
-already been flushed is accepted into a fresh copy of that window, which is never flushed again:
-the flow is lost without being counted as late (tests/aggregate/test_window_late.py shows it).
-:class:`AggregationWindow` keeps the partition clock in the windowed state (RocksDB +
-changelog, so it survives restarts: ``advance_partition_timestamp``) and refuses such flows
-before Quix sees them, handing them to ``on_late``. It also wraps each flush in optional
-purge_init / purge_close marker rows.
+When a window is written: after the repartition, one partition receives the rows of every input
+partition ("origin"). Their flow times do not advance together: a reader catching up on a
+backlog reads partitions at the same byte rate, not the same flow-time rate, so one origin can
+run minutes ahead of another. Closing on the latest time seen (Quix's partition closing) would
+then turn the lagging origin's flows into late ones (measured: half of a 1M-flow backlog). So
+this window closes on a watermark: the lowest of the origins' latest flow times, each origin
+counting until it has sent nothing for ``idle_s`` seconds (wall clock; an origin that had a
+backlog at start but has not been seen yet counts too, for ``idle_s`` after start). A window is written once the watermark passes its end
+plus the grace period; all windows of the partition that pass it are written together: a flush.
+
+Late: a flow whose window has already been written (its end is not after the end of the last
+flushed window, which Quix keeps in the state) is not aggregated; it goes to ``on_late``. That
+test reads persisted state only, so it holds across restarts. (Quix 3.28's own partition
+closing decides lateness from a different clock and, with a grace period, accepts a flow for a
+flushed window into a copy that is never written: tests/aggregate/test_window_late.py.)
+
+The watermark lives in memory: after a restart it is rebuilt from the flows that follow, which
+can only make windows close later, never lose or repeat one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from quixstreams.dataframe.windows.aggregations import Reduce
-from quixstreams.dataframe.windows.time_based import FixedTimeWindowSingleAggregation
+from quixstreams.context import message_context
+from quixstreams.dataframe.windows.base import Window
+from quixstreams.state.serialization import encode_integer_pair
 
 from ribflow.aggregate.timebins import TimeBins
 
 if TYPE_CHECKING:
     from quixstreams.dataframe.dataframe import StreamingDataFrame
     from quixstreams.state import WindowedPartitionTransaction
+    from quixstreams.state.rocksdb.windowed.transaction import (
+        WindowedRocksDBPartitionTransaction,
+    )
 
-__all__ = ["MARKER", "AggregationWindow", "LateHandler"]
+__all__ = ["MARKER", "AggregationWindow", "LateHandler", "Watermarks"]
 
 #: Key of a window result that is a flush marker, not an aggregate: "purge_init"/"purge_close".
 MARKER = "marker"
 
-#: on_late(row, key, ts_ms, clock_ms): a row refused because its window has closed.
+#: on_late(row, key, ts_ms, flushed_end_ms): a row refused because its window was written.
 LateHandler = Callable[[list[Any], Any, int, int], None]
 
 WindowKeyResult = tuple[Any, dict[str, Any]]
 
 
-def _initial(row: list[Any]) -> list[int]:
-    return [row[2], row[3], row[4]]
+class Watermarks:
+    """Per partition: the lowest latest flow time of the origins that are not idle."""
+
+    def __init__(
+        self,
+        origins: Iterable[int],
+        idle_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._expected = tuple(origins)
+        self._idle_s = idle_s
+        self._clock = clock
+        self._started = clock()
+        # partition -> origin -> [latest flow time ms, wall time last seen]
+        self._seen: dict[int, dict[int, list[float]]] = {}
+
+    def advance(self, partition: int, origin: int, ts_ms: int) -> int:
+        """Note a flow of ``origin`` at ``ts_ms``; return the partition's watermark (ms)."""
+        now = self._clock()
+        seen = self._seen.setdefault(partition, {})
+        entry = seen.get(origin)
+        if entry is None:
+            seen[origin] = [ts_ms, now]
+        else:
+            entry[0] = max(entry[0], ts_ms)
+            entry[1] = now
+        waiting = now - self._started < self._idle_s and any(o not in seen for o in self._expected)
+        if waiting:
+            return -1
+        active = [t for t, last in seen.values() if now - last < self._idle_s]
+        return int(min(active)) if active else int(max(t for t, _ in seen.values()))
 
 
-def _add(counters: list[int], row: list[Any]) -> list[int]:
-    return [counters[0] + row[2], counters[1] + row[3], counters[2] + row[4]]
+class AggregationWindow(Window):
+    """Sums [flows, packets, bytes] of rows ``[key, ts, flows, packets, bytes, origin]``.
 
-
-class AggregationWindow(FixedTimeWindowSingleAggregation):
-    """Sums [flows, packets, bytes] of rows ``[key, ts, flows, packets, bytes]`` per window."""
+    Message keys are bytes (the aggregation key): they are the store prefix verbatim.
+    """
 
     def __init__(
         self,
@@ -57,18 +100,13 @@ class AggregationWindow(FixedTimeWindowSingleAggregation):
         dataframe: StreamingDataFrame,
         name: str,
         on_late: LateHandler,
+        watermarks: Watermarks,
         markers: bool = False,
     ) -> None:
-        super().__init__(
-            duration_ms=bins.window_ms,
-            grace_ms=bins.grace_ms,
-            name=name,
-            dataframe=dataframe,
-            aggregators={"value": Reduce(reducer=_add, initializer=_initial)},
-            collectors={},
-        )
+        super().__init__(name=name, dataframe=dataframe)
         self._bins = bins
         self._late = on_late
+        self._watermarks = watermarks
         self._markers = markers
 
     def process_window(
@@ -79,24 +117,60 @@ class AggregationWindow(FixedTimeWindowSingleAggregation):
         headers: Any,
         transaction: WindowedPartitionTransaction[Any, Any],
     ) -> tuple[Iterable[WindowKeyResult], Iterable[WindowKeyResult]]:
-        clock = transaction.advance_partition_timestamp(timestamp_ms)
-        if self._bins.is_late(timestamp_ms, clock):
-            self._late(value, key, timestamp_ms, clock)
+        bins = self._bins
+        tx = cast("WindowedRocksDBPartitionTransaction", transaction)
+        start = bins.window_start(timestamp_ms)
+        end = start + bins.window_ms
+        flushed = tx.get_latest_expired(prefix=b"")
+        if end <= flushed:
+            self._late(value, key, timestamp_ms, flushed)
             return (), ()
-        updated, expired = super().process_window(
-            value=value, key=key, timestamp_ms=timestamp_ms, headers=headers,
-            transaction=transaction,
-        )  # fmt: skip
-        if not self._markers:
-            return updated, expired
-        closed = list(expired)
-        if not closed:
-            return updated, closed
+        window_key = encode_integer_pair(start, end)
+        counters = tx.get(window_key, prefix=key)
+        tx.set(window_key, self._aggregate_value(counters, value, timestamp_ms), prefix=key)
+
+        partition = message_context().partition
+        mark = self._watermarks.advance(partition, int(value[5]), timestamp_ms) - bins.grace_ms
+        if mark < max(flushed, 0) + bins.window_ms:
+            return (), ()
+        closed: list[WindowKeyResult] = [
+            (prefix, self._results(agg, [], w_start, w_end))
+            for (w_start, w_end), agg, _, prefix in tx.expire_all_windows(
+                max_end_time=mark, step_ms=bins.window_ms, delete=True, collect=False
+            )
+        ]
+        if not closed or not self._markers:
+            return (), closed
         first = closed[0][1]
         init = {"start": first["start"], "end": first["end"], "value": None, MARKER: "purge_init"}
         close = {**init, MARKER: "purge_close", "entries": len(closed)}
-        return updated, [(None, init), *closed, (None, close)]
+        return (), [(None, init), *closed, (None, close)]
 
-    def final_by_partition(self) -> StreamingDataFrame:
-        """Emit each window once, when the partition's time passes its end + grace."""
-        return self.final(closing_strategy="partition")
+    # -- Quix's window contract (the aggregation this window does) --------------------------
+
+    @property
+    def collect(self) -> bool:
+        return False
+
+    @property
+    def aggregate(self) -> bool:
+        return True
+
+    def _initialize_value(self) -> Any:
+        return None
+
+    def _aggregate_value(self, state_value: Any, value: Any, timestamp: Any) -> Any:
+        if state_value is None:
+            return [value[2], value[3], value[4]]
+        return [state_value[0] + value[2], state_value[1] + value[3], state_value[2] + value[4]]
+
+    def _merge_values(self, a: Any, b: Any) -> Any:
+        return [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
+
+    def _collect_value(self, value: Any) -> Any:
+        return value
+
+    def _results(
+        self, aggregated: Any, collected: list[Any], start: int, end: int
+    ) -> dict[str, Any]:
+        return {"start": start, "end": end, "value": aggregated}

@@ -54,17 +54,24 @@ def table_key(router: str, route: Route | tuple[int, int, int, int]) -> bytes:
     return f"{router}|{format_prefix(afi, network, length)}|{path_id}".encode()
 
 
+_VALUE = (
+    b'{"v":1,"router":%b,"peer":%b,"prefix":"%b","afi":%d,"path_id":%d,"time_ms":%d,"attrs":%b}'
+)
+
+
 def table_value(router: str, peer: str, route: Route, time_ms: int) -> bytes:
     """``bgp-rib`` value of one path (schemas/bgp-rib.v1.json)."""
-    head = orjson.dumps(
-        {
-            "v": 1,
-            "router": router,
-            "peer": peer,
-            "prefix": format_prefix(route.afi, route.network, route.length),
-            "afi": route.afi,
-            "path_id": route.path_id,
-            "time_ms": time_ms,
-        }
-    )
-    return head[:-1] + b',"attrs":' + route.attrs.key + b"}"
+    return table_record(orjson.dumps(router), orjson.dumps(peer), router, route, time_ms)[1]
+
+
+def table_record(
+    router_json: bytes, peer_json: bytes, router: str, route: Route, time_ms: int
+) -> tuple[bytes, bytes]:
+    """``bgp-rib`` key and value of one path; router and peer come JSON-encoded (per message)."""
+    prefix = format_prefix(route.afi, route.network, route.length)
+    key = f"{router}|{prefix}|{route.path_id}".encode()
+    value = _VALUE % (
+        router_json, peer_json, prefix.encode(), route.afi, route.path_id, time_ms,
+        route.attrs.key,
+    )  # fmt: skip
+    return key, value

@@ -110,7 +110,7 @@ class _Sync:
         if self._store.recovering():
             return
         assigned = self._store.partitions()
-        for partition in list(self._enricher._sources):
+        for partition in self._enricher.partitions():
             if partition not in assigned:
                 log.info("partition %d revoked: dropping its routers' RIBs", partition)
                 self._enricher.drop_partition(partition)

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import AFI_IP, format_address, format_prefix
 from ribflow.rib.table import Route
@@ -58,13 +60,22 @@ def _joined(text: str, as_array: bool) -> Any:
 class Timestamps:
     """Formats epoch-ms times the way the options ask, caching the per-second strftime."""
 
-    __slots__ = ("_cache", "_epoch", "_usec")
+    __slots__ = ("_by_ms", "_cache", "_epoch", "_usec")
 
     def __init__(self, since_epoch: bool, usec: bool) -> None:
         self._epoch, self._usec = since_epoch, usec
-        self._cache: dict[int, str] = {}
+        self._cache: dict[int, str] = {}  # second -> text
+        self._by_ms: dict[int | None, str] = {}  # the records of a batch share their times
 
     def __call__(self, ms: int | None) -> str:
+        text = self._by_ms.get(ms)
+        if text is None:
+            if len(self._by_ms) > 65536:
+                self._by_ms.clear()
+            text = self._by_ms[ms] = self._format(ms)
+        return text
+
+    def _format(self, ms: int | None) -> str:
         if not ms:
             if self._epoch:
                 return "0.000000" if self._usec else "0"
@@ -80,25 +91,73 @@ class Timestamps:
         return f"{text}.{rem * 1000:06d}" if self._usec else text
 
 
+# The record as text, keys in nfacctd's order. The %s slots take JSON already encoded (cached
+# per attribute set, per exporter), the %d slots integers (a non-integer raises TypeError, so a
+# malformed input record is rejected instead of producing invalid JSON), and the "%s" slots text
+# known to need no escaping: validated addresses, protocol names, timestamps.
+_TEMPLATE = (
+    '{"event_type":"purge","as_src":%s,"as_dst":%s,"comms":%s,"ecomms":%s,"lcomms":%s,'
+    '"as_path":%s,"local_pref":%s,"med":%s,"peer_as_src":%s,"peer_as_dst":%s,'
+    '"peer_ip_src":%s,"peer_ip_dst":"%s","comms_src":%s,"ecomms_src":%s,"lcomms_src":%s,'
+    '"as_path_src":%s,"local_pref_src":%s,"med_src":%s,"iface_in":%d,"iface_out":%d,'
+    '"ip_src":"%s","net_src":"%s","ip_dst":"%s","net_dst":"%s","mask_src":%d,"mask_dst":%d,'
+    '"port_src":%d,"port_dst":%d,"tcp_flags":"%d","ip_proto":"%s","tos":%d,"sampling_rate":%d,'
+    '"timestamp_start":"%s","timestamp_end":"%s","timestamp_arrival":"%s",'
+    '"timestamp_export":"%s","export_proto_version":%d,"flows":1,"packets":%d,"bytes":%d,'
+    '"writer_id":%s}'
+)
+
+
+def _encode(value: Any) -> str:
+    """JSON of one value; plain ints and escape-free strings without a library call."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return orjson.dumps(value).decode()
+
+
+def _encoded(values: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(_encode(v) for v in values)
+
+
 class FlowFormatter:
     """Builds pmacct flow records from a flow record and its source/destination matches."""
 
-    __slots__ = ("_comms_array", "_fields", "_path_array", "_token", "timestamp", "writer_id")
+    __slots__ = (
+        "_comms_array",
+        "_exporters",
+        "_fields",
+        "_nets",
+        "_no_route_json",
+        "_no_route_values",
+        "_path_array",
+        "_token",
+        "_writer_json",
+        "timestamp",
+        "writer_id",
+    )
 
     def __init__(self, options: FormatOptions) -> None:
-        self._path_array = options.as_path_as_array
-        self._comms_array = options.comms_as_array
+        self._path_array = ca = options.as_path_as_array
+        self._comms_array = cc = options.comms_as_array
         self._fields = options.fields
         self.writer_id = options.writer_id
+        self._writer_json = orjson.dumps(options.writer_id).decode()
         self.timestamp = Timestamps(options.timestamps_since_epoch, options.timestamps_usec)
         self._token = object()  # identifies this formatter's cached parts in RouteAttrs
+        self._exporters: dict[str, str] = {}
+        self._nets: tuple[dict[int, str], dict[int, str]] = ({}, {})  # per family: net -> text
+        empty_c: Any = [] if cc else ""
+        self._no_route_values: tuple[Any, ...] = (
+            (0, empty_c, empty_c, empty_c, [] if ca else "", 0, 0, 0) if cc or ca else _NO_DST
+        )
+        self._no_route_json = _encoded(self._no_route_values)
 
-    def attr_values(self, attrs: RouteAttrs) -> tuple[Any, ...]:
-        """(as, comms, ecomms, lcomms, as_path, local_pref, med, peer_as), cached per set."""
+    def _cached(self, attrs: RouteAttrs) -> tuple[Any, tuple[Any, ...], tuple[str, ...]]:
         cached = attrs.fmt_cache
         if cached is not None and cached[0] is self._token:
-            values: tuple[Any, ...] = cached[1]
-            return values
+            return cached  # type: ignore[no-any-return]
         ca, pa = self._comms_array, self._path_array
         values = (
             attrs.last_as,
@@ -110,15 +169,74 @@ class FlowFormatter:
             attrs.med or 0,
             attrs.first_as,
         )
-        attrs.fmt_cache = (self._token, values)
-        return values
+        cached = (self._token, values, _encoded(values))
+        attrs.fmt_cache = cached
+        return cached
+
+    def attr_values(self, attrs: RouteAttrs) -> tuple[Any, ...]:
+        """(as, comms, ecomms, lcomms, as_path, local_pref, med, peer_as), cached per set."""
+        return self._cached(attrs)[1]
 
     def _no_route(self) -> tuple[Any, ...]:
-        if self._comms_array or self._path_array:
-            ca, pa = self._comms_array, self._path_array
-            return (0, [] if ca else "", [] if ca else "", [] if ca else "", [] if pa else "",
-                    0, 0, 0)  # fmt: skip
-        return _NO_DST
+        return self._no_route_values
+
+    @staticmethod
+    def _net(nets: dict[int, str], afi: int, network: int) -> str:
+        if len(nets) > 262144:
+            nets.clear()
+        text = nets[network] = format_address(afi, network)
+        return text
+
+    def record_json(
+        self,
+        rec: dict[str, Any],
+        afi: int,
+        src: tuple[int, int, RouteAttrs] | None,
+        dst: tuple[int, int, RouteAttrs] | None,
+    ) -> bytes:
+        """:meth:`record` encoded as JSON, built as text (about three times faster).
+
+        ``rec["src_addr"]`` and ``rec["dst_addr"]`` must be valid addresses (the caller parsed
+        them); every other field is checked by the formatting itself. With ``fields`` set it
+        falls back to :meth:`record`.
+        """
+        if self._fields is not None:
+            return orjson.dumps(self.record(rec, afi, src, dst))
+        zero = "0.0.0.0" if afi == AFI_IP else "::"
+        nets = self._nets[afi == AFI_IP]
+        if dst is not None:
+            d = self._cached(dst[2])[2]
+            net_dst = nets.get(dst[0]) or self._net(nets, afi, dst[0])
+            mask_dst, peer_ip_dst = dst[1], dst[2].next_hop
+        else:
+            d, net_dst, mask_dst, peer_ip_dst = self._no_route_json, zero, 0, zero
+        if src is not None:
+            s = self._cached(src[2])[2]
+            net_src, mask_src = nets.get(src[0]) or self._net(nets, afi, src[0]), src[1]
+        else:
+            s, net_src, mask_src = self._no_route_json, zero, 0
+        exporter = rec["exporter"]  # any text: JSON-encoded (cached per exporter)
+        exporter_json = self._exporters.get(exporter)
+        if exporter_json is None:
+            if len(self._exporters) > 65536:
+                self._exporters.clear()
+            exporter_json = self._exporters[exporter] = orjson.dumps(exporter).decode()
+        g, ts = rec.get, self.timestamp
+        proto = g("proto") or 0
+        if not 0 <= proto < 256:
+            raise ValueError(f"proto {proto}")
+        text = _TEMPLATE % (
+            s[0], d[0], d[1], d[2], d[3], d[4], d[5], d[6], s[7], d[7],
+            exporter_json, peer_ip_dst or zero, s[1], s[2], s[3], s[4], s[5], s[6],
+            g("in_if") or 0, g("out_if") or 0,
+            rec["src_addr"], net_src, rec["dst_addr"], net_dst, mask_src, mask_dst,
+            g("src_port") or 0, g("dst_port") or 0, g("tcp_flags") or 0, PROTO_TEXT[proto],
+            g("tos") or 0, g("sampling_rate") or 1,
+            ts(g("start_ms")), ts(g("end_ms")), ts(g("time_received_ms")), ts(g("time_export_ms")),
+            _EXPORT_VERSION.get(g("version") or 0, 0), rec["packets"], rec["bytes"],
+            self._writer_json,
+        )  # fmt: skip
+        return text.encode()
 
     def record(
         self,

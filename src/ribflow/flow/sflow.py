@@ -68,11 +68,6 @@ def is_sflow(data: bytes) -> bool:
         and data[7] in (1, 2)  # fmt: skip
 
 
-def _interface(fmt: int, value: int) -> int | None:
-    """An ifIndex, or None for 'unknown', 'discarded' (format 1) and 'multiple' (format 2)."""
-    return value if fmt == 0 and value != UNKNOWN_IF else None
-
-
 class SflowDecoder:
     """Decodes sFlow v5 datagrams; stateless (sFlow carries everything in each datagram)."""
 
@@ -131,49 +126,52 @@ class SflowDecoder:
             if off > n or length & 3:
                 result.errors.append("sflow_sample_length")
                 break
-            body = data[body_start:off]
-            enterprise, fmt = tag >> 12, tag & 0xFFF
             try:
-                if enterprise != 0:
-                    continue
-                if fmt in (FLOW_SAMPLE, EXPANDED_FLOW_SAMPLE):
-                    self._flow_sample(body, fmt == EXPANDED_FLOW_SAMPLE, base, result)
-                elif fmt in (COUNTER_SAMPLE, EXPANDED_COUNTER_SAMPLE):
-                    self._counter_sample(body, fmt == EXPANDED_COUNTER_SAMPLE, head, result)
-            except (struct.error, IndexError, ValueError, OverflowError) as exc:
+                if tag in (FLOW_SAMPLE, EXPANDED_FLOW_SAMPLE):  # (enterprise 0)
+                    expanded = tag == EXPANDED_FLOW_SAMPLE
+                    self._flow_sample(data, body_start, off, expanded, base, result)
+                elif tag in (COUNTER_SAMPLE, EXPANDED_COUNTER_SAMPLE):
+                    body = data[body_start:off]
+                    self._counter_sample(body, tag == EXPANDED_COUNTER_SAMPLE, head, result)
+            except (struct.error, IndexError, ValueError, OverflowError):
                 # a defect we did not foresee: lose this sample, never the datagram
                 result.errors.append("sflow_malformed")
-                del exc
         if result.errors and not result.records and not result.counters:
             raise FlowDecodeError(result.errors[0], f"agent {agent} via {exporter}")
         return result
 
     def _flow_sample(
-        self, body: bytes, expanded: bool, base: FlowRecord, result: DecodeResult
+        self,
+        data: bytes,
+        start: int,
+        end: int,
+        expanded: bool,
+        base: FlowRecord,
+        result: DecodeResult,
     ) -> None:
+        """One flow sample at ``data[start:end]`` (read in place)."""
         if expanded:
-            if len(body) < _XFLOW.size:
+            if start + _XFLOW.size > end:
                 result.errors.append("sflow_sample_short")
                 return
             (_seq, id_type, id_index, rate, _pool, _drops, in_fmt, in_val, out_fmt, out_val,
-             n_records) = _XFLOW.unpack_from(body)  # fmt: skip
-            off = _XFLOW.size
+             n_records) = _XFLOW.unpack_from(data, start)  # fmt: skip
+            off = start + _XFLOW.size
         else:
-            if len(body) < _FLOW.size:
+            if start + _FLOW.size > end:
                 result.errors.append("sflow_sample_short")
                 return
-            _seq, source, rate, _pool, _drops, inp, outp, n_records = _FLOW.unpack_from(body)
+            _seq, source, rate, _pool, _drops, inp, outp, n_records = _FLOW.unpack_from(data, start)
             id_type, id_index = source >> 24, source & 0xFFFFFF
-            in_fmt, in_val, out_fmt, out_val = (
-                inp >> 30,
-                inp & UNKNOWN_IF,
-                outp >> 30,
-                outp & UNKNOWN_IF,
-            )
-            off = _FLOW.size
-        rec = dict(base)
-        in_if = rec["in_if"] = _interface(in_fmt, in_val)
-        out_if = rec["out_if"] = _interface(out_fmt, out_val)
+            in_fmt, in_val = inp >> 30, inp & UNKNOWN_IF
+            out_fmt, out_val = outp >> 30, outp & UNKNOWN_IF
+            off = start + _FLOW.size
+        rec = base.copy()
+        # ifIndex, or None for 'unknown', 'discarded' (format 1) and 'multiple' (format 2)
+        in_if = in_val if in_fmt == 0 and in_val != UNKNOWN_IF else None
+        out_if = out_val if out_fmt == 0 and out_val != UNKNOWN_IF else None
+        rec["in_if"] = in_if
+        rec["out_if"] = out_if
         rec["sampling_rate"] = rate or 1
         if id_type == 0 and in_if is not None and id_index == in_if:
             rec["direction"] = "ingress"
@@ -183,38 +181,34 @@ class SflowDecoder:
             result.errors.append("sflow_record_count")
             return
         have_ip = False
-        n = len(body)
         for _ in range(n_records):
-            if off + 8 > n:
+            if off + 8 > end:
                 result.errors.append("sflow_record_count")
                 break
-            tag, length = _TLV.unpack_from(body, off)
-            start = off + 8
-            off = start + length
-            if off > n:
+            tag, length = _TLV.unpack_from(data, off)
+            rstart = off + 8
+            off = rstart + length
+            if off > end:
                 result.errors.append("sflow_record_length")
                 break
-            if tag >> 12:
-                continue  # enterprise-specific record
-            fmt = tag & 0xFFF
             try:
-                if fmt == fr.RAW_HEADER:
+                if tag == fr.RAW_HEADER:  # enterprise 0 (tag = enterprise << 12 | format)
                     if not have_ip:
-                        have_ip = fr.raw_header(body[start:off], rec)
-                elif fmt == fr.SAMPLED_IPV4:
+                        have_ip = fr.raw_header(data, rstart, off, rec)
+                elif tag == fr.EXTENDED_SWITCH:
+                    fr.extended_switch(data[rstart:off], rec)
+                elif tag == fr.SAMPLED_IPV4:
                     if not have_ip:
-                        fr.sampled_ipv4(body[start:off], rec)
+                        fr.sampled_ipv4(data[rstart:off], rec)
                         have_ip = True
-                elif fmt == fr.SAMPLED_IPV6:
+                elif tag == fr.SAMPLED_IPV6:
                     if not have_ip:
-                        fr.sampled_ipv6(body[start:off], rec)
+                        fr.sampled_ipv6(data[rstart:off], rec)
                         have_ip = True
-                elif fmt == fr.EXTENDED_SWITCH:
-                    fr.extended_switch(body[start:off], rec)
-                elif fmt == fr.EXTENDED_ROUTER:
-                    fr.extended_router(body[start:off], rec)
-                elif fmt == fr.EXTENDED_GATEWAY:
-                    fr.extended_gateway(body[start:off], rec)
+                elif tag == fr.EXTENDED_ROUTER:
+                    fr.extended_router(data[rstart:off], rec)
+                elif tag == fr.EXTENDED_GATEWAY:
+                    fr.extended_gateway(data[rstart:off], rec)
             except fr.FlowRecordError as exc:
                 result.errors.append(exc.reason)
         if have_ip:

@@ -39,6 +39,8 @@ _MAX_TAGS = 8  # more stacked tags or labels than this is not a real packet
 
 _U16 = struct.Struct("!H")
 _PORTS = struct.Struct("!HH")
+_TCP = struct.Struct("!HH9xB")  # ports, then the flags byte at offset 13
+_IPV4 = struct.Struct("!BB4xH1xB2x4s4s")  # version/IHL, TOS, flags/fragment, protocol, src, dst
 _inet_ntop = socket.inet_ntop
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
@@ -54,53 +56,55 @@ def ipv6_text(raw: bytes) -> str:
     return _inet_ntop(_AF_INET6, raw)
 
 
-def decode_header(protocol: int, data: bytes, rec: dict[str, Any]) -> bool:
-    """Fill ``rec`` from a sampled header; returns whether an IP packet was found.
+def decode_header(protocol: int, d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
+    """Fill ``rec`` from the sampled header ``d[off:end]``; returns whether IP was found.
 
     Fields set: vlan (Ethernet only), src_addr, dst_addr, proto, tos, src_port, dst_port,
-    tcp_flags. Fields the header is too short for are left untouched.
+    tcp_flags. Fields the header is too short for are left untouched. Offsets instead of a
+    slice: the header is read in place inside the datagram.
     """
+    if end > len(d):
+        end = len(d)
     if protocol == HEADER_ETHERNET:
-        return _ethernet(data, rec)
+        return _ethernet(d, off, end, rec)
     if protocol == HEADER_IPV4:
-        return _ipv4(data, 0, rec)
+        return _ipv4(d, off, end, rec)
     if protocol == HEADER_IPV6:
-        return _ipv6(data, 0, rec)
+        return _ipv6(d, off, end, rec)
     return False
 
 
-def _ethernet(d: bytes, rec: dict[str, Any]) -> bool:
-    n = len(d)
-    if n < 14:
+def _ethernet(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
+    if off + 14 > end:
         return False
-    etype = _U16.unpack_from(d, 12)[0]
-    off = 14
+    etype = _U16.unpack_from(d, off + 12)[0]
+    off += 14
     tags = 0
     while etype in _ETH_VLAN_TAGS:
-        if off + 4 > n or tags >= _MAX_TAGS:
+        if off + 4 > end or tags >= _MAX_TAGS:
             return False
+        tci, etype = _PORTS.unpack_from(d, off)
         if tags == 0:
-            rec["vlan"] = _U16.unpack_from(d, off)[0] & 0x0FFF
-        etype = _U16.unpack_from(d, off + 2)[0]
+            rec["vlan"] = tci & 0x0FFF
         off += 4
         tags += 1
     if etype in _ETH_MPLS:
-        off = _skip_mpls(d, off)
-        if off < 0 or off >= n:
+        off = _skip_mpls(d, off, end)
+        if off < 0 or off >= end:
             return False
         version = d[off] >> 4
         etype = _ETH_IPV4 if version == 4 else _ETH_IPV6 if version == 6 else 0
     if etype == _ETH_IPV4:
-        return _ipv4(d, off, rec)
+        return _ipv4(d, off, end, rec)
     if etype == _ETH_IPV6:
-        return _ipv6(d, off, rec)
+        return _ipv6(d, off, end, rec)
     return False
 
 
-def _skip_mpls(d: bytes, off: int) -> int:
+def _skip_mpls(d: bytes, off: int, end: int) -> int:
     """Offset after the label with the bottom-of-stack bit, or -1."""
     for _ in range(_MAX_TAGS):
-        if off + 4 > len(d):
+        if off + 4 > end:
             return -1
         bottom = d[off + 2] & 0x01
         off += 4
@@ -109,37 +113,37 @@ def _skip_mpls(d: bytes, off: int) -> int:
     return -1
 
 
-def _ipv4(d: bytes, off: int, rec: dict[str, Any]) -> bool:
-    if off + 20 > len(d) or d[off] >> 4 != 4:
+def _ipv4(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
+    if off + 20 > end:
         return False
-    ihl = (d[off] & 0x0F) * 4
-    rec["tos"] = d[off + 1]
-    proto = d[off + 9]
+    vihl, tos, frag, proto, src, dst = _IPV4.unpack_from(d, off)
+    if vihl >> 4 != 4:
+        return False
+    rec["tos"] = tos
     rec["proto"] = proto
-    rec["src_addr"] = _inet_ntop(_AF_INET, d[off + 12 : off + 16])
-    rec["dst_addr"] = _inet_ntop(_AF_INET, d[off + 16 : off + 20])
-    frag_offset = _U16.unpack_from(d, off + 6)[0] & 0x1FFF
-    if frag_offset == 0 and ihl >= 20:
-        _transport(d, off + ihl, proto, rec)
+    rec["src_addr"] = _inet_ntop(_AF_INET, src)
+    rec["dst_addr"] = _inet_ntop(_AF_INET, dst)
+    ihl = (vihl & 0x0F) * 4
+    if not frag & 0x1FFF and ihl >= 20:
+        _transport(d, off + ihl, end, proto, rec)
     return True
 
 
-def _ipv6(d: bytes, off: int, rec: dict[str, Any]) -> bool:
-    if off + 40 > len(d) or d[off] >> 4 != 6:
+def _ipv6(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
+    if off + 40 > end or d[off] >> 4 != 6:
         return False
     rec["tos"] = (_U16.unpack_from(d, off)[0] >> 4) & 0xFF
     rec["src_addr"] = _inet_ntop(_AF_INET6, d[off + 8 : off + 24])
     rec["dst_addr"] = _inet_ntop(_AF_INET6, d[off + 24 : off + 40])
     nxt = d[off + 6]
     off += 40
-    n = len(d)
     for _ in range(_MAX_TAGS):
         if nxt in _IPV6_EXT:
-            if off + 2 > n:
+            if off + 2 > end:
                 break
             nxt, off = d[off], off + (d[off + 1] + 1) * 8
         elif nxt == _IPV6_FRAGMENT:
-            if off + 8 > n:
+            if off + 8 > end:
                 break
             first = (_U16.unpack_from(d, off + 2)[0] >> 3) == 0
             nxt, off = d[off], off + 8
@@ -147,22 +151,25 @@ def _ipv6(d: bytes, off: int, rec: dict[str, Any]) -> bool:
                 rec["proto"] = nxt
                 return True
         elif nxt == _IPV6_AH:
-            if off + 2 > n:
+            if off + 2 > end:
                 break
             nxt, off = d[off], off + (d[off + 1] + 2) * 4
         else:
             break
     rec["proto"] = nxt
-    _transport(d, off, nxt, rec)
+    _transport(d, off, end, nxt, rec)
     return True
 
 
-def _transport(d: bytes, off: int, proto: int, rec: dict[str, Any]) -> None:
-    if proto in (_PROTO_TCP, _PROTO_UDP):
-        if off + 4 <= len(d):
+def _transport(d: bytes, off: int, end: int, proto: int, rec: dict[str, Any]) -> None:
+    if proto == _PROTO_TCP:
+        if off + 14 <= end:
+            rec["src_port"], rec["dst_port"], rec["tcp_flags"] = _TCP.unpack_from(d, off)
+        elif off + 4 <= end:
             rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
-        if proto == _PROTO_TCP and off + 14 <= len(d):
-            rec["tcp_flags"] = d[off + 13]
-    elif proto in (_PROTO_ICMP, _PROTO_ICMPV6) and off + 2 <= len(d):
+    elif proto == _PROTO_UDP:
+        if off + 4 <= end:
+            rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
+    elif proto in (_PROTO_ICMP, _PROTO_ICMPV6) and off + 2 <= end:
         rec["src_port"] = 0
         rec["dst_port"] = d[off] * 256 + d[off + 1]

@@ -10,7 +10,7 @@ import socket
 import struct
 from typing import Any
 
-from ribflow.flow.sflow_header import HEADER_ETHERNET, HEADER_IPV4, HEADER_IPV6, decode_header
+from ribflow.flow.sflow_header import decode_header
 
 # flow record formats (enterprise 0)
 RAW_HEADER = 1
@@ -34,8 +34,6 @@ _inet_ntop = socket.inet_ntop
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
-SUPPORTED_HEADERS = (HEADER_ETHERNET, HEADER_IPV4, HEADER_IPV6)
-
 
 class FlowRecordError(ValueError):
     """A flow record is shorter than its own fields say (reason is a metric label)."""
@@ -45,15 +43,18 @@ class FlowRecordError(ValueError):
         self.reason = reason
 
 
-def raw_header(d: bytes, rec: dict[str, Any]) -> bool:
-    """Raw packet header (format 1): bytes = frame length; returns whether IP was found."""
-    if len(d) < 16:
+def raw_header(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
+    """Raw packet header (format 1) at ``d[off:end]``: bytes = frame length; returns whether
+    an IP packet was found (read in place, no copy of the header)."""
+    if off + 16 > end:
         raise FlowRecordError("sflow_record_short", "raw header")
-    protocol, frame_length, _stripped, hlen = _RAW.unpack_from(d)
-    if 16 + hlen > len(d):
-        raise FlowRecordError("sflow_header_length", f"{hlen} bytes declared, {len(d) - 16} sent")
+    protocol, frame_length, _stripped, hlen = _RAW.unpack_from(d, off)
+    if off + 16 + hlen > end:
+        raise FlowRecordError(
+            "sflow_header_length", f"{hlen} bytes declared, {end - off - 16} sent"
+        )
     rec["bytes"] = frame_length
-    return decode_header(protocol, d[16 : 16 + hlen], rec)
+    return decode_header(protocol, d, off + 16, off + 16 + hlen, rec)
 
 
 def sampled_ipv4(d: bytes, rec: dict[str, Any]) -> None:

@@ -200,6 +200,9 @@ class LocalKafka:
     # -- actions -------------------------------------------------------------------------------
     def _check_port_free(self, port: int) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # like the broker's own listener: TIME_WAIT leftovers of a previous run do not count,
+            # a socket that listens there does
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((self.cfg.host, port))
             except OSError as exc:

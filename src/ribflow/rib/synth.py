@@ -12,20 +12,23 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ribflow.rib.prefix import AFI_IP, AFI_IP6, format_address
 
-_V4_LENGTHS = [(24, 55), (23, 9), (22, 10), (21, 5), (20, 5), (19, 5), (16, 4), (18, 2),
-               (17, 1.5), (15, 0.5), (14, 0.5), (13, 0.3), (12, 0.2), (11, 0.1), (10, 0.1),
-               (8, 0.05), (25, 0.3), (26, 0.2), (27, 0.1), (28, 0.1), (29, 0.1), (30, 0.1),
-               (32, 0.1)]  # fmt: skip
-_V6_LENGTHS = [(48, 50), (32, 12), (44, 8), (40, 8), (36, 4), (46, 3), (47, 2), (29, 3),
-               (33, 2), (34, 2), (56, 2), (64, 1), (28, 1), (24, 1), (20, 1)]  # fmt: skip
-
-
+# (prefix length, weight) of a full table's mix
+_V4_LENGTHS: list[tuple[int, float]] = [
+    (24, 55), (23, 9), (22, 10), (21, 5), (20, 5), (19, 5), (16, 4), (18, 2), (17, 1.5),
+    (15, 0.5), (14, 0.5), (13, 0.3), (12, 0.2), (11, 0.1), (10, 0.1), (8, 0.05), (25, 0.3),
+    (26, 0.2), (27, 0.1), (28, 0.1), (29, 0.1), (30, 0.1), (32, 0.1),
+]  # fmt: skip
+_V6_LENGTHS: list[tuple[int, float]] = [
+    (48, 50), (32, 12), (44, 8), (40, 8), (36, 4), (46, 3), (47, 2), (29, 3), (33, 2),
+    (34, 2), (56, 2), (64, 1), (28, 1), (24, 1), (20, 1),
+]  # fmt: skip
 _V6_RIRS = [0x200, 0x240, 0x260, 0x280, 0x2A0, 0x2C0]  # 2000::/12, 2400::/12, ... (top 12 bits)
 
 
@@ -41,7 +44,7 @@ class SynthRoute:
         return f"{format_address(self.afi, self.network)}/{self.length}"
 
 
-def _length_picker(rnd: random.Random, table: list[tuple[int, float]]) -> Callable[[], int]:
+def _length_picker(rnd: random.Random, table: Sequence[tuple[int, float]]) -> Callable[[], int]:
     lengths = [n for n, _ in table]
     cum = list(itertools.accumulate(w for _, w in table))
     total = cum[-1]
@@ -121,10 +124,11 @@ class SynthTable:
         self._rnd = rnd
 
     def updates(
-        self, router: str, epoch: int = 1, time_ms: int = 1_700_000_000_000, pack: int = 200
+        self, router: str, epoch: int = 1, time_ms: int | None = None, pack: int = 200
     ) -> Iterator[dict[str, Any]]:
         """bgp-updates v1 messages announcing the table (session up first, EORs last)."""
         seq = 0
+        time_ms = int(time.time() * 1000) if time_ms is None else time_ms
 
         def head(kind: str) -> dict[str, Any]:
             nonlocal seq
@@ -158,9 +162,10 @@ class SynthTable:
         return out
 
     def flow_records(
-        self, n: int, exporter: str, time_ms: int = 1_700_000_000_000, seed: int = 7
+        self, n: int, exporter: str, time_ms: int | None = None, seed: int = 7
     ) -> list[dict[str, Any]]:
         """``n`` flows v1 records whose source and destination both fall in the table."""
+        time_ms = int(time.time() * 1000) if time_ms is None else time_ms
         rnd = random.Random(seed)
         v4 = [r for r in self.routes if r.afi == AFI_IP]
         out = []

@@ -1,0 +1,152 @@
+"""`ribflow replay`: point-in-time re-enrichment of a time window, and RIB checkpoints.
+
+    ribflow replay --from T --to T [--output TOPIC [--append]] [--lateness MS]
+    ribflow replay checkpoint [--at T | --every SECONDS]
+
+Exit codes: 0 done, 1 the replay failed or stopped before the end of its window, 2 bad
+arguments, settings or topics (the operator's to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from confluent_kafka import KafkaException
+from pydantic import ValidationError
+
+from ribflow.enrich.settings import EnricherSettings
+from ribflow.errors import ConfigError, RibflowError
+from ribflow.logs import setup_logging
+from ribflow.metrics import serve_metrics
+from ribflow.replay.settings import ReplaySettings
+from ribflow.replay.window import format_time, now_ms, parse_time, parse_window
+from ribflow.settings import settings_table
+from ribflow.topics import check_copartitioned
+
+log = logging.getLogger("ribflow.replay")
+
+
+def _replay_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ribflow replay",
+        description="Re-enrich the flows of a past window, each with its router's RIB as it "
+        "was at the flow's own time, into a topic of its own. Times: ISO-8601 UTC, 'now', or "
+        "an offset from now such as -2h. See `ribflow replay checkpoint --help` for the RIB "
+        "checkpoints that bound how much BGP history a replay reads.",
+    )
+    p.add_argument("--from", dest="start", required=False, help="window start (inclusive)")
+    p.add_argument("--to", dest="end", required=False, help="window end (exclusive)")
+    p.add_argument(
+        "--output",
+        help="output topic (default: '<REPLAY_TOPIC_PREFIX>.<window>', recreated per run)",
+    )
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="allow --output to be a topic that already holds data (e.g. the live one)",
+    )
+    p.add_argument("--lateness", type=int, metavar="MS", help="override REPLAY_LATENESS_MS")
+    p.add_argument("--progress", choices=["auto", "always", "never"], help="progress bar mode")
+    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    return p
+
+
+def _checkpoint_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ribflow replay checkpoint",
+        description="Write a RIB checkpoint of every partition to the checkpoint topic: the "
+        "RIBs as of the cut time, and the bgp-updates offset to continue from.",
+    )
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--at", help="cut time (default: now)")
+    when.add_argument(
+        "--every",
+        type=int,
+        metavar="SECONDS",
+        nargs="?",
+        const=0,
+        help="run forever, one checkpoint per interval (default CHECKPOINT_INTERVAL)",
+    )
+    return p
+
+
+def _load() -> tuple[ReplaySettings, EnricherSettings]:
+    return ReplaySettings.load(), EnricherSettings.load()
+
+
+def checkpoint_main(argv: list[str]) -> int:
+    args = _checkpoint_parser().parse_args(argv)
+    try:
+        settings, enricher = _load()
+        cut = parse_time(args.at) if args.at else now_ms()
+    except (ValidationError, ConfigError) as exc:
+        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    from ribflow.replay import checkpointer
+
+    try:
+        inputs = [enricher.bgp_updates_topic, enricher.flows_topic]
+        partitions = check_copartitioned(settings.broker_address, inputs)
+        if args.every is not None:
+            interval = args.every or settings.checkpoint_interval
+            checkpointer.run_every(settings, enricher, partitions, interval)
+            return 0
+        for written in checkpointer.write_all(settings, enricher, partitions, cut):
+            print(f"checkpoint {written.describe()}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
+        return 2
+    except (RibflowError, KafkaException) as exc:
+        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "checkpoint":
+        return checkpoint_main(argv[1:])
+    parser = _replay_parser()
+    args = parser.parse_args(argv)
+    if args.settings:
+        print(settings_table(ReplaySettings))
+        return 0
+    if not args.start or not args.end:
+        parser.print_usage(sys.stderr)
+        print("ribflow replay: --from and --to are required", file=sys.stderr)
+        return 2
+    try:
+        settings, enricher = _load()
+        window = parse_window(args.start, args.end)
+        if args.progress:
+            settings = settings.model_copy(update={"progress": args.progress})
+        if args.lateness is not None and not 0 <= args.lateness <= 3_600_000:
+            raise ConfigError("--lateness must be within 0..3600000 ms")
+    except (ValidationError, ConfigError) as exc:
+        print(f"ribflow replay: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    logging.getLogger("quixstreams").setLevel(logging.WARNING)
+    serve_metrics(settings.metrics_port, settings.metrics_host)
+    from ribflow.replay import runner, summary
+
+    request = runner.Request(window, args.output, args.append, args.lateness)
+    print(
+        f"ribflow replay: window {window.describe()} ({format_time(window.start_ms)} .. "
+        f"{format_time(window.end_ms)}, flows' timestamps)",
+        file=sys.stderr,
+    )
+    try:
+        outcome = runner.run(request, settings, enricher, sys.stderr)
+    except ConfigError as exc:
+        print(f"ribflow replay: {exc}", file=sys.stderr)
+        return 2
+    except (RibflowError, KafkaException) as exc:
+        print(f"ribflow replay: failed: {exc}", file=sys.stderr)
+        return 1
+    print(summary.render(outcome), file=sys.stderr)
+    return 0 if outcome.complete else 1

@@ -1,0 +1,221 @@
+"""Point-in-time enrichment: each flow sees its router's RIB as it was at the flow's time.
+
+Definitions (times are Kafka timestamps: bgp-updates = event time, flows = export time):
+
+* the RIB of router *R* at time *t* is *R*'s RIB after applying, in order, the longest prefix
+  of *R*'s bgp-updates messages (their order in the partition, i.e. ``(epoch, seq)``) that are
+  all stamped strictly before *t*: a change stamped *T* applies to flows stamped after *T*;
+* a flows message stamped *t* is enriched from that RIB.
+
+How it is done: Quix's timestamp alignment delivers the two topics of a partition merged by
+timestamp. BGP messages are not applied when they arrive but queued per router and applied
+just before the first of that router's flows stamped after them, so a BGP message stamped
+``>= t`` that the merge happened to deliver first (a tie, or a flow that landed late in its
+topic) is never seen by the flow at *t*. Flows are held up to ``lateness_ms`` (ordered by
+time) so that a router's flows landing slightly out of order are still enriched in order.
+
+What it cannot fix is counted per router, so the summary says whether the guarantee held:
+a flow older than one already written (``late_flows``), a BGP message stamped before a flow
+already written (``late_bgp``), BGP applied early because too much was queued
+(``forced_bgp``), and a RIB not known to derive from complete BGP history.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ribflow.enrich.engine import Enricher
+from ribflow.replay import metrics as m
+from ribflow.replay.ribs import History, apply_bgp
+from ribflow.replay.stats import RouterStats
+from ribflow.replay.window import Window
+
+Held = tuple[int, int, Any, Any]  # (timestamp, arrival number, key, value)
+
+
+class _Router:
+    __slots__ = ("applied_max", "floor", "held", "max_seen", "name", "pending", "released",
+                 "seq", "stats")  # fmt: skip
+
+    def __init__(self, name: str, partition: int, floor: int) -> None:
+        self.name = name
+        self.stats = RouterStats(partition)
+        self.pending: deque[tuple[int, Any, Any]] = deque()
+        self.held: list[Held] = []
+        self.floor = floor  # time of the newest flow written (window start before any)
+        self.max_seen = -1
+        self.applied_max = -1  # newest timestamp among the BGP messages applied
+        self.released = 0
+        self.seq = 0
+
+
+def router_of(key: Any) -> str | None:
+    """The router key of a message (``None``: no usable key; the enricher rejects those)."""
+    if isinstance(key, bytes):
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    elif isinstance(key, str):
+        text = key
+    else:
+        return None
+    return text if text and "|" not in text else None
+
+
+class PointInTime:
+    """Feeds an :class:`Enricher` so that every flow meets the RIB of its own time."""
+
+    def __init__(
+        self,
+        enricher: Enricher,
+        window: Window,
+        histories: dict[int, History],
+        pin_partition: Callable[[int], None],
+        lateness_ms: int = 2000,
+        max_pending: int = 500_000,
+    ) -> None:
+        self.enricher = enricher
+        self.window = window
+        self.histories = histories
+        self._pin = pin_partition
+        self.lateness_ms = lateness_ms
+        self.max_pending = max_pending
+        self._routers: dict[str, _Router] = {}
+        self.outside_window = 0
+        self.unkeyed = 0
+        self.bgp_seen = 0
+        self.records = 0
+
+    # -- inputs --------------------------------------------------------------------------------
+    def on_bgp(self, partition: int, key: Any, raw: Any, ts: int) -> None:
+        """Queue one bgp-updates message (applied once its router's flows pass its time)."""
+        self.bgp_seen += 1
+        name = router_of(key)
+        if name is None:
+            self.unkeyed += 1
+            apply_bgp(self.enricher, self._history(partition), partition, key, raw, ts)
+            return
+        r = self._router(name, partition)
+        if r.released and ts < r.floor:
+            r.stats.late_bgp += 1
+            m.ANOMALIES.labels(kind="late_bgp").inc()
+        r.pending.append((ts, key, raw))
+        self._drain(r, r.floor)
+        if len(r.pending) > self.max_pending:
+            forced = len(r.pending) - self.max_pending
+            r.stats.forced_bgp += forced
+            m.ANOMALIES.labels(kind="forced_bgp").inc(forced)
+            self._apply(r, forced)
+
+    def on_flows(self, partition: int, key: Any, raw: Any, ts: int) -> bool:
+        """Take one flows message; returns whether it belongs to the window."""
+        if ts not in self.window:
+            self.outside_window += 1
+            return False
+        name = router_of(key)
+        if name is None:
+            self.unkeyed += 1
+            self._pin(partition)
+            self.enricher.on_flows(partition, key, raw, ts)  # rejected: dead-letter topic
+            return True
+        r = self._router(name, partition)
+        r.stats.messages += 1
+        if r.released and ts < r.floor:
+            r.stats.late_flows += 1
+            m.ANOMALIES.labels(kind="late_flows").inc()
+            self._emit(r, ts, key, raw)
+            return True
+        r.seq += 1
+        heapq.heappush(r.held, (ts, r.seq, key, raw))
+        if ts > r.max_seen:
+            r.max_seen = ts
+        self._release(r, r.max_seen - self.lateness_ms)
+        return True
+
+    def finish(self) -> None:
+        """Write every flow still held (end of the window's data)."""
+        for r in self._routers.values():
+            self._release(r, 2**63)
+
+    # -- results -------------------------------------------------------------------------------
+    def stats(self) -> dict[str, RouterStats]:
+        out = {}
+        for name, r in sorted(self._routers.items()):
+            r.stats.history_complete = self._history(r.stats.partition).complete(name)
+            out[name] = r.stats
+        return out
+
+    def held(self) -> int:
+        return sum(len(r.held) for r in self._routers.values())
+
+    # -- internals -----------------------------------------------------------------------------
+    def _history(self, partition: int) -> History:
+        history = self.histories.get(partition)
+        if history is None:
+            history = self.histories[partition] = History(True)
+        return history
+
+    def _router(self, name: str, partition: int) -> _Router:
+        r = self._routers.get(name)
+        if r is None:
+            r = self._routers[name] = _Router(name, partition, self.window.start_ms)
+            r.stats.in_checkpoint = name in self.enricher.routers
+        return r
+
+    def _apply(self, r: _Router, count: int) -> None:
+        history = self._history(r.stats.partition)
+        partition = r.stats.partition
+        for _ in range(count):
+            ts, key, raw = r.pending.popleft()
+            apply_bgp(self.enricher, history, partition, key, raw, ts)
+            if ts > r.applied_max:
+                r.applied_max = ts
+            if not r.stats.first_bgp_ms:
+                r.stats.first_bgp_ms = ts
+            r.stats.bgp_events += 1
+
+    def _drain(self, r: _Router, before: int) -> None:
+        """Apply the queued messages stamped before ``before`` (stopping at the first that is
+        not: a router's messages are applied in their order, never skipped)."""
+        pending = r.pending
+        n = 0
+        for ts, _, _ in pending:
+            if ts >= before:
+                break
+            n += 1
+        if n:
+            self._apply(r, n)
+
+    def _release(self, r: _Router, upto: int) -> None:
+        held = r.held
+        while held and held[0][0] <= upto:
+            ts, _, key, raw = heapq.heappop(held)
+            self._emit(r, ts, key, raw)
+
+    def _emit(self, r: _Router, ts: int, key: Any, raw: Any) -> None:
+        self._drain(r, ts)
+        st = r.stats
+        exact = r.applied_max < ts and self._history(st.partition).complete(r.name)
+        state = self.enricher.routers.get(r.name)
+        self._pin(st.partition)
+        n = self.enricher.on_flows(st.partition, key, raw, ts)
+        st.flows += n
+        self.records += n
+        if state is None:
+            st.no_history += n
+            m.FLOWS.labels(result="no_bgp_history").inc(n)
+        elif not len(state.rib):
+            st.empty_rib += n
+            m.FLOWS.labels(result="empty_rib").inc(n)
+        else:
+            st.enriched += n
+            m.FLOWS.labels(result="enriched").inc(n)
+        if not exact:
+            st.unverified += n
+        if ts > r.floor:
+            r.floor = ts
+        r.released += 1
