@@ -8,7 +8,7 @@ Datasets (flows-enriched-shaped records, made here, deterministic):
   repeated at 1,000 flows/s: the lab traffic, looped like `ribflow lab up` loops it;
 - syn: --records synthetic flows at 5,000 flows/s of flow time with realistic cardinality:
   8 exporters, Zipf hosts (200k sources, 50k destinations), 2,000 origin ASes with fixed
-  paths, 16 BGP next hops, web/DNS-heavy ports, ephemeral source ports, flow start/end times
+  paths and BGP next hops (16), web/DNS-heavy ports, ephemeral source ports, flow start/end times
   up to 60 s before arrival.
 
 Each case is one process (`ribflow aggregator`, or the pass-through app below) reading the same
@@ -59,7 +59,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
 
-COARSE = "src_as, dst_as, peer_src_ip, peer_dst_as, peer_dst_ip, proto, dst_port"
+COARSE = "src_as, dst_as, peer_src_ip, peer_dst_as, peer_dst_ip, proto"
 WINDOW_S = 10  # the seed's kafka_refresh_time
 GRACE_S = 10
 SYN_RATE = 5000  # flows per second of flow time (a mid-size network)
@@ -137,7 +137,7 @@ def synthetic_dataset(n: int, base: int, seed: int = 8) -> list[dict[str, Any]]:
             "as_src": 64500, "as_dst": as_pick[i], "comms": rng.choice(comms),
             "as_path": "_".join(map(str, path)), "local_pref": rng.choice([100, 200]),
             "peer_as_dst": path[0], "peer_ip_src": rng.choice(exporters),
-            "peer_ip_dst": rng.choice(hops), "iface_in": rng.randrange(1, 9),
+            "peer_ip_dst": hops[as_pick[i] % len(hops)], "iface_in": rng.randrange(1, 9),
             "iface_out": rng.randrange(1, 9), "ip_src": src_pick[i], "ip_dst": dst_pick[i],
             "port_src": rng.randrange(32768, 61000) if proto != "icmp" else 0,
             "port_dst": dport if proto != "icmp" else 0,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import random
@@ -121,6 +122,8 @@ def decode_only(pool: Pool, rounds: int) -> float:
 def decode_publish(pool: Pool, broker: str, max_packets: int, rounds: int) -> tuple[float, float]:
     """(flows per CPU-second, flows per wall-second) of process + produce + flush."""
     topic = f"bench-flows-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker})
+    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(30)
     producer = Producer(
         {
             "bootstrap.servers": broker,
@@ -155,6 +158,9 @@ def decode_publish(pool: Pool, broker: str, max_packets: int, rounds: int) -> tu
         assert left == 0, f"{left} messages not delivered"
         return n / (cpu_self() - c0), n / (time.perf_counter() - w0)
     finally:
+        # the producer goes first: a live one asking for metadata would re-create the topic
+        del c, producer
+        gc.collect()
         delete_topics(broker, [topic])
 
 

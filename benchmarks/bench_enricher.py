@@ -363,7 +363,9 @@ def wait(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | 
 
 
 # -- one table -----------------------------------------------------------------------------------
-def bench_table(kafka: Kafka, wl: Workload, work: Path, groups: list[str]) -> dict[str, float]:
+def bench_table(
+    kafka: Kafka, wl: Workload, work: Path, groups: list[str], extra_env: dict[str, str]
+) -> dict[str, float]:
     tag = uuid.uuid4().hex[:6]
     t = {k: kafka.topic(f"bench-{k}-{tag}", compact=(k == "rib"))
          for k in ("bgp", "flows", "enriched", "enriched2", "dump", "rib", "pass")}  # fmt: skip
@@ -375,7 +377,7 @@ def bench_table(kafka: Kafka, wl: Workload, work: Path, groups: list[str]) -> di
         "Quix__State__Dir": str(state), "BGP_UPDATES_TOPIC": t["bgp"], "FLOWS_TOPIC": t["flows"],
         "FLOWS_ENRICHED_TOPIC": t["enriched"], "BGP_RIB_DUMP_TOPIC": t["dump"],
         "BGP_RIB_TOPIC": t["rib"], "RIB_DUMP_INTERVAL": "0", "COMMIT_INTERVAL": "2",
-        "LOG_LEVEL": "INFO", "PARTITIONS": str(PARTITIONS),
+        "LOG_LEVEL": "INFO", "PARTITIONS": str(PARTITIONS), **extra_env,
     }  # fmt: skip
     r: dict[str, float] = {"paths": wl.paths, "flows": wl.n_flows}
     kafka.produce(t["bgp"], ((k, v, T0) for k, v in wl.bgp))
@@ -584,13 +586,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tables", default="synthetic,ris,lab")
     ap.add_argument("--routes", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=200_000)
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra enricher setting, e.g. RIB_TABLE=false")  # fmt: skip
     args = ap.parse_args(argv)
     kafka = Kafka(args.broker)
     groups: list[str] = []
     # SIGTERM unwinds like an exception, so every process and topic made here is cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"# bench_enricher: broker {args.broker}, load average {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs (shared with other work)", flush=True)  # fmt: skip
+          f"on {os.cpu_count()} CPUs (shared with other work) {' '.join(args.env)}",
+          flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-enricher-") as tmp:
         work = Path(tmp)
         try:
@@ -601,7 +606,8 @@ def main(argv: list[str]) -> int:
                     wl = ris_workload(args.flows)
                 else:
                     wl = lab_workload(args.flows, work)
-                r = bench_table(kafka, wl, work, groups)
+                extra = dict(e.split("=", 1) for e in args.env)
+                r = bench_table(kafka, wl, work, groups, extra)
                 if table == "lab":
                     r.update(bench_nfacctd(wl, work))
                     r["decode_cpu_per_flow"] = decode_cpu_per_flow(wl.extra["pcap"], wl.n_flows)

@@ -3,6 +3,7 @@ dead-lettered, never silently lost (which plain Quix partition windows do, see b
 
 from __future__ import annotations
 
+import random
 import socket
 import urllib.request
 import uuid
@@ -11,15 +12,18 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import Producer
 from quixstreams import Application
 
 from tests.aggregate.fixtures import (
     AggregatorFactory,
     TopicReader,
     closers,
+    expected_sums,
     output_sums,
     produce,
     stamp,
+    totals,
 )
 from tests.fixtures.kafka import TopicFactory
 
@@ -94,6 +98,50 @@ def test_late_flows_counted_and_dead_lettered(
     assert letters[0]["reason"] == "late" and letters[0]["component"] == "aggregator"
     late_row = orjson.loads(letters[0]["raw"])
     assert late_row["ts_ms"] == (base + 3) * 1000 and late_row["flows"] == 1
+
+
+def test_backlog_of_uneven_input_partitions_is_not_late(
+    kafka_broker: str, topic_factory: TopicFactory, aggregator: AggregatorFactory
+) -> None:
+    """A backlog where one input partition holds 20x the flows of the other over the same
+    minute: read at the same byte rate, the sparse partition's flow time runs far ahead. The
+    watermark (slowest input partition) keeps every flow in its window: exact sums, 0 late."""
+    base = 1_700_000_000
+    rng = random.Random(3)
+    source, sink = topic_factory("uneven-in", 2), topic_factory("uneven-out", 2)
+    records: list[tuple[int, dict[str, Any]]] = []
+    for partition, count in ((0, 6000), (1, 300)):
+        for i in range(count):
+            rec: dict[str, Any] = {
+                "ip_src": f"10.0.0.{rng.randrange(20)}",
+                "packets": 1,
+                "bytes": rng.randrange(40, 1500),
+                "timestamp_arrival": base + 60 * i / count,
+            }
+            records.append((partition, rec))
+    producer = Producer({"bootstrap.servers": kafka_broker, "linger.ms": 5})
+    for partition, flow in records:
+        ts = int(flow["timestamp_arrival"] * 1000)
+        producer.produce(source, orjson.dumps(flow), partition=partition, timestamp=ts)
+    assert producer.flush(30) == 0
+    port = free_port(METRICS_HOST)
+    run = aggregator(source, sink, AGGREGATE="src_host", REFRESH_TIME="10", GRACE="2",
+                     METRICS_PORT=str(port), METRICS_HOST=METRICS_HOST)  # fmt: skip
+    run.wait_consumed(kafka_broker, source)
+    late = metric(port, 'ribflow_aggregate_late_total{unit="flows"}')
+    produce(kafka_broker, source, closers(base + 1000))
+    want = expected_sums([r for _, r in records], [("ip_src", "")], 10)
+    reader = TopicReader(kafka_broker, sink)
+    try:
+        got = reader.read_until(
+            lambda r: totals(output_sums(r, ["ip_src"])[0])[0] >= len(records) - late,
+            timeout=90, what="windows",
+        )  # fmt: skip
+        got = reader.drain(quiet=2)
+    finally:
+        reader.close()
+    assert late == 0
+    assert output_sums(got, ["ip_src"]) == (want, 0)
 
 
 def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(

@@ -124,7 +124,8 @@ def test_enrichment_end_to_end_with_dumps_and_table(
         r = by_dst[("10.0.0.7", "2001:db8:100::2")]  # v4 default only: v6 unrouted
         assert (r["as_dst"], r["net_dst"], r["peer_ip_dst"]) == (0, "::", "::")
         # the compacted table: one record per path, keyed router|prefix|path-id
-        table = kcat_read(kafka_broker, t["rib"], 7)
+        table = kcat_read(kafka_broker, t["rib"], 6)
+        assert len(table) == 6  # one record per path: 3 + 2 + 1
         keys = {k.decode() for k, _ in table}
         assert "127.0.0.3|2001:db8:100::/48|0" in keys and "10.0.0.7|0.0.0.0/0|0" in keys
         for _, value in table:

@@ -7,12 +7,11 @@ from typing import Any
 
 import orjson
 
-from ribflow.enrich.engine import Enricher
+from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.replay.ribs import History, make_enricher
 from ribflow.replay.timeline import PointInTime
 from ribflow.replay.window import Window
-from ribflow.enrich.engine import EnricherConfig, Topics
 
 OUT = "out"
 DLQ = "out-dlq"

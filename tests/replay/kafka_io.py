@@ -55,11 +55,39 @@ def kcat(broker: str, topic: str, expect: int, timeout: float = 60.0) -> list[Re
         time.sleep(0.5)
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env, "PYTHONPATH": str(REPO / "src") + os.pathsep + str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "ribflow", "replay", *args],
         env=full, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+    )  # fmt: skip
+
+
+_DELETE_RECORDS = """
+import json, sys
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+wanted = [TopicPartition(t, p, o) for t, p, o in json.loads(sys.argv[2])]
+for fut in admin.delete_records(wanted).values():
+    fut.result(timeout=30)
+"""
+
+
+def delete_records(broker: str, offsets: list[tuple[str, int, int]]) -> None:
+    """What retention does: delete every message before ``offset`` of each (topic, partition).
+
+    Run in a child process: AdminClient.delete_records in confluent-kafka 2.12 drops a
+    reference it does not own and corrupts the caller's heap (confluent-kafka-python issue
+    #2275, fixed by PR #2328); here it crashed the test process at a later GC.
+    """
+    import json
+
+    subprocess.run(
+        [sys.executable, "-c", _DELETE_RECORDS, broker, json.dumps(offsets)],
+        check=True, timeout=60,
     )  # fmt: skip
 
 

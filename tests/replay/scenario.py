@@ -82,10 +82,8 @@ def build(base_ms: int, routers: list[RouterPlan]) -> Scenario:
             records = []
             for i in range(3):
                 port += 1
-                records.append(
-                    flow(f"10.20.{i}.1", f"203.0.113.{i + 10}", sport=port,
-                         exporter=rp.router, time_ms=t)  # fmt: skip
-                )
+                src, dst = f"10.20.{i}.1", f"203.0.113.{i + 10}"
+                records.append(flow(src, dst, sport=port, exporter=rp.router, time_ms=t))
                 if not rp.bgp:
                     sc.expected[(rp.router, port)] = ""
                 else:

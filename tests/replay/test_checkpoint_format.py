@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from ribflow.replay import checkpoint as cp
-from ribflow.replay.ribs import NO_STATE
+from ribflow.replay.ribs import NO_STATE, make_enricher
+from ribflow.schemas import validate
 from tests.replay.fakes import PinnedList, config
-from ribflow.replay.ribs import make_enricher
 from tests.rib.builders import Stream, attrs
 
 R = "127.0.0.3"
@@ -42,6 +42,8 @@ def test_round_trip_through_chunks() -> None:
     raw += list(cp.router_messages(header, R, state, complete=True, chunk=7))
     raw.append(cp.end_message(header, len(raw) + 1, 1, len(state.rib)))
     objs = [cp.parse(r) for r in raw]
+    for obj in objs:
+        validate("bgp-rib-checkpoints.v1", obj)
     assert [o["type"] for o in objs][:2] == ["begin", "routes"] and objs[-1]["type"] == "end"
     assert len(objs) == 2 + -(-len(state.rib) // 7)
     assert cp.header_of(objs[0]) == header

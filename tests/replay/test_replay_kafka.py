@@ -16,15 +16,13 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from ribflow.replay import checkpoint_store, checkpointer, runner
 from ribflow.replay.kafkaio import Reader
 from ribflow.replay.window import Window, format_time
 from tests.replay import scenario as S
 from tests.replay.conftest import ReplayTopics
-from tests.replay.kafka_io import Record, kcat, live_enricher, run_cli, write
+from tests.replay.kafka_io import Record, delete_records, kcat, live_enricher, run_cli, write
 
 pytestmark = pytest.mark.integration
 Make = Callable[[int], ReplayTopics]
@@ -137,9 +135,8 @@ def test_router_without_bgp_history_is_reported_and_written_unenriched(
 ) -> None:
     t = replay_topics(3)
     base = _base()
-    routers = S.standard(base).routers + [
-        S.RouterPlan("192.0.2.99", 1, 0, [base + 30_000, base + 45_000], bgp=False)
-    ]
+    orphan = S.RouterPlan("192.0.2.99", 1, 0, [base + 30_000, base + 45_000], bgp=False)
+    routers = [*S.standard(base).routers, orphan]
     sc = S.build(base, routers)
     write(t.broker, t.bgp, t.flows, S.layout(sc, "bgp_first"))
     start, end = format_time(base), format_time(base + 200_000)
@@ -178,13 +175,11 @@ def test_checkpoint_lets_a_replay_do_without_deleted_history(replay_topics: Make
     with Reader(t.broker) as reader:
         found = [checkpoint_store.find(reader, t.checkpoints, p, cut) for p in range(3)]
     assert all(f is not None and f.header.cut_ms == cut for f in found)
-    offsets = [TopicPartition(t.bgp, p, f.header.bgp_offset) for p, f in enumerate(found) if f]
-    admin = AdminClient({"bootstrap.servers": t.broker})
-    for fut in admin.delete_records(offsets).values():
-        fut.result(timeout=30)
+    offsets = [(t.bgp, p, f.header.bgp_offset) for p, f in enumerate(found) if f]
+    delete_records(t.broker, offsets)
     with Reader(t.broker) as reader:
         lows = [reader.watermarks(t.bgp, p)[0] for p in range(3)]
-    assert lows == [o.offset for o in offsets] and all(lows)
+    assert lows == [o for _, _, o in offsets] and all(lows)
 
     window = Window(cut + 5000, base + 200_000)
     outcome = _replay(t, window)

@@ -35,7 +35,9 @@ def flows_at(times: list[int], router: str = R, port0: int = 1000) -> list[Item]
     out = []
     for i, t in enumerate(times):
         rec = flow("10.0.0.1", "203.0.113.7", sport=port0 + i, exporter=router, time_ms=t)
-        out.append(("flows", t, router.encode(), orjson.dumps(flows_message(router, router, [rec]))))
+        out.append(
+            ("flows", t, router.encode(), orjson.dumps(flows_message(router, router, [rec])))
+        )
     return out
 
 
@@ -51,7 +53,7 @@ def merge(bgp: list[Item], flows: list[Item], bgp_wins_ties: bool = True) -> lis
 
 
 def run(items: list[Item], window: Window | None = None, partition: int = 0, **kw: Any) -> Any:
-    pit, out, enricher = timeline(window or Window(T0, T0 + 600_000), **kw)
+    pit, out, _ = timeline(window or Window(T0, T0 + 600_000), **kw)
     for topic, ts, key, value in items:
         if topic == "bgp":
             pit.on_bgp(partition, key, value, ts)
@@ -104,8 +106,8 @@ def test_flows_later_than_the_lateness_are_counted_unverified() -> None:
 def test_a_bgp_event_landing_after_later_flows_is_counted() -> None:
     bgp = bgp_history()
     move = bgp.pop()  # the move lands in its topic after flows stamped well after it
-    items = merge(bgp, flows_at([MOVE - 5000, MOVE + 5000, MOVE + 9000]), True) + [move]
-    pit, out = run(items, lateness_ms=1000)
+    items = [*merge(bgp, flows_at([MOVE - 5000, MOVE + 5000, MOVE + 9000]), True), move]
+    pit, _ = run(items, lateness_ms=1000)
     assert pit.stats()[R].late_bgp == 1
     assert not pit.stats()[R].unverified  # the flows were fine by what had arrived...
     from ribflow.replay.stats import Totals
@@ -126,7 +128,7 @@ def test_router_without_bgp_history_is_written_unenriched_and_counted() -> None:
 def test_history_starting_mid_window_counts_the_flows_before_it() -> None:
     late_start = T0 + 50_000
     bgp = bgp_history(start=late_start)
-    pit, out = run(merge(bgp, flows_at([T0 + 10_000, MOVE + 1000])))
+    pit, _ = run(merge(bgp, flows_at([T0 + 10_000, MOVE + 1000])))
     st = pit.stats()[R]
     assert (st.no_history, st.enriched) == (1, 1)
     assert st.first_bgp_ms == late_start + 1

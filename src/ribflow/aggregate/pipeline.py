@@ -5,14 +5,14 @@
     flows-enriched --rows--> repartition by key --tumbling window (RocksDB + changelog)-->
         pmacct JSON --> flows-aggregated
 
-1. every record of a message becomes a row ``[key, ts, flows, packets, bytes]`` (records.py),
-   the message timestamp becomes the flow's time;
+1. every record of a message becomes a row ``[key, ts, flows, packets, bytes, input
+   partition]`` (records.py); the flow's time (TIME_SOURCE) becomes the row's timestamp;
 2. ``group_by`` re-keys the rows by their aggregation key through a repartition topic, so one
    key's flows from every router meet in one partition (one record per key and window, like
    one nfacctd);
 3. :class:`AggregationWindow` sums them in windowed state; a window is written once, when the
-   partition's flow time passes its end + grace (flows later than that are counted and sent to
-   ``flows-aggregated-dlq``);
+   watermark (the slowest input partition's flow time) passes its end + grace; flows for a
+   window already written are counted and sent to ``flows-aggregated-dlq``;
 4. each closed window is written as pmacct JSON, keyed by the aggregation key.
 
 Exactly-once (the default) makes the consumed offsets, the state changelog and the output one

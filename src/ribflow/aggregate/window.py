@@ -11,8 +11,9 @@ run minutes ahead of another. Closing on the latest time seen (Quix's partition 
 then turn the lagging origin's flows into late ones (measured: half of a 1M-flow backlog). So
 this window closes on a watermark: the lowest of the origins' latest flow times, each origin
 counting until it has sent nothing for ``idle_s`` seconds (wall clock; an origin that had a
-backlog at start but has not been seen yet counts too, for ``idle_s`` after start). A window is written once the watermark passes its end
-plus the grace period; all windows of the partition that pass it are written together: a flush.
+backlog at start but has not been seen yet counts too, for ``idle_s`` after start). A window
+is written once the watermark passes its end plus the grace period; all windows of the
+partition that pass it are written together: a flush.
 
 Late: a flow whose window has already been written (its end is not after the end of the last
 flushed window, which Quix keeps in the state) is not aggregated; it goes to ``on_late``. That

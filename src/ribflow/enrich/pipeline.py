@@ -20,6 +20,7 @@ from typing import Any
 
 from quixstreams import Application, message_context
 from quixstreams.state import State
+from quixstreams.state.rocksdb import RocksDBOptions
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
@@ -143,6 +144,11 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
         consumer_extra_config=consumer_extra,
         producer_extra_config=producer_extra,
         max_partition_buffer_size=settings.max_poll_records_buffer,
+        rocksdb_options=RocksDBOptions(
+            write_buffer_size=settings.rocksdb_write_buffer_mb << 20,
+            max_write_buffer_number=2,
+            block_cache_size=settings.rocksdb_block_cache_mb << 20,
+        ),
         loglevel=None,
     )
     bgp_topic = app.topic(

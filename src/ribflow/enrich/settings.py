@@ -104,6 +104,21 @@ class EnricherSettings(AppSettings):
         description="exactly-once producer id; empty: derived from group, host and state dir, "
         "so a restarted instance fences its crashed predecessor at once.",
     )
+    rocksdb_write_buffer_mb: int = Field(
+        16,
+        alias="ROCKSDB_WRITE_BUFFER_MB",
+        ge=1,
+        le=1024,
+        description="RocksDB memtable size per partition (two of them); the store is only "
+        "written and scanned, lookups are served from memory.",
+    )
+    rocksdb_block_cache_mb: int = Field(
+        16,
+        alias="ROCKSDB_BLOCK_CACHE_MB",
+        ge=1,
+        le=65536,
+        description="RocksDB block cache shared by the partitions (Quix's default is 1 GiB).",
+    )
     max_poll_records_buffer: int = Field(
         10000,
         alias="MAX_PARTITION_BUFFER",

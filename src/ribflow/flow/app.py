@@ -33,7 +33,7 @@ from ribflow.flow.udp import Listener, open_listener
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
-from ribflow.topics import COMPACTED, TopicSpec, ensure_topics
+from ribflow.topics import COMPACTED, TopicSpec, ensure_topics, partition_counts
 
 log = logging.getLogger("ribflow.collector")
 
@@ -117,6 +117,14 @@ def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
     serve_metrics(settings.metrics_port, settings.metrics_host)
     if settings.create_topics:
         ensure_topics(settings.broker_address, topic_specs(settings))
+    joined = [settings.flows_topic, settings.bgp_updates_topic]
+    counts = partition_counts(settings.broker_address, joined)
+    if len(counts) == 2 and len(set(counts.values())) != 1:
+        log.warning(
+            "%s has %d partitions but %s has %d: the enricher will refuse to join them",
+            settings.flows_topic, counts.get(settings.flows_topic, 0),
+            settings.bgp_updates_topic, counts.get(settings.bgp_updates_topic, 0),
+        )  # fmt: skip
     decoder = Dispatcher()
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:

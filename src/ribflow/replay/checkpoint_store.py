@@ -132,7 +132,6 @@ def write(
             "linger.ms": 50,
             "message.max.bytes": 4 * 1024 * 1024,
         },
-        logger=logging.getLogger("ribflow.replay.kafka"),
     )
     report = _Delivery()
     p, ts = header.partition, header.cut_ms

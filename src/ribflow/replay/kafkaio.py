@@ -54,7 +54,6 @@ class Reader:
                 "auto.offset.reset": "earliest",
                 "fetch.max.bytes": 16 * 1024 * 1024,
             },
-            logger=logging.getLogger("ribflow.replay.kafka"),
         )
 
     def close(self) -> None:

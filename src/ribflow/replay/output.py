@@ -41,7 +41,6 @@ class PinnedOutput:
                 "compression.type": "lz4",
                 "queue.buffering.max.messages": 500_000,
             },
-            logger=logging.getLogger("ribflow.replay.kafka"),
         )
 
     def pin(self, partition: int) -> None:
@@ -95,7 +94,7 @@ def _wait(check: Any, timeout: float, what: str) -> None:
 def prepare_topic(
     broker: str, topic: str, partitions: int, owned: bool, append: bool, replication: int = 1
 ) -> str:
-    """Make ``topic`` ready: ``"created"``, ``"recreated"`` or ``"appending"``.
+    """Make ``topic`` ready: ``"created"``, ``"recreated"``, ``"empty"`` or ``"appending"``.
 
     ``owned`` (the window-named default topic): deleted and created again when it exists.
     Otherwise an existing topic must be empty, or ``append`` given, and have the input's
@@ -124,7 +123,7 @@ def prepare_topic(
                 f"output topic {topic} already holds data: pass --append to add the replayed "
                 "flows to it (or leave --output out to get a topic of the replay's own)"
             )
-        return "appending"
+        return "appending" if has_data else "empty"
     _create(admin, topic, partitions, replication)
     return "created"
 

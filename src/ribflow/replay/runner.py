@@ -12,7 +12,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.replay import checkpoint_store as store
-from ribflow.replay.errors import ReplayError
+from ribflow.errors import ConfigError
+from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
 from ribflow.replay.output import PinnedOutput, prepare_topic
 from ribflow.replay.plan import Plan, make_plan
@@ -90,10 +91,10 @@ def run(
     existing = admin_client(broker).list_topics(timeout=15).topics
     cp_topic = settings.checkpoint_topic if settings.checkpoint_topic in existing else None
     if cp_topic is not None and len(existing[cp_topic].partitions) != partitions:
-        raise ReplayError(f"{cp_topic} is not co-partitioned with {bgp_topic}")
+        raise ConfigError(f"{cp_topic} is not co-partitioned with {bgp_topic}")
     output = request.output or settings.output_topic(window.label)
-    if output in (bgp_topic, flows_topic):
-        raise ReplayError(f"refusing to write replayed flows into the input topic {output}")
+    if output in (bgp_topic, flows_topic, cp_topic):
+        raise OutputTopicError(f"refusing to write replayed flows into the input topic {output}")
     group = settings.group_id(window.label)
     if _group_busy(broker, group):
         raise ReplayError(f"consumer group {group} is active: a replay of this window is running")

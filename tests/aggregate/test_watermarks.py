@@ -1,0 +1,45 @@
+"""The watermark that closes windows: the slowest active input partition's flow time."""
+
+from __future__ import annotations
+
+from ribflow.aggregate.window import Watermarks
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lowest_of_the_active_origins() -> None:
+    clock = Clock()
+    marks = Watermarks([], idle_s=30, clock=clock)
+    assert marks.advance(0, origin=0, ts_ms=50_000) == 50_000
+    assert marks.advance(0, origin=1, ts_ms=20_000) == 20_000  # origin 1 lags: it rules
+    assert marks.advance(0, origin=0, ts_ms=90_000) == 20_000
+    assert marks.advance(0, origin=1, ts_ms=70_000) == 70_000
+    assert marks.advance(0, origin=1, ts_ms=60_000) == 70_000  # never goes back
+    assert marks.advance(1, origin=1, ts_ms=5_000) == 5_000  # partitions are separate
+
+
+def test_an_idle_origin_stops_holding_windows() -> None:
+    clock = Clock()
+    marks = Watermarks([], idle_s=30, clock=clock)
+    marks.advance(0, origin=1, ts_ms=10_000)
+    assert marks.advance(0, origin=0, ts_ms=80_000) == 10_000
+    clock.now += 31  # origin 1 sent nothing for 31 s
+    assert marks.advance(0, origin=0, ts_ms=81_000) == 81_000
+    assert marks.advance(0, origin=1, ts_ms=15_000) == 15_000  # back: it counts again
+
+
+def test_backlog_origins_are_waited_for_at_start() -> None:
+    clock = Clock()
+    marks = Watermarks([0, 1], idle_s=30, clock=clock)
+    assert marks.advance(0, origin=0, ts_ms=80_000) == -1  # origin 1 not seen yet
+    assert marks.advance(0, origin=1, ts_ms=20_000) == 20_000
+    other = Watermarks([0, 1], idle_s=30, clock=clock)
+    other.advance(0, origin=0, ts_ms=80_000)
+    clock.now += 31  # origin 1 never came: stop waiting for it
+    assert other.advance(0, origin=0, ts_ms=81_000) == 81_000
