@@ -321,18 +321,19 @@ def enricher(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def passthrough(broker: str, src: str, dst: str, group: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, __file__, "--passthrough", broker, src, dst, group],
+            [sys.executable, __file__, "--passthrough", broker, src, dst, group, str(log.parent)],
             env={**os.environ, "PYTHONPATH": str(REPO / "src")},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
 
-def run_passthrough(broker: str, src: str, dst: str, group: str) -> None:
+def run_passthrough(broker: str, src: str, dst: str, group: str, workdir: str) -> None:
     """A Quix app that moves every message of ``src`` to ``dst`` unchanged."""
     from quixstreams import Application
 
     app = Application(broker_address=broker, consumer_group=group, auto_offset_reset="earliest",
                       commit_interval=1.0, loglevel=None, use_changelog_topics=False,
+                      state_dir=str(Path(workdir) / "pass-state"),
                       producer_extra_config={"linger.ms": 20,
                                              "compression.type": "lz4"})  # fmt: skip
     t_in = app.topic(src, key_deserializer="bytes", value_deserializer="bytes")
@@ -485,6 +486,8 @@ def bench_nfacctd(wl: Workload, work: Path) -> dict[str, float]:
         wait_until(lambda: _gobgp_ok(), 30, "gobgpd's API")
         gobgp(GOBGPD, GRPC, "mrt", "inject", "global", str(wl.extra["mrt"]), timeout=600)
         wait_until(lambda: _advertised(NFACCTD) >= wl.paths, 600, "nfacctd to get the table")
+        listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
+        wait_until(lambda: listening in (d / "nfacctd.log").read_text(), 60, listening)
         time.sleep(3)
         cpu0 = group_cpu(collector.pid)
         sent = subprocess.run(
@@ -579,7 +582,7 @@ def report(wl: Workload, r: dict[str, float]) -> Iterator[str]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--passthrough"]:
-        run_passthrough(*argv[1:5])
+        run_passthrough(*argv[1:6])
         return 0
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address", "127.0.0.1:9092"))

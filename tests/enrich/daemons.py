@@ -209,6 +209,7 @@ class UdpTap:
         self._tx.bind((forward_from, 0))
         self.forward_to, self.forward_from = forward_to, forward_from
         self.datagrams: list[tuple[float, bytes]] = []
+        self.send_errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -229,7 +230,10 @@ class UdpTap:
             except TimeoutError:
                 continue
             self.datagrams.append((time.time(), data))
-            self._tx.sendto(data, self.forward_to)
+            try:
+                self._tx.sendto(data, self.forward_to)
+            except OSError:  # the collector is not there (yet): keep the datagram anyway
+                self.send_errors += 1
 
     def write_pcap(self, path: Path) -> None:
         """Classic pcap (raw IPv4 link type) of the datagrams as the collector received them."""

@@ -11,6 +11,7 @@ the expected output: its BGP-derived keys must equal ours on every flow.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -134,15 +135,24 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
     speaker = exabgp(tmp_path, EXABGP, ROUTER, ASN, exa_out)
     with started(router):
         wait_until(lambda: _try_gobgp(), 30, "gobgpd's API")
-        total = _inject_hand_routes()
-        gobgp(ROUTER, GRPC, "mrt", "inject", "global", str(mrt))
-        total += N4 + N6
-        wait_until(lambda: _rib_size() >= total, 60, f"gobgpd to hold {total} routes")
+        total = _inject_hand_routes() + N4 + N6
+        for _ in range(5):  # gobgp's `mrt inject` may exit before its last paths are in
+            gobgp(ROUTER, GRPC, "mrt", "inject", "global", str(mrt))
+            deadline = time.monotonic() + 10
+            while _rib_size() < total and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if _rib_size() >= total:
+                break
+        assert _rib_size() == total
         with started(collector, speaker):
             wait_until(lambda: _exabgp_prefixes(exa_out)[1] >= {"ipv4", "ipv6"}, 90,
                        "ExaBGP to receive the table and both End-of-RIBs")  # fmt: skip
             assert _exabgp_prefixes(exa_out)[0] == total
             wait_until(lambda: _advertised_to(NFACCTD) >= total, 90, "nfacctd to get the table")
+            # nfacctd binds its NetFlow socket seconds after its BGP daemon: datagrams sent
+            # before that are refused by the kernel and lost
+            listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
+            wait_until(lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60, listening)
             records = _export_and_decode(tmp_path)
             keys = {_key(_pmacct_keys(r)) for r in records}
             expected = _nfacctd_records(tmp_path / "enriched-full.json", len(keys), collector)
@@ -215,8 +225,10 @@ def _export_and_decode(tmp: Path) -> list[dict[str, Any]]:
         )  # fmt: skip
         with started(replay):
             wait_until(lambda: not replay.alive(), 60, "softflowd to replay traffic.pcap")
-        time.sleep(1.0)  # the last datagrams are in flight on loopback
-        assert tap.datagrams, replay.text()
+        sent = re.search(r"Flows exported: \d+ \(\d+ records\) in (\d+) packets", replay.text())
+        assert sent, replay.text()
+        wait_until(lambda: len(tap.datagrams) >= int(sent.group(1)), 30, "every export datagram")
+        assert tap.send_errors == 0
         tap.write_pcap(pcap)
     done = subprocess.run(
         [sys.executable, "-m", "ribflow", "decode", str(pcap)],

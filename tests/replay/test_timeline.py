@@ -180,3 +180,19 @@ def test_unkeyed_messages_go_to_the_dead_letter_topic() -> None:
     pit.on_bgp(0, None, bgp_history()[0][3], T0 + 1)
     assert pit.unkeyed == 2
     assert [m.topic for m in out.messages] == [DLQ, DLQ]
+
+
+def test_bgp_of_a_router_without_flows_follows_the_partitions_flows() -> None:
+    """A router that exports no flows does not queue its BGP for the whole window."""
+    quiet = bgp_history(router="127.0.0.77", move=T0 + 30_000)
+    pit, _, enricher = timeline(Window(T0, T0 + 600_000))
+    for _, ts, key, value in merge(quiet, flows_at([T0 + 10_000, T0 + 40_000, T0 + 90_000])):
+        handler = pit.on_flows if b"records" in value else pit.on_bgp
+        handler(0, key, value, ts)
+    late = Stream("127.0.0.77", epoch=T0, seq=10, time_ms=T0 + 95_000)
+    msg = late.update(["198.51.100.0/24"], attrs=attrs(65050))
+    pit.on_bgp(0, b"127.0.0.77", orjson.dumps(msg), msg["time_ms"])
+    # every message stamped before the partition's newest flow (minus the lateness) is applied
+    assert pit.stats()["127.0.0.77"].bgp_events == 4
+    state = enricher.routers["127.0.0.77"]
+    assert state.meta.seq == 4 and len(state.rib) == 1

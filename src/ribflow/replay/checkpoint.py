@@ -84,7 +84,11 @@ def router_messages(
     """The ``routes`` messages of one router (at least one, so its metadata is kept)."""
     head = {**h.fields(), "type": ROUTES, "router": router, "complete": complete}
     meta = state.meta.to_json()
-    routes = list(state.rib.routes(ordered=True))
+    # grouped by attribute set, so each chunk lists few sets (the order does not matter to a
+    # load; sorting keeps the checkpoint a function of the RIB alone)
+    routes = sorted(
+        state.rib.routes(), key=lambda r: (r.attrs.key, r.afi, r.network, r.length, r.path_id)
+    )
     for start in range(0, max(len(routes), 1), chunk):
         part = routes[start : start + chunk]
         index: dict[bytes, int] = {}

@@ -21,7 +21,7 @@ from ribflow.replay.kafkaio import Reader, timestamp_of
 from ribflow.replay.ribs import Discard, History, apply_bgp, make_enricher, replay_config
 from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.window import format_time
-from ribflow.topics import TopicSpec, ensure_topics
+from ribflow.topics import TopicSpec, check_copartitioned, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ def write_all(
     settings: ReplaySettings, enricher_settings: EnricherSettings, partitions: int, cut_ms: int
 ) -> list[Written]:
     ensure_checkpoint_topic(settings, partitions)
+    check_copartitioned(
+        settings.broker_address, [enricher_settings.bgp_updates_topic, settings.checkpoint_topic]
+    )
     return [write_partition(settings, enricher_settings, p, cut_ms) for p in range(partitions)]
 
 

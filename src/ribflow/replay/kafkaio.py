@@ -53,6 +53,7 @@ class Reader:
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
                 "fetch.max.bytes": 16 * 1024 * 1024,
+                "fetch.wait.max.ms": 20,  # single-message reads: do not wait for more data
             },
         )
 

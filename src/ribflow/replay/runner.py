@@ -11,8 +11,8 @@ from typing import TextIO
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.replay import checkpoint_store as store
 from ribflow.errors import ConfigError
+from ribflow.replay import checkpoint_store as store
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
 from ribflow.replay.output import PinnedOutput, prepare_topic
@@ -83,6 +83,7 @@ def run(
     stream: TextIO = sys.stderr,
 ) -> Outcome:
     """Run one replay to the end of its window (raises the errors of :mod:`.errors`)."""
+    started = time.monotonic()
     broker = settings.broker_address
     bgp_topic, flows_topic = enricher_settings.bgp_updates_topic, enricher_settings.flows_topic
     window = request.window
@@ -97,7 +98,10 @@ def run(
         raise OutputTopicError(f"refusing to write replayed flows into the input topic {output}")
     group = settings.group_id(window.label)
     if _group_busy(broker, group):
-        raise ReplayError(f"consumer group {group} is active: a replay of this window is running")
+        raise ReplayError(
+            f"consumer group {group} has members: a replay of this window is running (or one "
+            "died less than a session timeout ago)"
+        )
 
     with Reader(broker) as reader:
         plan = make_plan(reader, window, partitions, lateness, bgp_topic, flows_topic, cp_topic)
@@ -128,7 +132,6 @@ def run(
     def on_progress() -> None:
         progress.update(tracker.read, pit.records, pit.bgp_seen)
 
-    started = time.monotonic()
     if not tracker.all_done:
         offsets = []
         for pp in plan.partitions:

@@ -89,6 +89,7 @@ class PointInTime:
         self.unkeyed = 0
         self.bgp_seen = 0
         self.records = 0
+        self._newest: dict[int, int] = {}  # partition -> newest flow timestamp read
 
     # -- inputs --------------------------------------------------------------------------------
     def on_bgp(self, partition: int, key: Any, raw: Any, ts: int) -> None:
@@ -104,7 +105,7 @@ class PointInTime:
             r.stats.late_bgp += 1
             m.ANOMALIES.labels(kind="late_bgp").inc()
         r.pending.append((ts, key, raw))
-        self._drain(r, r.floor)
+        self._drain(r, self._limit(r))
         if len(r.pending) > self.max_pending:
             forced = len(r.pending) - self.max_pending
             r.stats.forced_bgp += forced
@@ -122,6 +123,8 @@ class PointInTime:
             self._pin(partition)
             self.enricher.on_flows(partition, key, raw, ts)  # rejected: dead-letter topic
             return True
+        if ts > self._newest.get(partition, -1):
+            self._newest[partition] = ts
         r = self._router(name, partition)
         r.stats.messages += 1
         if r.released and ts < r.floor:
@@ -165,6 +168,18 @@ class PointInTime:
             r = self._routers[name] = _Router(name, partition, self.window.start_ms)
             r.stats.in_checkpoint = name in self.enricher.routers
         return r
+
+    def _limit(self, r: _Router) -> int:
+        """BGP of ``r`` stamped before this can be applied now.
+
+        A router with flows written: the newest of them (no flow of it to come is older, or it
+        is late anyway). A router without any yet: the partition's newest flow minus the
+        lateness, so a router that exports no flows does not queue its BGP forever; if its
+        flows do show up that far behind the partition's, they are counted as unverified.
+        """
+        if r.released:
+            return r.floor
+        return max(r.floor, self._newest.get(r.stats.partition, -1) - self.lateness_ms)
 
     def _apply(self, r: _Router, count: int) -> None:
         history = self._history(r.stats.partition)
