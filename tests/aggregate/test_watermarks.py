@@ -43,3 +43,11 @@ def test_backlog_origins_are_waited_for_at_start() -> None:
     other.advance(0, origin=0, ts_ms=80_000)
     clock.now += 31  # origin 1 never came: stop waiting for it
     assert other.advance(0, origin=0, ts_ms=81_000) == 81_000
+
+
+def test_the_wait_starts_with_the_first_flow_not_with_start_up() -> None:
+    clock = Clock()
+    marks = Watermarks([0, 1], idle_s=3, clock=clock)
+    clock.now += 100  # topics created, partitions assigned, state recovered...
+    assert marks.advance(0, origin=1, ts_ms=80_000) == -1  # still waiting for origin 0
+    assert marks.advance(0, origin=0, ts_ms=20_000) == 20_000

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.core.test_readme import all_settings_classes
+from ribflow.settings_doc import settings_classes as all_settings_classes
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "apps"

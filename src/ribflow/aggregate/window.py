@@ -11,9 +11,9 @@ run minutes ahead of another. Closing on the latest time seen (Quix's partition 
 then turn the lagging origin's flows into late ones (measured: half of a 1M-flow backlog). So
 this window closes on a watermark: the lowest of the origins' latest flow times, each origin
 counting until it has sent nothing for ``idle_s`` seconds (wall clock; an origin that had a
-backlog at start but has not been seen yet counts too, for ``idle_s`` after start). A window
-is written once the watermark passes its end plus the grace period; all windows of the
-partition that pass it are written together: a flush.
+backlog at start but has not been seen yet counts too, for ``idle_s`` after the first flow).
+A window is written once the watermark passes its end plus the grace period; all windows of
+the partition that pass it are written together: a flush.
 
 Late: a flow whose window has already been written (its end is not after the end of the last
 flushed window, which Quix keeps in the state) is not aggregated; it goes to ``on_late``. That
@@ -67,13 +67,15 @@ class Watermarks:
         self._expected = tuple(origins)
         self._idle_s = idle_s
         self._clock = clock
-        self._started = clock()
+        self._started: float | None = None  # the first flow, not the app's (slow) start-up
         # partition -> origin -> [latest flow time ms, wall time last seen]
         self._seen: dict[int, dict[int, list[float]]] = {}
 
     def advance(self, partition: int, origin: int, ts_ms: int) -> int:
         """Note a flow of ``origin`` at ``ts_ms``; return the partition's watermark (ms)."""
         now = self._clock()
+        if self._started is None:
+            self._started = now
         seen = self._seen.setdefault(partition, {})
         entry = seen.get(origin)
         if entry is None:
