@@ -146,11 +146,17 @@ def aggregator(kafka_broker: str, tmp_path: Path) -> Iterator[AggregatorFactory]
 
 
 def _delete_topics_of(broker: str, envs: list[dict[str, str]]) -> None:
-    """Remove the topics the runs made (DLQs, repartition, changelogs); best effort."""
+    """Remove the topics the runs made (DLQs, repartition, changelogs)."""
     marks = set()
     for env in envs:
         marks.add(env["Quix__Consumer__Group"])
         marks.update(f"{env[k]}-dlq" for k in ("FLOWS_ENRICHED_TOPIC", "FLOWS_AGGREGATED_TOPIC"))
+    delete_topics_containing(broker, marks)
+
+
+def delete_topics_containing(broker: str, marks: Iterable[str]) -> None:
+    """Delete every topic whose name contains one of ``marks``; best effort."""
+    marks = [m for m in marks if m]
     admin = AdminClient({"bootstrap.servers": broker})
     try:
         names = [t for t in admin.list_topics(timeout=10).topics if any(m in t for m in marks)]
@@ -192,7 +198,11 @@ class TopicReader:
         self.keys: list[bytes | None] = []
 
     def read_until(
-        self, done: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str = ""
+        self,
+        done: Callable[[list[dict[str, Any]]], bool],
+        timeout: float,
+        what: str = "",
+        diagnose: Callable[[list[dict[str, Any]]], str] = lambda _records: "",
     ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -207,7 +217,8 @@ class TopicReader:
             return self.records
         sums = totals(output_sums(self.records, [])[0])
         raise AssertionError(f"{what or 'records'} never came within {timeout}s "
-                             f"({len(self.records)} read, sums {sums})")  # fmt: skip
+                             f"({len(self.records)} read, sums {sums}) "
+                             f"{diagnose(self.records)}")  # fmt: skip
 
     def drain(self, quiet: float = 3.0) -> list[dict[str, Any]]:
         """Read until nothing new arrives for ``quiet`` seconds."""

@@ -18,6 +18,7 @@ from ribflow.settings import AppSettings
 from tests.aggregate.fixtures import (
     TopicReader,
     closers,
+    delete_topics_containing,
     output_sums,
     produce,
     stamp,
@@ -121,6 +122,7 @@ def test_app_folder_main_runs_with_the_quix_run_environment(
         reader.close()
         proc.terminate()
         proc.wait(30)
+        delete_topics_containing(kafka_broker, [source, f"{sink}-dlq"])
     purge = next(r for r in got if r["event_type"] == "purge")
     assert purge["ip_src"] == "10.0.0.1" and purge["peer_ip_src"] == "192.0.2.1"
     assert (purge["flows"], purge["packets"]) == (30, 60)

@@ -19,6 +19,7 @@ from tests.aggregate.fixtures import (
     AggregatorFactory,
     TopicReader,
     closers,
+    delete_topics_containing,
     expected_sums,
     output_sums,
     produce,
@@ -133,9 +134,14 @@ def test_backlog_of_uneven_input_partitions_is_not_late(
     want = expected_sums([r for _, r in records], [("ip_src", "")], 10)
     reader = TopicReader(kafka_broker, sink)
     try:
+
+        def missing(recs: list[dict[str, Any]]) -> str:
+            absent = sorted(set(want) - set(output_sums(recs, ["ip_src"])[0]))
+            return f"missing {len(absent)}: {absent[:5]}\n{run.log_tail()}"
+
         got = reader.read_until(
             lambda r: totals(output_sums(r, ["ip_src"])[0])[0] >= len(records) - late,
-            timeout=90, what="windows",
+            timeout=90, what="windows", diagnose=missing,
         )  # fmt: skip
         got = reader.drain(quiet=2)
     finally:
@@ -154,9 +160,10 @@ def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
     produce(kafka_broker, topic, [
         (b"k", orjson.dumps({"t": t}), t) for t in (1_000, 23_000, 8_000, 12_000, 50_000)
     ])  # fmt: skip
+    group = f"quix-late-{uuid.uuid4().hex[:8]}"
     app = Application(
         broker_address=kafka_broker,
-        consumer_group=f"quix-late-{uuid.uuid4().hex[:8]}",
+        consumer_group=group,
         auto_offset_reset="earliest",
         state_dir=str(tmp_path / "state"),
         loglevel="WARNING",
@@ -178,7 +185,10 @@ def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
         .final(closing_strategy="partition")
     )
     sdf.update(out.append)
-    app.run(timeout=8)
+    try:
+        app.run(timeout=8)
+    finally:
+        delete_topics_containing(kafka_broker, [group])
     flushed = [t for w in out for t in w["value"]]
     assert 8_000 not in flushed and 8_000 not in late  # lost without a trace
     assert sorted(flushed) == [1_000, 12_000, 23_000]

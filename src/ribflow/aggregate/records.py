@@ -7,7 +7,7 @@ the enricher batches. Every record becomes a row ``[key, ts_ms, flows, packets, 
   the record lacks takes pmacct's default (0, "", …) the way nfacctd prints an unset primitive;
 - ``ts_ms`` is the flow time the window is chosen by (TIME_SOURCE: arrival like
   ``nfacctd_time_new: true``, or the flow's start/end/export time), falling back to the Kafka
-  message timestamp when the record lacks that field;
+  message timestamp when the record lacks that field or has pmacct's zero time there;
 - ``flows`` is the record's ``flows`` when present, else 1; ``packets`` and ``bytes`` are
   multiplied by ``sampling_rate`` when it is above 1 and renormalisation is on (pmacct's
   ``*_renormalize``: a record carrying sampling_rate N holds raw sampled counters, and after
@@ -98,6 +98,11 @@ def split_message(value: bytes | str) -> Iterator[dict[str, Any] | BadRecord]:
             yield BadRecord("not_object", repr(item)[:200], line)
 
 
+#: How flows-enriched writes a time the flow does not carry (pmacct's zero time): the Kafka
+#: message timestamp is used instead.
+_NO_TIME = frozenset(
+    [None, "", "0", 0, "0000-00-00 00:00:00", "0000-00-00 00:00:00.000000"]
+)  # fmt: skip
 _TIME_CACHE: dict[str, int] = {}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
@@ -284,7 +289,7 @@ class RowBuilder:
         ts_ms = kafka_ts_ms
         if self.time_key is not None:
             stamp = record.get(self.time_key)
-            if stamp is not None and stamp != "":
+            if stamp is not None and not (isinstance(stamp, str | int) and stamp in _NO_TIME):
                 ts_ms = parse_time_ms(stamp)
         if ts_ms < 0:
             raise BadRecord("bad_time", f"{self.time_key}={ts_ms}")

@@ -78,7 +78,7 @@ class AggregatorSettings(AppSettings):
         alias="TIME_SOURCE",
         description="Flow time that picks the window: arrival (timestamp_arrival, like "
         "nfacctd_time_new: true), start, end, export, or kafka (message timestamp). Records "
-        "without the field use the Kafka message timestamp.",
+        "without the field, or with pmacct's zero time in it, use the message timestamp.",
     )
     renormalize: bool = Field(
         True,
