@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_collector.py [--broker 127.0.0.1:9092] [--seconds 10]
         [--rates 100000,150000,175000,200000,250000] [--skip-nfacctd] [--skip-live]
+        [--workers 1,2] [--sources 8] [--skip-in-process]
 
 1. decode + publish, in process: every pool (NetFlow v5, v9 and IPFIX from benchmarks/flowpool.py,
    sFlow v5 built here) goes through ``Collector.process`` with a real confluent-kafka producer to
@@ -18,6 +19,12 @@
    pool record has packets=1). Kernel drops come from /proc/net/udp, CPU from a cgroup-v1
    cpuacct group (all threads and forked children) or /proc. Loss = 1 - delivered / sent.
    A daemon's sweep stops after its first step with more than 5% loss.
+   --workers 1,2 runs `ribflow collector` once per COLLECTOR_WORKERS value (SO_REUSEPORT
+   workers; "ribflow" is 1 worker, "ribflow-wN" N workers). The kernel spreads datagrams over
+   workers by source address+port, so --sources K makes the sender one process with K exporter
+   sockets (127.0.0.100.., each with its own template), round-robin; the per-worker split of
+   packets (from the parent's /metrics) is printed per step. Use the same --sources for every
+   daemon so that the runs compare.
 
 The machine is shared (2 cores, the broker, other work): the load average is printed with the
 results. Every process started here is stopped by pid; every topic created is deleted.
@@ -62,6 +69,8 @@ from ribflow.flow.dispatch import Dispatcher  # noqa: E402
 
 NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
 SENDER_IP = "127.0.0.1"
+SOURCES_BASE = "127.0.0.{}"  # --sources K > 1: exporters 127.0.0.100-(100+K-1), K <= 10
+METRICS_BASE = 21600  # the workers run's /metrics: 21600 (parent), 21601.. (workers)
 CGROOT = Path("/sys/fs/cgroup/cpuacct")
 TCK = os.sysconf("SC_CLK_TCK")
 
@@ -173,15 +182,20 @@ def send_main(args: argparse.Namespace) -> None:
     pool = v9_pool("v9", tid, fields, args.pool_packets, 25, seed=11)
     host, port = args.dst.rsplit(":", 1)
     addr = (host, int(port))
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    s.bind((SENDER_IP, 0))
+    socks = []
+    for k in range(args.sources):
+        sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sk.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        sk.bind((SENDER_IP if args.sources == 1 else SOURCES_BASE.format(100 + k), 0))
+        socks.append(sk)
     bufs = [bytearray(p) for p in pool.data]
     tpl = bytearray(pool.setup[0])
     seq = args.start_seq
     struct.pack_into("!I", tpl, 12, seq)
-    s.sendto(tpl, addr)
+    for sk in socks:  # every exporter socket announces its template first
+        sk.sendto(tpl, addr)
     time.sleep(0.2)
+    n_socks = len(socks)
     pps = args.rate / 25 if args.rate else 0
     sent = 0
     i = args.offset % len(bufs)
@@ -192,13 +206,13 @@ def send_main(args: argparse.Namespace) -> None:
             b = bufs[i]
             seq += 1
             struct.pack_into("!I", b, 12, seq)
-            s.sendto(b, addr)
+            socks[sent % n_socks].sendto(b, addr)
             sent += 1
             i = (i + 1) % len(bufs)
             if sent % 200 == 0:
                 seq += 1
                 struct.pack_into("!I", tpl, 12, seq)
-                s.sendto(tpl, addr)
+                socks[(sent // 200) % n_socks].sendto(tpl, addr)
         now = time.perf_counter()
         if now >= tend:
             break
@@ -224,13 +238,31 @@ def send_main(args: argparse.Namespace) -> None:
 
 
 def udp_drops(ip: str, port: int) -> int:
+    """Kernel drops of every socket bound to ip:port (all workers of a reuseport group)."""
     key = "".join(f"{b:02X}" for b in reversed(socket.inet_aton(ip))) + f":{port:04X}"
+    total = 0
     with open("/proc/net/udp") as fh:
         for line in fh:
             p = line.split()
             if len(p) > 12 and p[1] == key:
-                return int(p[12])
-    return 0
+                total += int(p[12])
+    return total
+
+
+def packets_by_worker(metrics_port: int) -> dict[str, float]:
+    """ribflow_collector_packets_total per worker from the parent's relabelled /metrics."""
+    import urllib.request
+
+    out: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return out
+    for m in re.finditer(r'^ribflow_collector_packets_total\{.*worker="(\d+)".*\} (\S+)$',
+                         text, re.M):  # fmt: skip
+        out[m.group(1)] = out.get(m.group(1), 0.0) + float(m.group(2))
+    return out
 
 
 def end_offsets(broker: str, topic: str) -> int:
@@ -269,6 +301,7 @@ class Daemon:
     flows_per_message: int
     cgroup: Path | None
     out_file: Path | None = None
+    metrics_port: int = 0  # >0: a multi-worker collector's parent /metrics
 
     def cpu(self) -> float:
         if self.cgroup is not None:
@@ -366,9 +399,10 @@ def stop_daemon(d: Daemon, sig: int) -> None:
 
 
 @contextlib.contextmanager
-def ribflow_collector(broker: str, workdir: Path) -> Iterator[Daemon]:
+def ribflow_collector(broker: str, workdir: Path, workers: int = 1) -> Iterator[Daemon]:
     port = free_port("127.0.0.1")
     t = f"bench-rf-{uuid.uuid4().hex[:8]}"
+    metrics_port = METRICS_BASE if workers > 1 else 0
     env = {
         **os.environ,
         "Quix__Broker__Address": broker,
@@ -378,15 +412,17 @@ def ribflow_collector(broker: str, workdir: Path) -> Iterator[Daemon]:
         "SFLOW_COUNTERS_TOPIC": t + "-ctr",
         "FLOW_TEMPLATES_TOPIC": t + "-tpl",
         "FOLLOW_BGP_UPDATES": "false",
-        "METRICS_PORT": "0",
+        "METRICS_PORT": str(metrics_port),
+        "COLLECTOR_WORKERS": str(workers),
         "PARTITIONS": "4",
         "LOG_LEVEL": "INFO",
         "PYTHONPATH": str(REPO / "src"),
     }
-    cg = make_cgroup("ribflow")
+    name = "ribflow" if workers == 1 else f"ribflow-w{workers}"
+    cg = make_cgroup(name)
     log_file = workdir / "collector.log"
     proc = launch([sys.executable, "-m", "ribflow", "collector"], cg, env, log_file)
-    d = Daemon("ribflow", proc, "127.0.0.1", port, t, 25, cg)
+    d = Daemon(name, proc, "127.0.0.1", port, t, 25, cg, metrics_port=metrics_port)
     try:
         deadline = time.time() + 90
         while "collector ready" not in log_file.read_text(errors="replace"):
@@ -476,10 +512,17 @@ def nfacctd(broker: str, workdir: Path, output: str) -> Iterator[Daemon]:
 
 
 def run_step(
-    d: Daemon, broker: str, rate: float, seconds: float, state: dict[str, int], pool_packets: int
+    d: Daemon,
+    broker: str,
+    rate: float,
+    seconds: float,
+    state: dict[str, int],
+    pool_packets: int,
+    sources: int = 1,
 ) -> dict[str, Any]:
     d.reset_file()
     flows0, cpu0, drops0 = d.flows_out(broker), d.cpu(), udp_drops(d.ip, d.port)
+    split0 = packets_by_worker(d.metrics_port) if d.metrics_port else {}
     r = subprocess.run(
         [
             sys.executable,
@@ -497,6 +540,8 @@ def run_step(
             str(state["offset"]),
             "--pool-packets",
             str(pool_packets),
+            "--sources",
+            str(sources),
         ],
         capture_output=True,
         text=True,
@@ -518,7 +563,13 @@ def run_step(
             break
     got = d.flows_out(broker) - flows0
     cpu = d.cpu() - cpu0
+    split = ""
+    if d.metrics_port:
+        time.sleep(1.5)  # the workers publish their tallies once per STATS_INTERVAL_S
+        now = packets_by_worker(d.metrics_port)
+        split = "/".join(f"{now[w] - split0.get(w, 0.0):.0f}" for w in sorted(now))
     return {
+        "split": split,
         "daemon": d.name,
         "target": rate,
         "sent_per_s": snd["flows_per_s"],
@@ -544,6 +595,9 @@ def main() -> None:
     ap.add_argument("--pool-packets", type=int, default=20000, help="sender pool (x25 flows)")
     ap.add_argument("--skip-nfacctd", action="store_true")
     ap.add_argument("--skip-live", action="store_true")
+    ap.add_argument("--skip-in-process", action="store_true")
+    ap.add_argument("--workers", default="1", help="COLLECTOR_WORKERS values to run, e.g. 1,2")
+    ap.add_argument("--sources", type=int, default=1, help="exporter sockets of the sender")
     ap.add_argument("--workdir", default="/tmp/ribflow-bench-collector")
     # sender mode (internal)
     ap.add_argument("--send", action="store_true", help=argparse.SUPPRESS)
@@ -560,7 +614,7 @@ def main() -> None:
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     pools = [*all_pools(args.packets), sflow_pool(args.packets)]
     rows = []
-    for pool in pools:
+    for pool in [] if args.skip_in_process else pools:
         log("in-process", pool.name)
         dec = decode_only(pool, args.rounds)
         one = decode_publish(pool, args.broker, 1, args.rounds)
@@ -569,7 +623,10 @@ def main() -> None:
     steps: list[dict[str, Any]] = []
     if not args.skip_live:
         rates = [float(r) for r in args.rates.split(",")]
-        daemons: list[tuple[str, Any]] = [("ribflow", ribflow_collector)]
+        daemons: list[tuple[str, Any]] = [
+            (f"ribflow-w{n}", lambda b, w, n=n: ribflow_collector(b, w, n))
+            for n in (int(x) for x in args.workers.split(","))
+        ]
         if not args.skip_nfacctd:
             daemons.append(("nfacctd-kafka", lambda b, w: nfacctd(b, w, "kafka")))
             daemons.append(("nfacctd-file", lambda b, w: nfacctd(b, w, "file")))
@@ -578,10 +635,15 @@ def main() -> None:
             sub.mkdir(exist_ok=True)
             with factory(args.broker, sub) as d:
                 state = {"seq": 1, "offset": 0}
-                run_step(d, args.broker, 50_000, 3, state, args.pool_packets)  # warm-up
+                run_step(  # warm-up
+                    d, args.broker, 50_000, 3, state, args.pool_packets, args.sources
+                )
                 for rate in rates:
-                    log(name, "step", rate)
-                    step = run_step(d, args.broker, rate, args.seconds, state, args.pool_packets)
+                    log(name, "step", rate, "load", Path("/proc/loadavg").read_text().split()[0])
+                    step = run_step(
+                        d, args.broker, rate, args.seconds, state, args.pool_packets, args.sources
+                    )
+                    step["load1"] = Path("/proc/loadavg").read_text().split()[0]
                     log(json.dumps(step))
                     steps.append(step)
                     if step["loss_pct"] > 5:
@@ -618,13 +680,13 @@ def report(
     )
     print(
         f"  {'daemon':14s} {'target/s':>9s} {'sent/s':>9s} {'delivered':>10s} {'loss%':>8s} "
-        f"{'drops':>6s} {'cpu s':>6s} {'flows/CPU-s':>12s}"
+        f"{'drops':>6s} {'cpu s':>6s} {'flows/CPU-s':>12s} {'load1':>6s}  packets per worker"
     )
     for s in steps:
         print(
             f"  {s['daemon']:14s} {s['target']:9,.0f} {s['sent_per_s']:9,.0f} {s['got']:10,d} "
             f"{s['loss_pct']:8.3f} {s['drops']:6d} {s['cpu_s']:6.2f} "
-            f"{s['flows_per_cpu_s']:12,.0f}"
+            f"{s['flows_per_cpu_s']:12,.0f} {s.get('load1', ''):>6s}  {s.get('split', '')}"
         )
     best: dict[str, float] = {}
     cost: dict[str, list[float]] = {}
@@ -642,6 +704,9 @@ def report(
         print(line)
     if "ribflow" in best:
         print(f"  ribflow vs the 175k flows/s goal: {best['ribflow'] / 175_000:.2f}")
+        for name, rate in best.items():
+            if name.startswith("ribflow-w"):
+                print(f"  {name} vs 1 worker (lossless rate): {rate / best['ribflow']:.2f}")
 
 
 if __name__ == "__main__":

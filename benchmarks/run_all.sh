@@ -29,7 +29,7 @@ for name in "${ALL[@]}"; do
         decode) cmd=("$PY" benchmarks/bench_decode.py) ;;
         fuzz) cmd=("$PY" benchmarks/fuzz_decoders.py --packets 1000000) ;;
         collector) needs_kafka; cmd=("$PY" benchmarks/bench_collector.py --broker "$Quix__Broker__Address") ;;
-        bgp) needs_kafka; cmd=("$PY" benchmarks/bench_bgp.py --tables both --rounds 3) ;;
+        bgp) needs_kafka; cmd=("$PY" benchmarks/bench_bgp.py --tables both --rounds 3 --scaling 2,4) ;;
         rib) cmd=("$PY" benchmarks/bench_rib.py) ;;
         enricher) needs_kafka; cmd=("$PY" benchmarks/bench_enricher.py --broker "$Quix__Broker__Address") ;;
         aggregate) needs_kafka; cmd=("$PY" benchmarks/bench_aggregate.py --broker "$Quix__Broker__Address") ;;

@@ -14,17 +14,28 @@ Resolution (:meth:`RouterResolver.router_for`), the contract of DESIGN.md:
 The router so named is then written as the router key: its session address (a router-id is
 translated once a BGP session announced it, learnt from ``bgp-updates``; until then it stays
 as written), or, with key mode ``router-id`` (the bridge's BGP_ROUTER_KEY), its router-id.
+
+A map loaded from a file is followed without a restart: :class:`RouterResolver` looks at the
+file's modification time, size and inode at most every ``reload_interval`` seconds and, when
+they changed, parses it again and starts answering from the new map (cached answers are
+dropped). A file that became unreadable or broken is refused: the previous map stays in force,
+and the problem is logged (rate-limited) and counted as bad input (reason ``bad_agent_map``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ribflow.errors import ConfigError
+from ribflow.logs import RateLimitedLog
+from ribflow.metrics import BAD_INPUT
 
 __all__ = ["AgentMap", "AgentMapEntry", "AgentMapError", "RouterResolver", "parse_agent_map"]
 
@@ -101,11 +112,30 @@ def parse_agent_map(text: str, source: str = "<agent map>") -> list[AgentMapEntr
     return entries
 
 
-class AgentMap:
-    """Exporter address -> ``bgp_ip`` lookups over parsed entries (exact, then longest prefix)."""
+FileStamp = tuple[int, int, int]  # (mtime ns, size, inode): "has the file changed?"
+_GONE: FileStamp = (-1, -1, -1)  # the stamp of a file that cannot be stat()ed
 
-    def __init__(self, entries: list[AgentMapEntry]) -> None:
+
+def file_stamp(path: Path) -> FileStamp:
+    """What tells one version of a file from the next (raises ``OSError`` if it is gone)."""
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+class AgentMap:
+    """Exporter address -> ``bgp_ip`` lookups over parsed entries (exact, then longest prefix).
+
+    ``source`` and ``stamp`` are set when the map was read from a file (:meth:`load`).
+    """
+
+    def __init__(
+        self,
+        entries: list[AgentMapEntry],
+        source: Path | None = None,
+        stamp: FileStamp | None = None,
+    ) -> None:
         self.entries = list(entries)
+        self.source, self.stamp = source, stamp
         self._hosts: dict[str, str] = {}
         self._prefixes: list[tuple[IPNetwork, str]] = []
         for e in self.entries:
@@ -120,10 +150,11 @@ class AgentMap:
         """Read and parse a map file (:class:`AgentMapError` names the broken line)."""
         p = Path(path)
         try:
+            stamp = file_stamp(p)  # before reading: a change while reading is seen next time
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise AgentMapError(f"cannot read agent map {p}: {exc}") from None
-        return cls(parse_agent_map(text, str(p)))
+        return cls(parse_agent_map(text, str(p)), source=p, stamp=stamp)
 
     def lookup(self, exporter: str) -> str | None:
         """The ``bgp_ip`` for an exporter address, or None when no line covers it."""
@@ -144,7 +175,9 @@ class RouterResolver:
     """Exporter address -> router key, kept current with what BGP sessions announce.
 
     ``observe`` is called from the thread that follows ``bgp-updates``; ``router_for`` from the
-    decoding thread. Answers are cached per exporter; any change of the peer table clears them.
+    decoding thread. Answers are cached per exporter; any change of the peer table or of the
+    agent map file (checked by ``router_for`` at most every ``reload_interval`` seconds, 0: never)
+    clears them.
     """
 
     def __init__(
@@ -152,10 +185,19 @@ class RouterResolver:
         agent_map: AgentMap | None = None,
         fallback: str | None = None,
         key_mode: str = "peer",
+        reload_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if key_mode not in ("peer", "router-id"):
             raise ValueError(f"key mode {key_mode!r} is not 'peer' or 'router-id'")
+        if reload_interval < 0:
+            raise ValueError("reload_interval must be >= 0")
         self.agent_map = agent_map or AgentMap([])
+        self._reload_interval, self._clock = reload_interval, clock
+        watched = self.agent_map.source is not None and reload_interval > 0
+        self._next_check = clock() + reload_interval if watched else float("inf")
+        self._refused: FileStamp | None = None  # a broken version already reported
+        self._rlog = RateLimitedLog(log)
         self.fallback = fallback or None
         self.key_mode = key_mode
         self._lock = threading.Lock()
@@ -187,12 +229,44 @@ class RouterResolver:
 
     def router_for(self, exporter: str) -> str:
         """The router key that the flows of ``exporter`` are keyed by."""
+        if self._clock() >= self._next_check:
+            self.check_reload()
         cache = self._cache
         key = cache.get(exporter)
         if key is None:
             key = self._resolve(exporter)
             cache[exporter] = key
         return key
+
+    def check_reload(self) -> bool:
+        """Reload the agent map if its file changed; returns whether a new map is in force."""
+        current = self.agent_map
+        self._next_check = self._clock() + self._reload_interval
+        if current.source is None:
+            return False
+        try:
+            stamp = file_stamp(current.source)
+        except OSError as exc:
+            stamp = _GONE
+            detail = f"agent map {current.source} is unreadable ({exc}); keeping the loaded map"
+        if stamp == current.stamp or stamp == self._refused:
+            return False  # unchanged, or the same broken version (reported already)
+        if stamp != _GONE:
+            try:
+                fresh = AgentMap.load(current.source)
+            except AgentMapError as exc:
+                detail = f"{exc}; keeping the loaded map"
+            else:
+                with self._lock:
+                    self.agent_map = fresh
+                    self._cache = {}
+                    self._refused = None
+                log.info("agent map %s reloaded: %d entries", fresh.source, len(fresh.entries))
+                return True
+        self._refused = stamp
+        BAD_INPUT.labels(component="agentmap", reason="bad_agent_map").inc()
+        self._rlog.warning("bad_agent_map", "%s", detail)
+        return False
 
     def _router(self, exporter: str) -> str:
         """A name of the exporter's router: session address, router-id, fallback or itself."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,9 @@ def test_app_folder_main_runs_with_the_quix_run_environment(
                 "Quix__State__Dir": str(tmp_path / "state")})  # fmt: skip
     for name in ("FLOWS_ENRICHED_TOPIC", "FLOWS_AGGREGATED_TOPIC", "AGGREGATE", "HISTORY"):
         env.pop(name, None)
-    base = 1_700_000_040  # a minute boundary: one 60 s window (REFRESH_TIME's default)
+    # a minute boundary: one 60 s window (REFRESH_TIME's default); an hour ago, so that the
+    # Kafka timestamps are inside the topics' retention
+    base = int(time.time()) // 60 * 60 - 3600
     recs: list[dict[str, Any]] = [
         {
             "ip_src": "10.0.0.1",

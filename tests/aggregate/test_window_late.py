@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -38,6 +39,12 @@ def flow(src: str, t: int) -> tuple[bytes, bytes, int]:
     return (b"router", orjson.dumps(rec), t * 1000)
 
 
+def recent_base() -> int:
+    """A multiple of 10 s an hour ago: Kafka timestamps inside the topics' retention (7 days);
+    older ones can be deleted by the broker's retention check while the test runs."""
+    return int(time.time()) // 60 * 60 - 3600
+
+
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -56,7 +63,7 @@ def metric(port: int, sample: str) -> float:
 def test_late_flows_counted_and_dead_lettered(
     kafka_broker: str, topic_factory: TopicFactory, aggregator: AggregatorFactory
 ) -> None:
-    base = 1_700_000_000  # a multiple of 10 s
+    base = recent_base()
     source, sink = topic_factory("late-in"), topic_factory("late-out")
     port = free_port(METRICS_HOST)
     run = aggregator(
@@ -107,7 +114,7 @@ def test_backlog_of_uneven_input_partitions_is_not_late(
     """A backlog where one input partition holds 20x the flows of the other over the same
     minute: read at the same byte rate, the sparse partition's flow time runs far ahead. The
     watermark (slowest input partition) keeps every flow in its window: exact sums, 0 late."""
-    base = 1_700_000_000
+    base = recent_base()
     rng = random.Random(3)
     source, sink = topic_factory("uneven-in", 2), topic_factory("uneven-out", 2)
     records: list[tuple[int, dict[str, Any]]] = []
@@ -157,8 +164,9 @@ def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
     closing accepts a flow for a window it already flushed and never writes it (nor calls
     on_late). If this test fails, Quix has fixed it and the gate could go."""
     topic = topic_factory("quix-late")
+    t0 = recent_base() * 1000  # times below are ms after t0 (a window boundary)
     produce(kafka_broker, topic, [
-        (b"k", orjson.dumps({"t": t}), t) for t in (1_000, 23_000, 8_000, 12_000, 50_000)
+        (b"k", orjson.dumps({"t": t}), t0 + t) for t in (1_000, 23_000, 8_000, 12_000, 50_000)
     ])  # fmt: skip
     group = f"quix-late-{uuid.uuid4().hex[:8]}"
     app = Application(
@@ -175,7 +183,7 @@ def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
         value: Any, key: Any, timestamp_ms: int, late_by_ms: int, start: int, end: int,
         store_name: str, topic: str, partition: int, offset: int,
     ) -> bool:  # fmt: skip
-        late.append(timestamp_ms)
+        late.append(timestamp_ms - t0)
         return False
 
     sdf = app.dataframe(app.topic(topic))

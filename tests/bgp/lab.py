@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from ribflow.lab.router import Peer, RouterConfig, gobgpd_argv
+
 EXA = "127.0.0.20"
 GOBGP = "127.0.0.21"
 GOBGP_GRPC = 50121
@@ -122,58 +124,17 @@ def kcat_read(broker: str, topic: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- gobgpd
-GOBGPD_TOML = """
-[global.config]
-  as = 65001
-  router-id = "10.0.0.21"
-  port = 179
-  local-address-list = ["{gobgp}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{exa}"
-    peer-as = 65001
-  [neighbors.transport.config]
-    local-address = "{gobgp}"
-    passive-mode = true
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 120
-  [neighbors.route-reflector.config]
-    route-reflector-client = true
-    route-reflector-cluster-id = "10.0.0.21"
-  [neighbors.add-paths.config]
-    send-max = 8
-  [neighbors.timers.config]
-    hold-time = {hold}
-    keepalive-interval = {keepalive}
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-"""
+def gobgpd_toml(hold: int = 90) -> str:
+    """The test router: ExaBGP is its passive route-reflector client, with ADD-PATH (send 8)."""
+    exa = Peer(EXA, hold_time=hold, add_paths_send=8)
+    return RouterConfig(GOBGP, "10.0.0.21", 65001, (exa,)).toml()
 
 
 def start_gobgpd(workdir: Path, hold: int = 90) -> Daemon:
     conf = workdir / "gobgpd.toml"
-    conf.write_text(
-        GOBGPD_TOML.format(gobgp=GOBGP, exa=EXA, hold=hold, keepalive=max(1, hold // 3))
-    )
-    cmd = [
-        need("gobgpd"),
-        "-f",
-        str(conf),
-        "-p",
-        "--api-hosts",
-        f"{GOBGP}:{GOBGP_GRPC}",
-        "--pprof-disable",
-    ]
-    d = Daemon("gobgpd", cmd, workdir / "gobgpd.log")
+    conf.write_text(gobgpd_toml(hold))
+    need("gobgpd")
+    d = Daemon("gobgpd", gobgpd_argv(conf, f"{GOBGP}:{GOBGP_GRPC}"), workdir / "gobgpd.log")
     wait_for("gobgpd's API", lambda: gobgp("global", check=False).returncode == 0, 30)
     return d
 

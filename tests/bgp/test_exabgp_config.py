@@ -84,6 +84,12 @@ def test_render_refuses_what_exabgp_would_misread(env: dict[str, str]) -> None:
         render(load_settings(BGP_ROUTER_ID="10.0.0.20", **env))
 
 
+def exabgp_validate(env_file: Path, conf: Path) -> subprocess.CompletedProcess[str]:
+    """ExaBGP's own check of one configuration file."""
+    cmd = [sys.executable, "-m", "exabgp", "--env-file", str(env_file), "validate", "-n", str(conf)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.integration
 def test_exabgp_accepts_a_120_neighbour_configuration(tmp_path: Path) -> None:
     s = load_settings(
@@ -92,41 +98,14 @@ def test_exabgp_accepts_a_120_neighbour_configuration(tmp_path: Path) -> None:
         EXABGP_PROCESSES=2,
     )
     out = render(s)
+    env_file = tmp_path / "exabgp" / "exabgp.env"
     for conf in out.write(tmp_path / "exabgp"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "exabgp",
-                "--env-file",
-                str(tmp_path / "exabgp" / "exabgp.env"),
-                "validate",
-                "-n",
-                str(conf),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = exabgp_validate(env_file, conf)
         assert result.returncode == 0, result.stdout + result.stderr
-        # a broken file is refused: the check can fail
+    # a broken file is refused: the check can fail
     bad = tmp_path / "bad.conf"
     bad.write_text(out.configs[0].replace("hold-time 90;", "hold-time ninety;", 1))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exabgp",
-            "--env-file",
-            str(tmp_path / "exabgp" / "exabgp.env"),
-            "validate",
-            "-n",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = exabgp_validate(env_file, bad)
     assert result.returncode != 0
 
 

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ribflow.lab.router import Peer, RouterConfig
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -87,38 +89,10 @@ def gobgpd_config(
     router: str, router_id: str, asn: int, passive: list[str], active: list[str]
 ) -> str:
     """An iBGP route reflector: ``passive`` neighbours connect to it, it connects to ``active``."""
-    parts = [
-        "[global.config]",
-        f"  as = {asn}",
-        f'  router-id = "{router_id}"',
-        "  port = 179",
-        f'  local-address-list = ["{router}"]',
-    ]
-    for addr in passive + active:
-        parts += [
-            "[[neighbors]]",
-            "  [neighbors.config]",
-            f'    neighbor-address = "{addr}"',
-            f"    peer-as = {asn}",
-            "  [neighbors.transport.config]",
-            f'    local-address = "{router}"',
-            f"    passive-mode = {'true' if addr in passive else 'false'}",
-            "  [neighbors.timers.config]",
-            "    connect-retry = 2",
-            "  [neighbors.route-reflector.config]",
-            "    route-reflector-client = true",
-            f'    route-reflector-cluster-id = "{router_id}"',
-        ]
-        if addr in passive:  # graceful restart makes gobgpd send End-of-RIB
-            parts += ["  [neighbors.graceful-restart.config]", "    enabled = true",
-                      "    restart-time = 120"]  # fmt: skip
-        for family in ("ipv4-unicast", "ipv6-unicast"):
-            parts += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
-                      f'      afi-safi-name = "{family}"']  # fmt: skip
-            if addr in passive:
-                parts += ["    [neighbors.afi-safis.mp-graceful-restart.config]",
-                          "      enabled = true"]  # fmt: skip
-    return "\n".join(parts) + "\n"
+    peers = [Peer(a, passive=True, connect_retry=2) for a in passive]
+    # graceful restart only towards the passive ones (it makes gobgpd send them End-of-RIB)
+    peers += [Peer(a, passive=False, graceful_restart=False, connect_retry=2) for a in active]
+    return RouterConfig(router, router_id, asn, tuple(peers)).toml()
 
 
 def gobgpd(workdir: Path, router: str, grpc_port: int, config: str) -> Daemon:

@@ -7,16 +7,19 @@ If a Quix upgrade changes any of them, these tests fail before the integration t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import quixstreams
+from confluent_kafka import Consumer
 from quixstreams import Application
+from quixstreams.kafka.exceptions import KafkaProducerDeliveryError
 
 from ribflow.enrich.codec import META_KEY, route_key
-from ribflow.enrich.quix_store import QuixStore
+from ribflow.enrich.quix_store import ProducerOutput, QuixStore
 from ribflow.rib import AFI_IP
 
 
@@ -85,3 +88,35 @@ def test_periodic_tasks_and_producer_are_reachable(
     app._dataframe_registry.run_periodic_tasks()
     assert calls == [1]
     assert hasattr(store.producer(), "produce")
+
+
+@pytest.mark.integration
+def test_producer_output_writes_through_quix_and_surfaces_delivery_errors(
+    kafka_broker: str, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    _, store = _app(kafka_broker, topic_factory, tmp_path)
+    out = ProducerOutput(store.producer())
+    good = topic_factory("po")
+    small = topic_factory("po-small", config={"max.message.bytes": "2000"})
+    for i in range(150):  # more than one poll interval
+        out.produce(good, value=b"v%d" % i, key=b"127.0.0.3", timestamp=1_700_000_000_000 + i)
+    out.produce(good, value=None, key=b"tombstone")
+    store.producer().flush(30)
+    consumer = Consumer({"bootstrap.servers": kafka_broker, "group.id": "po-" + good,
+                         "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer.subscribe([good])
+    got: list[tuple[bytes | None, bytes | None, int]] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(got) < 151 and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is not None and msg.error() is None:
+                got.append((msg.key(), msg.value(), msg.timestamp()[1]))
+    finally:
+        consumer.close()
+    assert got[:150] == [(b"127.0.0.3", b"v%d" % i, 1_700_000_000_000 + i) for i in range(150)]
+    assert got[150][:2] == (b"tombstone", None)
+    # the broker refuses a message over the topic's limit: Quix's checkpoint flush must fail
+    out.produce(small, value=b"x" * 5000, key=b"k")
+    with pytest.raises(KafkaProducerDeliveryError):
+        store.producer().flush(30)

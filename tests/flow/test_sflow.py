@@ -80,7 +80,9 @@ def test_conventions() -> None:
         validate_record(rec)
     second = SflowDecoder().decode(crafted()[1], "192.0.2.1", 0)
     icmp4, icmp6 = second.records[:2]
-    assert (icmp4["src_port"], icmp4["dst_port"]) == (0, 8 * 256)
+    # ICMP type/code are not ports (flows.v1; sfacctd shows 0/0, see test_ports_pmacct.py)
+    assert (icmp4["proto"], icmp4["src_port"], icmp4["dst_port"]) == (1, None, None)
+    assert (icmp6["proto"], icmp6["src_port"], icmp6["dst_port"]) == (58, None, None)
     assert (icmp4["src_as"], icmp4["dst_as"], icmp4["bgp_next_hop"]) == (
         65010,
         65030,

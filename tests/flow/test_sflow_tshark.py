@@ -1,8 +1,8 @@
 """tshark's decode of sFlow captures, turned into the values ribflow's records should carry.
 
 tshark (-T json) is the independent decoder: this module only renames its fields and applies
-the documented conventions of flows.v1 (ifIndex 0x3fffffff = unknown, ICMP type/code in
-dst_port, dst_as = last ASN of the AS path, the outermost VLAN tag). tshark's JSON repeats keys
+the documented conventions of flows.v1 (ifIndex 0x3fffffff = unknown, ports only from TCP/UDP
+headers, dst_as = last ASN of the AS path, the outermost VLAN tag). tshark's JSON repeats keys
 (two samples with the same label, two ``vlan`` layers), so objects are read as ordered pairs.
 """
 
@@ -118,11 +118,8 @@ def _header_fields(tree: Obj) -> dict[str, Any]:
             out["dst_port"] = _int(t.get(f"{l4}.dstport"))
             if l4 == "tcp" and t.get("tcp.flags") is not None:
                 out["tcp_flags"] = _int(t.get("tcp.flags")) & 0xFF
-    for l4 in ("icmp", "icmpv6"):
-        t = tree.get(l4)
-        if t is not None:
-            out["src_port"] = 0
-            out["dst_port"] = _int(t.get(f"{l4}.type")) * 256 + _int(t.get(f"{l4}.code"))
+    # tshark shows an ICMP header's icmp.type/icmp.code, not ports: flows.v1 keeps ICMP ports
+    # null (what sfacctd reports), so those fields have no counterpart in the record
     return out
 
 

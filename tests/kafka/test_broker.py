@@ -15,6 +15,8 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from tests.fixtures.kafka import TopicFactory
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,6 +24,13 @@ def kcat() -> str:
     path = shutil.which("kcat") or shutil.which("kafkacat")
     assert path, "kcat is not installed (apt-get install kcat)"
     return path
+
+
+def kcat_consume(broker: str, topic: str, fmt: str, *options: str) -> str:
+    """Everything in ``topic`` from the beginning, as kcat prints it with format ``fmt``."""
+    cmd = [kcat(), "-b", broker, "-C", "-t", topic, "-o", "beginning", "-e", "-q", *options]
+    res = subprocess.run([*cmd, "-f", fmt], capture_output=True, text=True, timeout=60, check=True)
+    return res.stdout
 
 
 def consume_all(
@@ -66,33 +75,14 @@ def consume_all(
     return out
 
 
-def test_confluent_to_kcat_and_back(kafka_broker: str, topic_factory) -> None:
+def test_confluent_to_kcat_and_back(kafka_broker: str, topic_factory: TopicFactory) -> None:
     topic = topic_factory("roundtrip")
     p = Producer({"bootstrap.servers": kafka_broker})
     for i in range(10):
         p.produce(topic, key=f"k{i}".encode(), value=f"from-confluent-{i}".encode())
     assert p.flush(30) == 0
-    res = subprocess.run(
-        [
-            kcat(),
-            "-b",
-            kafka_broker,
-            "-C",
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-f",
-            "%k=%s\\n",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert sorted(res.stdout.split()) == sorted(f"k{i}=from-confluent-{i}" for i in range(10))
+    out = kcat_consume(kafka_broker, topic, "%k=%s\\n")
+    assert sorted(out.split()) == sorted(f"k{i}=from-confluent-{i}" for i in range(10))
 
     lines = "".join(f"x{i}:from-kcat-{i}\n" for i in range(5))
     subprocess.run(
@@ -107,7 +97,7 @@ def test_confluent_to_kcat_and_back(kafka_broker: str, topic_factory) -> None:
     assert from_kcat == sorted((f"x{i}".encode(), f"from-kcat-{i}".encode()) for i in range(5))
 
 
-def test_compaction_removes_older_values(kafka_broker: str, topic_factory) -> None:
+def test_compaction_removes_older_values(kafka_broker: str, topic_factory: TopicFactory) -> None:
     topic = topic_factory(
         "compact",
         config={
@@ -142,7 +132,7 @@ def test_compaction_removes_older_values(kafka_broker: str, topic_factory) -> No
 
 
 def test_aborted_transaction_is_invisible_to_read_committed(
-    kafka_broker: str, topic_factory
+    kafka_broker: str, topic_factory: TopicFactory
 ) -> None:
     topic = topic_factory("txn")
     p = Producer({"bootstrap.servers": kafka_broker, "transactional.id": f"t-{uuid.uuid4().hex}"})
@@ -167,26 +157,5 @@ def test_aborted_transaction_is_invisible_to_read_committed(
         f"aborted-{i}".encode() for i in range(5)
     ]
     # and the independent client agrees
-    res = subprocess.run(
-        [
-            kcat(),
-            "-b",
-            kafka_broker,
-            "-C",
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-X",
-            "isolation.level=read_committed",
-            "-f",
-            "%s\\n",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert res.stdout.split() == [f"committed-{i}" for i in range(3)]
+    out = kcat_consume(kafka_broker, topic, "%s\\n", "-X", "isolation.level=read_committed")
+    assert out.split() == [f"committed-{i}" for i in range(3)]

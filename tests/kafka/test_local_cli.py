@@ -125,6 +125,8 @@ def test_java_missing_gives_one_clear_line(tmp_path: Path) -> None:
         "up",
         "--port",
         str(free_port()),
+        "--controller-port",  # not port+1: connect() takes ports of that parity (flaked in CI)
+        str(free_port()),
         "--data-dir",
         str(tmp_path / "d"),
         env={"PATH": "/nonexistent", "JAVA_HOME": ""},
@@ -145,6 +147,8 @@ def test_maven_unreachable_gives_one_clear_line(tmp_path: Path) -> None:
     res = ribflow(
         "up",
         "--port",
+        str(free_port()),
+        "--controller-port",  # not port+1: connect() takes ports of that parity (flaked in CI)
         str(free_port()),
         "--data-dir",
         str(tmp_path / "d"),

@@ -28,10 +28,17 @@ def describe(settings: AggregatorSettings) -> str:
     lines += [
         f"window (flush) {bins.window_ms // 1000}s, bin (stamp_inserted) {bins.bin_ms // 1000}s, "
         f"grace {bins.grace_ms // 1000}s, time source {settings.time_source}",
+        _idle_line(settings.idle_flush_s()),
         f"{settings.flows_enriched_topic} -> {settings.flows_aggregated_topic} "
         f"({settings.processing_guarantee}, consumer group {settings.group()})",
     ]
     return "\n".join(lines)
+
+
+def _idle_line(idle_s: float | None) -> str:
+    if idle_s is None:
+        return "idle flush off: windows close only when later flows come"
+    return f"idle flush: a partition without flows for {idle_s:g}s closes windows on the wall clock"
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@
         pmacct JSON --> flows-aggregated
 
 1. every record of a message becomes a row ``[key, ts, flows, packets, bytes, input
-   partition]`` (records.py); the flow's time (TIME_SOURCE) becomes the row's timestamp;
+   partition]`` (records.py); ``ts`` is the flow's time (TIME_SOURCE), which picks the window;
 2. ``group_by`` re-keys the rows by their aggregation key through a repartition topic, so one
    key's flows from every router meet in one partition (one record per key and window, like
    one nfacctd);
@@ -118,7 +118,6 @@ class Aggregator:
         )
         sdf = self.app.dataframe(source)
         sdf = sdf.apply(self._rows, expand=True, metadata=True)
-        sdf = sdf.set_timestamp(lambda row, _key, _ts, _headers: int(row[1]))
         sdf = sdf.group_by(
             lambda row: row[0].encode(),
             name=f"aggkey-{layout}",
@@ -135,6 +134,7 @@ class Aggregator:
             on_late=self._on_late,
             watermarks=Watermarks(backlog, s.idle_timeout),
             markers=s.markers,
+            idle_flush_s=s.idle_flush_s(),
         )
         sdf = window.final()
         sdf = sdf.apply(self._format, metadata=True)

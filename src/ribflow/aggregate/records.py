@@ -207,6 +207,9 @@ def _norm_time(value: Any) -> Any:
     raise ValueError(value)
 
 
+#: Kinds whose values of this exact type are already normal (int: when not negative).
+_FAST_TYPES: dict[Kind, Any] = {"int": int, "str": str, "path": str, "time": str}
+
 _NORMALISERS: dict[Kind, Callable[[Any], Any]] = {
     "int": _norm_int,
     "str": _norm_str,
@@ -248,16 +251,25 @@ class RowBuilder:
         self.bins = bins
         self.time_key = TIME_SOURCES[time_source]
         self.renormalize = renormalize
+        # (first source key, other source keys, default, normaliser, type whose values are
+        # already normal: taken without a call, is sampling_rate)
         self._fields = [
-            (p.source_keys, p.default, _NORMALISERS[p.kind], p.name == "sampling_rate")
+            (p.source_keys[0], p.source_keys[1:], p.default, _NORMALISERS[p.kind],
+             _FAST_TYPES.get(p.kind), p.name == "sampling_rate")
             for p in primitives
-        ]
+        ]  # fmt: skip
 
     def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
         """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
-        packets = _counter(record, "packets")
-        bytes_ = _counter(record, "bytes")
-        flows = _counter(record, "flows", 1)
+        packets = record.get("packets")
+        if type(packets) is not int or packets < 0:
+            packets = _counter(record, "packets")
+        bytes_ = record.get("bytes")
+        if type(bytes_) is not int or bytes_ < 0:
+            bytes_ = _counter(record, "bytes")
+        flows = record.get("flows", 1)
+        if type(flows) is not int or flows < 0:
+            flows = _counter(record, "flows", 1)
         scaled = False
         rate = record.get("sampling_rate")
         if self.renormalize and rate is not None:
@@ -269,23 +281,7 @@ class RowBuilder:
                 packets *= rate_n
                 bytes_ *= rate_n
                 scaled = True
-        values: list[Any] = []
-        for keys, default, normalise, is_rate in self._fields:
-            raw = None
-            for k in keys:
-                raw = record.get(k)
-                if raw is not None:
-                    break
-            if raw is None:
-                values.append(default)
-                continue
-            if is_rate and scaled:
-                values.append(1)
-                continue
-            try:
-                values.append(normalise(raw))
-            except ValueError:
-                raise BadRecord("bad_value", f"{keys[0]}={raw!r}"[:200]) from None
+        values = self._values(record, scaled)
         ts_ms = kafka_ts_ms
         if self.time_key is not None:
             stamp = record.get(self.time_key)
@@ -296,6 +292,31 @@ class RowBuilder:
         key = orjson.dumps(values).decode()
         return [key, ts_ms, flows, packets, bytes_]
 
+    def _values(self, record: dict[str, Any], scaled: bool) -> list[Any]:
+        """The key's values in pmacct's order: absent -> default, else normalised."""
+        values: list[Any] = []
+        append = values.append
+        get = record.get
+        for key, more_keys, default, normalise, fast_type, is_rate in self._fields:
+            raw: Any = get(key)
+            if raw is None and more_keys:
+                for k in more_keys:
+                    raw = get(k)
+                    if raw is not None:
+                        break
+            if raw is None:
+                append(default)
+            elif is_rate and scaled:
+                append(1)
+            elif type(raw) is fast_type and (fast_type is str or raw >= 0):
+                append(raw)  # already normal (what the normaliser would return)
+            else:
+                try:
+                    append(normalise(raw))
+                except ValueError:
+                    raise BadRecord("bad_value", f"{key}={raw!r}"[:200]) from None
+        return values
+
     def rows(
         self,
         value: bytes | str,
@@ -303,6 +324,16 @@ class RowBuilder:
         on_bad: Callable[[BadRecord, bytes], None],
     ) -> list[Row]:
         """The rows of one message, summed by (key, window); bad parts go to ``on_bad``."""
+        try:  # the common message first: one JSON object (what split_message would yield)
+            single = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            single = None
+        if type(single) is dict:
+            try:
+                return [self.row(single, kafka_ts_ms)]
+            except BadRecord as exc:
+                on_bad(exc, orjson.dumps(single))
+                return []
         merged: dict[tuple[str, int], Row] = {}
         for item in split_message(value):
             if isinstance(item, BadRecord):

@@ -73,6 +73,14 @@ class AggregatorSettings(AppSettings):
         "stops holding windows open. Windows close when the slowest active input partition's "
         "flow time passes their end + GRACE.",
     )
+    idle_flush: str = Field(
+        "auto",
+        alias="IDLE_FLUSH",
+        description="Seconds (wall clock) without any flow on a partition after which its "
+        "watermark moves on with the wall clock from its last value, so that the windows of "
+        "an exporter that went quiet are written (pmacct flushes on the wall clock); `auto`: "
+        "REFRESH_TIME + GRACE; `off`: windows close only when later flows come.",
+    )
     time_source: TimeSource = Field(
         "arrival",
         alias="TIME_SOURCE",
@@ -151,6 +159,28 @@ class AggregatorSettings(AppSettings):
             except AggregateConfigError as exc:
                 raise ValueError(str(exc)) from None
         return value.strip()
+
+    @field_validator("idle_flush")
+    @classmethod
+    def _idle_flush_value(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text in ("auto", "off"):
+            return text
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise ValueError(f"IDLE_FLUSH must be auto, off or seconds, not {value!r}") from None
+        if not 0 < seconds <= 86400:
+            raise ValueError(f"IDLE_FLUSH must be in (0, 86400] seconds, not {value!r}")
+        return text
+
+    def idle_flush_s(self) -> float | None:
+        """Seconds of quiet before a partition's windows close on the wall clock (None: off)."""
+        if self.idle_flush == "off":
+            return None
+        if self.idle_flush == "auto":
+            return float(self.refresh_time + self.grace)
+        return float(self.idle_flush)
 
     @model_validator(mode="after")
     def _bins_fit(self) -> AggregatorSettings:

@@ -23,6 +23,11 @@ flushed window into a copy that is never written: tests/aggregate/test_window_la
 
 The watermark lives in memory: after a restart it is rebuilt from the flows that follow, which
 can only make windows close later, never lose or repeat one.
+
+Idle flush (idle.py): a partition that receives no flow for ``idle_flush_s`` wall seconds has
+its watermark moved on at wall-clock speed from its last value, so the last windows of an
+exporter that went quiet are written too (pmacct flushes on the wall clock). Same flush, same
+state, same late test.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from quixstreams.context import message_context
-from quixstreams.dataframe.windows.base import Window
+from quixstreams.dataframe.windows.base import Window, _as_windowed
 from quixstreams.state.serialization import encode_integer_pair
 
+from ribflow.aggregate.idle import FlushNode, IdleFlusher
 from ribflow.aggregate.timebins import TimeBins
 
 if TYPE_CHECKING:
@@ -68,30 +74,85 @@ class Watermarks:
         self._idle_s = idle_s
         self._clock = clock
         self._started: float | None = None  # the first flow, not the app's (slow) start-up
+        self._waited = not self._expected  # the start-up wait for backlog origins is over
         # partition -> origin -> [latest flow time ms, wall time last seen]
         self._seen: dict[int, dict[int, list[float]]] = {}
+        # partition -> (watermark at its last flow, -1 while waiting; wall time of that flow)
+        self._last: dict[int, tuple[int, float]] = {}
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
 
     def advance(self, partition: int, origin: int, ts_ms: int) -> int:
         """Note a flow of ``origin`` at ``ts_ms``; return the partition's watermark (ms)."""
         now = self._clock()
         if self._started is None:
             self._started = now
-        seen = self._seen.setdefault(partition, {})
+        seen = self._seen.get(partition)
+        if seen is None:
+            seen = self._seen[partition] = {}
         entry = seen.get(origin)
         if entry is None:
             seen[origin] = [ts_ms, now]
         else:
-            entry[0] = max(entry[0], ts_ms)
+            if ts_ms > entry[0]:
+                entry[0] = ts_ms
             entry[1] = now
-        waiting = now - self._started < self._idle_s and any(o not in seen for o in self._expected)
-        if waiting:
-            return -1
-        active = [t for t, last in seen.values() if now - last < self._idle_s]
-        return int(min(active)) if active else int(max(t for t, _ in seen.values()))
+        if not self._waited:
+            if now - self._started >= self._idle_s:
+                self._waited = True  # the clock is monotonic: never waiting again
+            elif any(o not in seen for o in self._expected):
+                self._last[partition] = (-1, now)
+                return -1
+        if len(seen) == 1:  # one origin, just seen: it is the only active one
+            mark = int(ts_ms if entry is None else entry[0])
+        else:
+            idle_s = self._idle_s
+            active = [t for t, last in seen.values() if now - last < idle_s]
+            mark = int(min(active)) if active else int(max(t for t, _ in seen.values()))
+        self._last[partition] = (mark, now)
+        return mark
+
+    def quiet_for(self, partition: int, now: float) -> float | None:
+        """Wall seconds since the partition's last flow; None if none came in this run."""
+        last = self._last.get(partition)
+        return None if last is None else now - last[1]
+
+    def last_flow_at(self, partition: int) -> float | None:
+        """Wall time of the partition's last flow (or of :meth:`assume`)."""
+        last = self._last.get(partition)
+        return None if last is None else last[1]
+
+    def quiet_mark(self, partition: int, now: float) -> int | None:
+        """The partition's watermark moved on at wall-clock speed since its last flow (ms).
+
+        None while it still waits for the input partitions that had a backlog at start (the
+        wait that keeps a backlog from making flows late), or before any flow came.
+        """
+        last = self._last.get(partition)
+        if last is None:
+            return None
+        mark, at = last
+        if mark < 0:
+            if self._started is not None and now - self._started < self._idle_s:
+                return None
+            mark = int(min(t for t, _ in self._seen[partition].values()))  # the lowest: safe
+        return mark + int((now - at) * 1000)
+
+    def assume(self, partition: int, mark_ms: int, at: float) -> None:
+        """Seed a partition no flow has come to in this run (a restart on open windows):
+        its watermark was at least ``mark_ms`` at wall time ``at``."""
+        self._last.setdefault(partition, (mark_ms, at))
+
+    def forget(self, partition: int) -> None:
+        """Drop the idle-flush memory of a partition that was revoked."""
+        self._last.pop(partition, None)
 
 
 class AggregationWindow(Window):
-    """Sums [flows, packets, bytes] of rows ``[key, ts, flows, packets, bytes, origin]``.
+    """Sums [flows, packets, bytes] of rows ``[key, ts, flows, packets, bytes, origin]``;
+    the window is chosen by the row's ``ts`` (the flow's time).
 
     Message keys are bytes (the aggregation key): they are the store prefix verbatim.
     """
@@ -105,12 +166,14 @@ class AggregationWindow(Window):
         on_late: LateHandler,
         watermarks: Watermarks,
         markers: bool = False,
+        idle_flush_s: float | None = None,
     ) -> None:
         super().__init__(name=name, dataframe=dataframe)
         self._bins = bins
         self._late = on_late
         self._watermarks = watermarks
         self._markers = markers
+        self._idle_flush_s = idle_flush_s
 
     def process_window(
         self,
@@ -122,6 +185,7 @@ class AggregationWindow(Window):
     ) -> tuple[Iterable[WindowKeyResult], Iterable[WindowKeyResult]]:
         bins = self._bins
         tx = cast("WindowedRocksDBPartitionTransaction", transaction)
+        timestamp_ms = value[1]  # the flow's time (the Kafka timestamp is the message's)
         start = bins.window_start(timestamp_ms)
         end = start + bins.window_ms
         flushed = tx.get_latest_expired(prefix=b"")
@@ -136,18 +200,61 @@ class AggregationWindow(Window):
         mark = self._watermarks.advance(partition, int(value[5]), timestamp_ms) - bins.grace_ms
         if mark < max(flushed, 0) + bins.window_ms:
             return (), ()
+        return (), self.flush(tx, mark)
+
+    def flush(
+        self, tx: WindowedRocksDBPartitionTransaction, max_end_ms: int
+    ) -> list[WindowKeyResult]:
+        """Remove the partition's windows ending at or before ``max_end_ms`` from the state
+        and return them (between markers when MARKERS is on); Quix persists the end of the
+        last one as "written up to", which makes any later flow for them late."""
         closed: list[WindowKeyResult] = [
             (prefix, self._results(agg, [], w_start, w_end))
             for (w_start, w_end), agg, _, prefix in tx.expire_all_windows(
-                max_end_time=mark, step_ms=bins.window_ms, delete=True, collect=False
+                max_end_time=max_end_ms, step_ms=self._bins.window_ms, delete=True, collect=False
             )
         ]
         if not closed or not self._markers:
-            return (), closed
+            return closed
         first = closed[0][1]
         init = {"start": first["start"], "end": first["end"], "value": None, MARKER: "purge_init"}
         close = {**init, MARKER: "purge_close", "entries": len(closed)}
-        return (), [(None, init), *closed, (None, close)]
+        return [(None, init), *closed, (None, close)]
+
+    def final(self) -> StreamingDataFrame:
+        """Closed windows only, like Quix's ``final()``; with ``idle_flush_s`` also the windows
+        of partitions without flows for that long, on the wall clock (idle.py)."""
+
+        def on_row(
+            value: Any, key: Any, timestamp_ms: int, headers: Any, tx: Any
+        ) -> Iterable[tuple[Any, Any, int, Any]]:
+            _, closed = self.process_window(value, key, timestamp_ms, headers, tx)
+            return [(window, k, window["start"], None) for k, window in closed]
+
+        self.register_store()
+        sdf = self._dataframe
+        func = _as_windowed(
+            func=on_row,
+            processing_context=sdf.processing_context,
+            store_name=self.name,
+            stream_id=sdf.stream_id,
+        )
+        if self._idle_flush_s is None:
+            stream = sdf.stream.add_transform(func=func, expand=True)
+        else:
+            flusher = IdleFlusher(
+                dataframe=sdf,
+                store_name=self.name,
+                watermarks=self._watermarks,
+                window_ms=self._bins.window_ms,
+                grace_ms=self._bins.grace_ms,
+                quiet_s=self._idle_flush_s,
+                flush=self.flush,
+            )
+            stream = sdf.stream.add_function(FlushNode(func, flusher))
+            # the run loop calls it after every poll, also when a poll returned nothing
+            sdf._registry.register_periodic_task(flusher.tick)
+        return sdf.__dataframe_clone__(stream=stream)
 
     # -- Quix's window contract (the aggregation this window does) --------------------------
 

@@ -16,7 +16,6 @@ from collections import Counter
 from types import FrameType
 
 from confluent_kafka import Producer
-from pydantic import ValidationError
 
 from ribflow.bgp.bridge import Bridge
 from ribflow.bgp.errors import NeighborConfigError
@@ -24,7 +23,7 @@ from ribflow.bgp.keys import RouterKeys
 from ribflow.bgp.metrics import BridgeMetrics
 from ribflow.bgp.outbox import Outbox, producer_config
 from ribflow.bgp.parser import EventBuilder
-from ribflow.bgp.settings import BridgeSettings, load_settings, settings_errors
+from ribflow.bgp.settings import BridgeSettings, load_or_explain
 from ribflow.dlq import DeadLetters
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
@@ -110,11 +109,8 @@ def build_bridge(settings: BridgeSettings, infd: int, commands_to_exabgp: bool) 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        for line in settings_errors(exc):
-            print(f"ribflow bridge: {line}", file=sys.stderr)
+    settings = load_or_explain("ribflow bridge")
+    if settings is None:
         return 2
     setup_logging(settings.log_level)
     try:

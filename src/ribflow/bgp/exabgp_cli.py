@@ -14,9 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from ribflow.bgp.settings import load_settings, settings_errors
+from ribflow.bgp.settings import load_or_explain
 from ribflow.bgp.speaker import render_to, run_speakers
 from ribflow.errors import ConfigError
 from ribflow.logs import setup_logging
@@ -39,11 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        for line in settings_errors(exc):
-            print(f"ribflow exabgp: {line}", file=sys.stderr)
+    settings = load_or_explain("ribflow exabgp")
+    if settings is None:
         return 2
     setup_logging(settings.log_level)
     directory = Path(args.out or settings.exabgp_config_dir)

@@ -435,3 +435,14 @@ def settings_errors(exc: ValidationError) -> list[str]:
         f"{'.'.join(str(x) for x in err['loc']) or 'settings'}: {err['msg']}"
         for err in exc.errors()
     ]
+
+
+def load_or_explain(prog: str) -> BridgeSettings | None:
+    """Settings from the environment, or None after printing one ``prog: SETTING: problem``
+    line per wrong setting on stderr (what both commands, ``bridge`` and ``exabgp``, do)."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            print(f"{prog}: {line}", file=sys.stderr)
+        return None

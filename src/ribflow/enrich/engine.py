@@ -21,6 +21,7 @@ import orjson
 from ribflow.dlq import DeadLetters
 from ribflow.enrich import metrics as m
 from ribflow.enrich.codec import META_KEY, parse_route_key, route_key, table_key, table_record
+from ribflow.enrich.flows import enrich_records
 from ribflow.enrich.pmacct import DumpFormatter, FlowFormatter, FormatOptions
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
@@ -28,8 +29,6 @@ from ribflow.rib.apply import RouterMeta, RouterState, apply_event
 from ribflow.rib.attrs import AttrPool
 from ribflow.rib.errors import BadEvent
 from ribflow.rib.events import parse_event
-from ribflow.rib.prefix import BITS as _BITS
-from ribflow.rib.prefix import parse_address
 from ribflow.rib.table import Route, RouterRib
 
 log = logging.getLogger(__name__)
@@ -128,6 +127,23 @@ class _FlowCounters:
         self.dst_miss = m.LOOKUPS.labels(side="dst", result="miss")
 
 
+class _BgpCounters:
+    """The BGP path's metric children, resolved once per label set (a table load is a stream
+    of small messages, so ``labels()`` twice per message showed in profiles)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], Any] = {}
+        self.announce = m.ROUTE_CHANGES.labels(op="announce")
+        self.withdraw = m.ROUTE_CHANGES.labels(op="withdraw")
+        self.flush = m.ROUTE_CHANGES.labels(op="flush")
+
+    def event(self, kind: str, outcome: str) -> Any:
+        child = self._events.get((kind, outcome))
+        if child is None:
+            child = self._events[(kind, outcome)] = m.BGP_EVENTS.labels(type=kind, outcome=outcome)
+        return child
+
+
 def _router_key(key: Any) -> str | None:
     """The router key of a message, or None when it cannot be one (no key, not UTF-8, '|')."""
     if isinstance(key, bytes):
@@ -167,6 +183,7 @@ class Enricher:
         self._dlq_flows = DeadLetters(out, t.flows_dlq, COMPONENT)
         self._rlog = RateLimitedLog(log)
         self._counters = _FlowCounters()
+        self._bgp_counters = _BgpCounters()
 
     # -- partitions and rebuilds --------------------------------------------------------------
     def partitions(self) -> list[int]:
@@ -279,13 +296,14 @@ class Enricher:
         sink = _StateSink(state, self._out, table, router, event.header.time_ms)
         result = apply_event(rs, event, self.pool, sink)
         kind = event.header.kind
-        m.BGP_EVENTS.labels(type=kind, outcome=result.skipped or "applied").inc()
+        counters = self._bgp_counters
+        counters.event(kind, result.skipped or "applied").inc()
         if result.announced:
-            m.ROUTE_CHANGES.labels(op="announce").inc(result.announced)
+            counters.announce.inc(result.announced)
         if result.withdrawn:
-            m.ROUTE_CHANGES.labels(op="withdraw").inc(result.withdrawn)
+            counters.withdraw.inc(result.withdrawn)
         if result.flushed:
-            m.ROUTE_CHANGES.labels(op="flush").inc(result.flushed)
+            counters.flush.inc(result.flushed)
             log.info("router %s: %d paths flushed (%s)", router, result.flushed, kind)
         if result.seq_gap:
             m.SEQ_GAPS.inc(result.seq_gap)
@@ -315,31 +333,12 @@ class Enricher:
             return 0
         rs = self.routers.get(router)
         rib = rs.rib if rs is not None and len(rs.rib) else None
-        record_json, outputs = self.flow_fmt.record_json, []
-        lookup = rib.lookup if rib is not None else None
-        src_hits = dst_hits = 0
-        for rec in records:  # the hot loop: ~25 records per message, millions per minute
-            try:
-                dst_afi, dst = parse_address(rec["dst_addr"])
-                src_afi, src = parse_address(rec["src_addr"])
-                src_m = dst_m = None
-                if lookup is not None:
-                    found = lookup(dst_afi, dst, rec.get("bgp_next_hop"))
-                    if found is not None:
-                        shift = _BITS[dst_afi] - found[0]
-                        dst_m = ((dst >> shift) << shift, found[0], found[1])
-                    found = lookup(src_afi, src)
-                    if found is not None:
-                        shift = _BITS[src_afi] - found[0]
-                        src_m = ((src >> shift) << shift, found[0], found[1])
-                # record_json raises KeyError/TypeError on missing or mistyped fields
-                outputs.append(record_json(rec, dst_afi, src_m, dst_m))
-            except (KeyError, TypeError, ValueError, OSError, AttributeError, IndexError) as exc:
-                detail = f"{type(exc).__name__}: {exc}"
-                self._reject(self._dlq_flows, rec, "bad_record", key, detail)
-                continue
-            src_hits += src_m is not None
-            dst_hits += dst_m is not None
+
+        def bad(rec: Any, exc: Exception) -> None:
+            detail = f"{type(exc).__name__}: {exc}"
+            self._reject(self._dlq_flows, rec, "bad_record", key, detail)
+
+        outputs, src_hits, dst_hits = enrich_records(records, rib, self.flow_fmt, bad)
         if not outputs:
             return 0
         topic, out = self.config.topics.enriched, self._out

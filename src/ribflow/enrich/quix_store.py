@@ -12,7 +12,9 @@ partition. This module therefore
   TTL stamp if the store is in Quix's TTL mode (the enricher never writes TTLs, and its values
   start with ``{`` so a stamp is unambiguous),
 * exposes the internal producer, so outputs share the checkpoint's Kafka transaction under
-  exactly-once instead of bypassing it.
+  exactly-once instead of bypassing it; :class:`ProducerOutput` hands messages to the confluent
+  producer inside it directly, with Quix's delivery callback and error latch
+  (``InternalProducer._on_delivery`` / ``_raise_for_error``).
 
 tests/enrich/test_quix_store.py checks these assumptions against the installed Quix.
 """
@@ -71,12 +73,22 @@ class QuixStore:
 
 
 class ProducerOutput:
-    """Adapts Quix's internal producer to :class:`ribflow.enrich.engine.Output`."""
+    """Adapts Quix's internal producer to :class:`ribflow.enrich.engine.Output`.
 
-    __slots__ = ("_producer",)
+    With one output message per flow, Quix's ``produce`` (argument dict, a ``poll(0)`` after
+    every message) cost about 60 % more CPU per message than librdkafka's own call (measured:
+    ~3.9 us vs ~2.4 us). So messages go straight to the confluent producer Quix created (the
+    transactional one under exactly-once, so they stay inside the checkpoint's transaction),
+    with Quix's own delivery callback (delivery errors are latched there and raised by the
+    next produce or the checkpoint's flush, as with Quix's path), and delivery reports are
+    served every ``_POLL_EVERY`` messages (Quix's main loop polls the producer as well).
+    """
+
+    __slots__ = ("_internal", "_since_poll")
 
     def __init__(self, producer: Any) -> None:
-        self._producer = producer
+        self._internal = producer
+        self._since_poll = 0
 
     def produce(
         self,
@@ -85,4 +97,27 @@ class ProducerOutput:
         key: bytes | None = None,
         timestamp: int | None = None,
     ) -> None:
-        self._producer.produce(topic=topic, value=value, key=key, timestamp=timestamp)
+        internal = self._internal
+        internal._raise_for_error()
+        raw = internal._producer._producer  # created lazily by Quix on first use
+        on_delivery = internal._on_delivery
+        for _ in range(_BUFFER_RETRIES):
+            try:
+                if timestamp is None:
+                    raw.produce(topic, value, key, on_delivery=on_delivery)
+                else:
+                    raw.produce(topic, value, key, timestamp=timestamp, on_delivery=on_delivery)
+                break
+            except BufferError:  # librdkafka's queue is full: serve reports, then retry
+                raw.poll(_BUFFER_WAIT_S)
+        else:
+            raise BufferError(f"producer queue stayed full for {_BUFFER_RETRIES} tries")
+        self._since_poll += 1
+        if self._since_poll >= _POLL_EVERY:
+            self._since_poll = 0
+            raw.poll(0)
+
+
+_POLL_EVERY = 64
+_BUFFER_RETRIES = 3
+_BUFFER_WAIT_S = 30.0

@@ -4,12 +4,17 @@ Wires CollectorSettings to the library: topics (created with ensure_topics), the
 (restored from flow-templates), the agent map and its BGP follower, the UDP listeners, the
 Kafka producer and /metrics. Exit status: 0 after a clean stop, 2 for bad settings or an
 unreadable agent map, 1 when Kafka or a port is not usable at start.
+
+With COLLECTOR_WORKERS > 1 this process only creates the topics, binds the sockets and
+supervises the workers (``flow/workers.py``); each worker is this same command with the hidden
+``--worker`` options, running ``run`` on the sockets it inherited.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -29,7 +34,9 @@ from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
 from ribflow.flow.templates_topic import TemplateSync
-from ribflow.flow.udp import Listener, open_listener
+from ribflow.flow.udp import Listener, listener_from_fd, open_listener
+from ribflow.flow.workers import die_with_parent, supervise
+from ribflow.flow.workers_metrics import worker_metrics_port
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
@@ -73,7 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
         "flows to Kafka. Configured by environment variables (see --settings).",
     )
     p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    # set by the parent when it starts a worker (COLLECTOR_WORKERS > 1); not for people
+    p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--fds", default="", help=argparse.SUPPRESS)
+    p.add_argument("--ready-fd", type=int, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     return p
+
+
+class WorkerRole:
+    """What a worker process got from its parent: its index, sockets and readiness pipe."""
+
+    def __init__(self, index: int, fds: list[int], ready_fd: int) -> None:
+        self.index = index
+        self.fds = fds
+        self.ready_fd = ready_fd
+
+    def listeners(self) -> list[Listener]:
+        return [listener_from_fd(fd) for fd in self.fds]
+
+    def ready(self) -> None:
+        if self.ready_fd >= 0:
+            os.write(self.ready_fd, b"r")
+            os.close(self.ready_fd)
+            self.ready_fd = -1
 
 
 def open_listeners(s: CollectorSettings) -> list[Listener]:
@@ -100,21 +130,27 @@ def main(argv: list[str]) -> int:
         print(f"ribflow collector: bad settings:\n{exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    role = None
+    if args.worker is not None:
+        die_with_parent(args.parent_pid)
+        role = WorkerRole(args.worker, [int(f) for f in args.fds.split(",") if f], args.ready_fd)
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
     except AgentMapError as exc:
         log.error("%s", exc)
         return 2
     try:
-        return run(settings, agent_map)
+        if role is None and settings.collector_workers > 1:
+            prepare_topics(settings)
+            return supervise(settings)
+        return run(settings, agent_map, role)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
 
 
-def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
-    """Start everything, serve until a signal, stop in order."""
-    serve_metrics(settings.metrics_port, settings.metrics_host)
+def prepare_topics(settings: CollectorSettings) -> None:
+    """Create the topics (CREATE_TOPICS) and warn when flows cannot be joined with bgp-updates."""
     if settings.create_topics:
         ensure_topics(settings.broker_address, topic_specs(settings))
     joined = [settings.flows_topic, settings.bgp_updates_topic]
@@ -125,6 +161,18 @@ def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
             settings.flows_topic, counts.get(settings.flows_topic, 0),
             settings.bgp_updates_topic, counts.get(settings.bgp_updates_topic, 0),
         )  # fmt: skip
+
+
+def run(
+    settings: CollectorSettings, agent_map: AgentMap | None, role: WorkerRole | None = None
+) -> int:
+    """Start everything, serve until a signal, stop in order (``role``: as one of several
+    workers, on inherited sockets, topics already prepared by the parent)."""
+    if role is None:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+        prepare_topics(settings)
+    else:
+        serve_metrics(worker_metrics_port(settings.metrics_port, role.index), settings.metrics_host)
     decoder = Dispatcher()
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:
@@ -142,7 +190,7 @@ def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
                 settings.bgp_catchup_timeout_s,
             )
     producer = Producer(producer_config(settings), logger=logging.getLogger("ribflow.kafka.out"))
-    listeners = open_listeners(settings)
+    listeners = open_listeners(settings) if role is None else role.listeners()
     collector = Collector(
         listeners,
         decoder,
@@ -170,10 +218,15 @@ def run(settings: CollectorSettings, agent_map: AgentMap | None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-    log.info(
-        "collector ready: %s -> %s (backpressure %s)",
-        ", ".join(lst.label for lst in listeners), settings.flows_topic, settings.backpressure,
-    )  # fmt: skip
+    if role is None:
+        log.info(
+            "collector ready: %s -> %s (backpressure %s)",
+            ", ".join(lst.label for lst in listeners), settings.flows_topic, settings.backpressure,
+        )  # fmt: skip
+    else:
+        log.info("worker %d (pid %d) ready on %s", role.index, os.getpid(),
+                 ", ".join(lst.label for lst in listeners))  # fmt: skip
+        role.ready()
     try:
         collector.run()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ribflow.bgp.settings import parse_hot_routers
 from ribflow.settings import AppSettings
@@ -41,11 +41,22 @@ class CollectorSettings(AppSettings):
         "net.core.rmem_max): how long a burst or a Kafka stall is absorbed before the "
         "kernel drops.",
     )
+    collector_workers: int = Field(
+        1,
+        alias="COLLECTOR_WORKERS",
+        ge=1,
+        le=64,
+        description="Receiver/decoder processes sharing every listener (SO_REUSEPORT), each with "
+        "its own Kafka producer. The kernel keeps one exporter address+port on one worker, so "
+        "template state stays local (an exporter sending from several source ports needs 1 "
+        "worker); worker i serves /metrics on METRICS_PORT+1+i, the parent "
+        "on METRICS_PORT all of them with a 'worker' label. A worker that dies stops them all.",
+    )
     agent_map_file: str = Field(
         "",
         alias="AGENT_MAP_FILE",
-        description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines); "
-        "empty: none.",
+        description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines), re-read "
+        "within 5 s when it changes (a broken file keeps the last good map); empty: none.",
     )
     fallback_router: str = Field(
         "",
@@ -203,6 +214,12 @@ class CollectorSettings(AppSettings):
     def _check_hot(cls, value: str) -> str:
         parse_hot_routers(value)
         return value
+
+    @model_validator(mode="after")
+    def _check_worker_ports(self) -> CollectorSettings:
+        if self.metrics_port and self.metrics_port + self.collector_workers > 65535:
+            raise ValueError("METRICS_PORT+COLLECTOR_WORKERS must stay <= 65535 (worker ports)")
+        return self
 
     def hosts(self) -> list[str]:
         return _split(self.listen_hosts)

@@ -2,13 +2,14 @@
 
 sFlow agents copy the first bytes of each sampled packet; this module reads the fields a flow
 record needs from them: Ethernet with any stack of 802.1Q / 802.1ad (QinQ) tags and MPLS labels,
-then IPv4 or IPv6 (with its extension headers), then TCP, UDP, ICMP or ICMPv6. A header that is
+then IPv4 or IPv6 (with its extension headers), then TCP or UDP. A header that is
 cut short simply yields fewer fields (the agent decides how much it copies); it is never an error.
 
 Conventions (the same as NetFlow exporters use, so records of every protocol look alike):
 - ``vlan`` is the outermost 802.1Q/802.1ad tag (the one the sampling port saw);
 - ``tcp_flags`` is the 8-bit flags byte of the TCP header;
-- ICMP/ICMPv6 have ``src_port`` 0 and ``dst_port`` = type * 256 + code;
+- ``src_port``/``dst_port`` come from TCP and UDP headers only: an ICMP/ICMPv6 type and code are
+  not ports and leave them null (flows.v1's port convention, what sfacctd reports for them);
 - ``tos`` is the IPv4 TOS byte or the IPv6 traffic class.
 """
 
@@ -31,10 +32,8 @@ _ETH_IPV6 = 0x86DD
 _IPV6_EXT = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
 _IPV6_AH = 51
-_PROTO_ICMP = 1
 _PROTO_TCP = 6
 _PROTO_UDP = 17
-_PROTO_ICMPV6 = 58
 _MAX_TAGS = 8  # more stacked tags or labels than this is not a real packet
 
 _U16 = struct.Struct("!H")
@@ -167,9 +166,6 @@ def _transport(d: bytes, off: int, end: int, proto: int, rec: dict[str, Any]) ->
             rec["src_port"], rec["dst_port"], rec["tcp_flags"] = _TCP.unpack_from(d, off)
         elif off + 4 <= end:
             rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
-    elif proto == _PROTO_UDP:
-        if off + 4 <= end:
-            rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
-    elif proto in (_PROTO_ICMP, _PROTO_ICMPV6) and off + 2 <= end:
-        rec["src_port"] = 0
-        rec["dst_port"] = d[off] * 256 + d[off + 1]
+    elif proto == _PROTO_UDP and off + 4 <= end:
+        rec["src_port"], rec["dst_port"] = _PORTS.unpack_from(d, off)
+    # ICMP/ICMPv6 (and every other protocol): no ports (see the module docstring)

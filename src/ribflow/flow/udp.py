@@ -3,9 +3,10 @@
 Each (address, port) gets its own non-blocking socket with a large receive buffer: IPv4 and IPv6
 listeners are separate sockets (no v4-mapped addresses). The receive buffer is asked for with
 SO_RCVBUFFORCE (allowed with CAP_NET_ADMIN, not capped by net.core.rmem_max), else SO_RCVBUF;
-the size the kernel granted is reported. Drops — datagrams the kernel threw away because the
-buffer was full — are read per socket from /proc/net/udp{,6} (matched by socket inode), so an
-overrun is measured, never hidden.
+the size the kernel granted is reported. With several collector workers every worker has its own
+socket bound to the same address and port with SO_REUSEPORT (see ``flow/workers.py``).
+Drops — datagrams the kernel threw away because the buffer was full — are read per socket from
+/proc/net/udp{,6} (matched by socket inode), so an overrun is measured, never hidden.
 """
 
 from __future__ import annotations
@@ -47,13 +48,16 @@ class Listener:
         self.sock.close()
 
 
-def open_listener(host: str, port: int, rcvbuf: int) -> Listener:
-    """Bind a non-blocking UDP socket on ``host:port`` with a receive buffer of ``rcvbuf``."""
+def open_listener(host: str, port: int, rcvbuf: int, reuseport: bool = False) -> Listener:
+    """Bind a non-blocking UDP socket on ``host:port`` with a receive buffer of ``rcvbuf``;
+    ``reuseport``: join the SO_REUSEPORT group of that address and port (same user only)."""
     family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         _set_rcvbuf(sock, rcvbuf)
         sock.bind((host, port))
         sock.setblocking(False)
@@ -65,6 +69,15 @@ def open_listener(host: str, port: int, rcvbuf: int) -> Listener:
     listener = Listener(host, bound_port, sock, granted, family=family)
     log.info("listening on udp %s (receive buffer %d bytes)", listener.label, granted)
     return listener
+
+
+def listener_from_fd(fd: int) -> Listener:
+    """A Listener around an already bound UDP socket inherited from the parent process."""
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    host, port = sock.getsockname()[:2]
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return Listener(str(host), int(port), sock, granted, family=sock.family)
 
 
 def _set_rcvbuf(sock: socket.socket, size: int) -> None:

@@ -3,6 +3,9 @@
 gobgpd listens for BGP on the router address only (so other speakers can use :179 on other
 loopback addresses), its gRPC API on router:grpc-port, and waits passively for ExaBGP, its
 route-reflector client. Graceful restart is on because it is what makes gobgpd send End-of-RIB.
+
+:class:`RouterConfig` is the one gobgpd.toml renderer: the lab, the BGP and enricher tests and the
+BGP benchmark all describe their routers with it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,60 +21,104 @@ from ribflow.lab.errors import PrerequisiteMissing, StartFailed
 from ribflow.lab.settings import LabSettings
 
 
+@dataclass(frozen=True)
+class Peer:
+    """One iBGP neighbour of a gobgpd router (its peer AS is the router's own AS).
+
+    ``passive``: the neighbour connects to the router (ExaBGP does); otherwise gobgpd connects
+    to it (nfacctd's BGP daemon only listens). Graceful restart is what makes gobgpd send
+    End-of-RIB; ``add_paths_send`` > 0 advertises up to that many paths per prefix.
+    """
+
+    address: str
+    passive: bool = True
+    rr_client: bool = True
+    graceful_restart: bool = True
+    description: str = ""
+    hold_time: int | None = None  # keepalive = hold_time / 3 (at least 1 s)
+    connect_retry: int | None = None
+    add_paths_send: int = 0
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """A gobgpd router: BGP on ``address``:179 only, iBGP with every peer of ``peers``."""
+
+    address: str
+    router_id: str
+    asn: int
+    peers: tuple[Peer, ...]
+    families: tuple[str, ...] = ("ipv4-unicast", "ipv6-unicast")
+    comment: str = ""  # a first line for whoever reads the file
+
+    def toml(self) -> str:
+        """The gobgpd.toml text (gobgpd -t toml)."""
+        lines = [f"# {self.comment}"] if self.comment else []
+        lines += [
+            "[global.config]",
+            f"  as = {self.asn}",
+            f'  router-id = "{self.router_id}"',
+            "  port = 179",
+            f'  local-address-list = ["{self.address}"]',
+        ]
+        for peer in self.peers:
+            lines += self._neighbor(peer)
+        return "\n".join(lines) + "\n"
+
+    def _neighbor(self, peer: Peer) -> list[str]:
+        out = ["[[neighbors]]", "  [neighbors.config]"]
+        out += [f'    neighbor-address = "{peer.address}"', f"    peer-as = {self.asn}"]
+        if peer.description:
+            out.append(f'    description = "{peer.description}"')
+        out += ["  [neighbors.transport.config]", f'    local-address = "{self.address}"']
+        out.append(f"    passive-mode = {'true' if peer.passive else 'false'}")
+        if peer.graceful_restart:
+            out += ["  [neighbors.graceful-restart.config]", "    enabled = true"]
+            out.append("    restart-time = 120")
+        if peer.rr_client:
+            out += ["  [neighbors.route-reflector.config]", "    route-reflector-client = true"]
+            out.append(f'    route-reflector-cluster-id = "{self.router_id}"')
+        if peer.add_paths_send:
+            out += ["  [neighbors.add-paths.config]", f"    send-max = {peer.add_paths_send}"]
+        timers = []
+        if peer.hold_time is not None:
+            timers.append(f"    hold-time = {peer.hold_time}")
+            timers.append(f"    keepalive-interval = {max(1, peer.hold_time // 3)}")
+        if peer.connect_retry is not None:
+            timers.append(f"    connect-retry = {peer.connect_retry}")
+        if timers:
+            out += ["  [neighbors.timers.config]", *timers]
+        for family in self.families:
+            out += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]"]
+            out.append(f'      afi-safi-name = "{family}"')
+            if peer.graceful_restart:
+                out += ["    [neighbors.afi-safis.mp-graceful-restart.config]"]
+                out.append("      enabled = true")
+        return out
+
+
 def render_gobgpd(s: LabSettings) -> str:
-    """gobgpd.toml for the lab router."""
-    return f"""# gobgpd -- ribflow lab router: iBGP route reflector (rendered by `ribflow lab up`)
-[global.config]
-  as = {s.router_as}
-  router-id = "{s.router_id}"
-  port = 179
-  local-address-list = ["{s.router_address}"]
-
-# ExaBGP (the ribflow bridge's BGP speaker) is a route-reflector client; it connects actively.
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "{s.exabgp_address}"
-    peer-as = {s.router_as}
-    description = "ribflow-exabgp"
-  [neighbors.transport.config]
-    local-address = "{s.router_address}"
-    passive-mode = true
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 120
-  [neighbors.route-reflector.config]
-    route-reflector-client = true
-    route-reflector-cluster-id = "{s.router_id}"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-"""
+    """gobgpd.toml for the lab router: ExaBGP (the bridge's speaker) is its only, passive,
+    route-reflector client."""
+    peer = Peer(s.exabgp_address, description="ribflow-exabgp")
+    comment = "gobgpd -- ribflow lab router: iBGP route reflector (rendered by `ribflow lab up`)"
+    return RouterConfig(s.router_address, s.router_id, s.router_as, (peer,), comment=comment).toml()
 
 
-def gobgpd_command(s: LabSettings, config: Path) -> list[str]:
+def gobgpd_argv(config: Path, api_hosts: str, *, log_level: str | None = None) -> list[str]:
+    """The gobgpd command line for ``config``: gRPC API on ``api_hosts`` (host:port) only."""
     exe = shutil.which("gobgpd")
     if not exe:
         raise PrerequisiteMissing("gobgpd not found (apt-get install gobgpd)")
-    return [
-        exe,
-        "-f",
-        str(config),
-        "-t",
-        "toml",
-        "-p",
-        "-l",
-        "info",
-        "--api-hosts",
-        s.grpc_target,
-        "--pprof-disable",
-    ]
+    argv = [exe, "-f", str(config), "-t", "toml", "-p"]
+    if log_level:
+        argv += ["-l", log_level]
+    return [*argv, "--api-hosts", api_hosts, "--pprof-disable"]
+
+
+def gobgpd_command(s: LabSettings, config: Path) -> list[str]:
+    """The lab router's gobgpd command line."""
+    return gobgpd_argv(config, s.grpc_target, log_level="info")
 
 
 class Gobgp:

@@ -207,7 +207,8 @@ class RouteAttrs:
     def __init__(self, key: bytes, attrs: Mapping[str, Any], next_hop: str | None) -> None:
         self.key = key
         try:
-            self.next_hop = normalise_address(next_hop) if next_hop else ""
+            # interned: thousands of sets share a handful of next hops
+            self.next_hop = _intern(normalise_address(next_hop)) if next_hop else ""
         except (OSError, ValueError):
             raise BadEvent("bad_attrs", f"next hop {next_hop!r}") from None
         origin = attrs.get("origin")

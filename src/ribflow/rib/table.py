@@ -163,17 +163,21 @@ class RouterRib:
         length, entry = found
         if type(entry) is RouteAttrs:
             return length, entry
-        paths: Paths = entry  # type: ignore[assignment]
-        if next_hop:
+        return length, pick_path(entry, next_hop)  # type: ignore[arg-type]
+
+
+def pick_path(paths: Paths, next_hop: str | None) -> RouteAttrs:
+    """The ADD-PATH path a flow uses: the one via the flow's BGP next hop, else the best."""
+    if next_hop:
+        for _, attrs in paths:
+            if attrs.next_hop == next_hop:
+                return attrs
+        try:
+            canonical = normalise_address(next_hop)
+        except (OSError, ValueError):
+            canonical = next_hop
+        if canonical != next_hop:
             for _, attrs in paths:
-                if attrs.next_hop == next_hop:
-                    return length, attrs
-            try:
-                canonical = normalise_address(next_hop)
-            except (OSError, ValueError):
-                canonical = next_hop
-            if canonical != next_hop:
-                for _, attrs in paths:
-                    if attrs.next_hop == canonical:
-                        return length, attrs
-        return length, paths[0][1]
+                if attrs.next_hop == canonical:
+                    return attrs
+    return paths[0][1]

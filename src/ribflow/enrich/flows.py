@@ -1,0 +1,86 @@
+"""The per-flow hot loop: parse a batch's addresses, longest-prefix match them, render records.
+
+One ``flows`` message carries the records of one export packet (~25), and a busy enricher sees
+millions per minute, so this loop is written for speed (measured in
+benchmarks/bench_enricher.py): addresses are parsed inline with ``inet_pton``, the router's
+two prefix tables are bound once per batch, the common single-path entry is used as is (only
+ADD-PATH entries go through :func:`~ribflow.rib.table.pick_path`), and matches are handed to
+:meth:`FlowFormatter.flow_json` as plain values instead of tuples. Behaviour, including which
+exception a malformed record raises, is that of :func:`ribflow.rib.prefix.parse_address`
+followed by :meth:`RouterRib.lookup`.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ribflow.enrich.pmacct import FlowFormatter
+from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.prefix import AFI_IP, AFI_IP6
+from ribflow.rib.table import RouterRib, pick_path
+
+# What a malformed record raises while being parsed, matched or rendered.
+RECORD_ERRORS = (KeyError, TypeError, ValueError, OSError, AttributeError, IndexError)
+
+_inet_pton = socket.inet_pton
+_from_bytes = int.from_bytes
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+
+def enrich_records(
+    records: list[Any],
+    rib: RouterRib | None,
+    fmt: FlowFormatter,
+    on_bad: Callable[[Any, Exception], None],
+) -> tuple[list[bytes], int, int]:
+    """Render every good record of a batch; returns ``(outputs, source hits, dest hits)``.
+
+    A record that cannot be rendered goes to ``on_bad`` with its exception and is skipped.
+    ``rib`` None (no routes for the router) renders every record unenriched.
+    """
+    flow_json = fmt.flow_json
+    outputs: list[bytes] = []
+    append = outputs.append
+    src_hits = dst_hits = 0
+    if rib is not None:
+        v4, v6 = rib.v4.lookup, rib.v6.lookup
+    for rec in records:
+        try:
+            text = rec["dst_addr"]
+            if ":" in text:
+                d_afi, d_bits, dst = AFI_IP6, 128, _from_bytes(_inet_pton(_AF_INET6, text), "big")
+            else:
+                d_afi, d_bits, dst = AFI_IP, 32, _from_bytes(_inet_pton(_AF_INET, text), "big")
+            text = rec["src_addr"]
+            if ":" in text:
+                s_v4, s_bits, src = False, 128, _from_bytes(_inet_pton(_AF_INET6, text), "big")
+            else:
+                s_v4, s_bits, src = True, 32, _from_bytes(_inet_pton(_AF_INET, text), "big")
+            s_attrs = d_attrs = None
+            s_net = s_len = d_net = d_len = 0
+            if rib is not None:
+                found = (v4 if d_afi == AFI_IP else v6)(dst)
+                if found is not None:
+                    d_len, entry = found
+                    if isinstance(entry, RouteAttrs):
+                        d_attrs = entry
+                    else:
+                        d_attrs = pick_path(entry, rec.get("bgp_next_hop"))
+                    shift = d_bits - d_len
+                    d_net = (dst >> shift) << shift
+                found = (v4 if s_v4 else v6)(src)
+                if found is not None:
+                    s_len, entry = found
+                    s_attrs = entry if isinstance(entry, RouteAttrs) else pick_path(entry, None)
+                    shift = s_bits - s_len
+                    s_net = (src >> shift) << shift
+            append(flow_json(rec, d_afi, s_net, s_len, s_attrs, d_net, d_len, d_attrs))
+        except RECORD_ERRORS as exc:
+            on_bad(rec, exc)
+            continue
+        src_hits += s_attrs is not None
+        dst_hits += d_attrs is not None
+    return outputs, src_hits, dst_hits
