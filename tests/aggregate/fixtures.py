@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -313,3 +314,12 @@ def closers(ts_s: float, n: int = 32) -> list[tuple[bytes, bytes, int]]:
         rec.update({"packets": 1, "bytes": 1, "timestamp_arrival": ts_s})
         out.append((f"closer-{i}".encode(), orjson.dumps(rec), int(ts_s * 1000)))
     return out
+
+
+def metric(host: str, port: int, sample: str) -> float:
+    """The value of one sample (``name{labels}``) on the aggregator's /metrics (0 if absent)."""
+    text = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read()
+    for line in text.decode().splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

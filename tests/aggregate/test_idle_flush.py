@@ -9,7 +9,6 @@ import random
 import shutil
 import socket
 import time
-import urllib.request
 from typing import Any
 
 import orjson
@@ -19,6 +18,7 @@ from tests.aggregate.fixtures import (
     AggregatorFactory,
     TopicReader,
     expected_sums,
+    metric,
     output_sums,
     produce,
     stamp,
@@ -49,14 +49,6 @@ def metrics_port() -> int:
                 continue
             return port
     raise AssertionError("no free port in 22000-22999")
-
-
-def metric(port: int, sample: str) -> float:
-    text = urllib.request.urlopen(f"http://{METRICS_HOST}:{port}/metrics", timeout=10).read()
-    for line in text.decode().splitlines():
-        if line.startswith(sample + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_quiet_exporter_last_windows_written_and_later_flow_is_late(
@@ -98,8 +90,8 @@ def test_quiet_exporter_last_windows_written_and_later_flow_is_late(
     assert letters[0]["reason"] == "late"
     late_row = orjson.loads(letters[0]["raw"])
     assert late_row["ts_ms"] == (BASE + 4) * 1000 and late_row["bytes"] == 5000
-    assert metric(port, 'ribflow_aggregate_late_total{unit="flows"}') == 1
-    assert metric(port, 'ribflow_aggregate_late_total{unit="bytes"}') == 5000
+    assert metric(METRICS_HOST, port, 'ribflow_aggregate_late_total{unit="flows"}') == 1
+    assert metric(METRICS_HOST, port, 'ribflow_aggregate_late_total{unit="bytes"}') == 5000
     assert "idle flush: partition" in run.log_path.read_text()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -27,6 +26,7 @@ import pytest
 
 from tests.aggregate.fixtures import AggregatorFactory, TopicReader, closers, produce
 from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.procs import interrupt
 
 pytestmark = pytest.mark.integration
 
@@ -69,13 +69,7 @@ def daemon(args: list[str], log: Path, ready: str, timeout: float = 30) -> Itera
             time.sleep(0.1)
         yield proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        interrupt(proc)
 
 
 def nfacctd_conf(tmp: Path, port: int) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import socket
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.aggregate.fixtures import (
     closers,
     delete_topics_containing,
     expected_sums,
+    metric,
     output_sums,
     produce,
     stamp,
@@ -49,15 +49,6 @@ def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-def metric(port: int, sample: str) -> float:
-    """The value of one sample (``name{labels}``) on the aggregator's /metrics."""
-    text = urllib.request.urlopen(f"http://{METRICS_HOST}:{port}/metrics", timeout=10).read()
-    for line in text.decode().splitlines():
-        if line.startswith(sample + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_late_flows_counted_and_dead_lettered(
@@ -95,8 +86,8 @@ def test_late_flows_counted_and_dead_lettered(
         (("d",), stamp(base + 20)): [1, 1, 100],
     }
     assert duplicates == 0
-    assert metric(port, 'ribflow_aggregate_late_total{unit="flows"}') == 1
-    assert metric(port, 'ribflow_aggregate_late_total{unit="bytes"}') == 100
+    assert metric(METRICS_HOST, port, 'ribflow_aggregate_late_total{unit="flows"}') == 1
+    assert metric(METRICS_HOST, port, 'ribflow_aggregate_late_total{unit="bytes"}') == 100
 
     dlq = TopicReader(kafka_broker, f"{sink}-dlq")
     try:
@@ -136,7 +127,7 @@ def test_backlog_of_uneven_input_partitions_is_not_late(
     run = aggregator(source, sink, AGGREGATE="src_host", REFRESH_TIME="10", GRACE="2",
                      METRICS_PORT=str(port), METRICS_HOST=METRICS_HOST)  # fmt: skip
     run.wait_consumed(kafka_broker, source)
-    late = metric(port, 'ribflow_aggregate_late_total{unit="flows"}')
+    late = metric(METRICS_HOST, port, 'ribflow_aggregate_late_total{unit="flows"}')
     produce(kafka_broker, source, closers(base + 1000))
     want = expected_sums([r for _, r in records], [("ip_src", "")], 10)
     reader = TopicReader(kafka_broker, sink)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -31,6 +30,7 @@ from ribflow.enrich.pmacct import PROTO_TEXT
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import iter_datagrams
+from tests.fixtures.procs import interrupt
 from tests.flow.netflow_support import DATA, LAB, LOGSTASH
 
 pytestmark = pytest.mark.integration
@@ -87,13 +87,7 @@ def running(kind: str, tmp: Path, port: int) -> Iterator[None]:
             time.sleep(0.1)
         yield
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        interrupt(proc)
 
 
 def _listening(port: int) -> bool:

@@ -15,25 +15,15 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
 from ribflow.bgp.settings import BridgeSettings
+from ribflow.kafka.producer import Producer
 from ribflow.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
-
-
-class Producer(Protocol):
-    """The part of ``confluent_kafka.Producer`` the bridge uses (fakes implement it in tests)."""
-
-    def produce(
-        self, topic: str, value: bytes | None = ..., key: bytes | None = ..., **kw: Any
-    ) -> None: ...
-    def poll(self, timeout: float = ...) -> int: ...
-    def flush(self, timeout: float = ...) -> int: ...
-    def __len__(self) -> int: ...
 
 
 def producer_config(settings: BridgeSettings) -> dict[str, Any]:

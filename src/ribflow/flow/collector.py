@@ -23,7 +23,7 @@ import selectors
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -35,6 +35,7 @@ from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.templates_topic import StatefulDecoder
 from ribflow.flow.types import PacketDecoder
 from ribflow.flow.udp import Listener, socket_stats
+from ribflow.kafka.producer import Producer
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 
@@ -42,20 +43,6 @@ log = logging.getLogger(__name__)
 
 BURST = 512  # datagrams read from one socket before looking at the others
 COMPONENT = "collector"
-
-
-class Producer(Protocol):
-    """The part of confluent_kafka.Producer the collector uses (a fake in unit tests)."""
-
-    def produce(
-        self, topic: str, value: bytes | None = ..., key: bytes | None = ..., **kw: Any
-    ) -> None: ...
-
-    def poll(self, timeout: float = ...) -> int: ...
-
-    def flush(self, timeout: float = ...) -> int: ...
-
-    def __len__(self) -> int: ...
 
 
 class Topics:
