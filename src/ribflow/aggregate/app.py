@@ -13,6 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from ribflow.aggregate.settings import AggregatorSettings, load_settings
+from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 
@@ -66,8 +67,14 @@ def main(argv: list[str]) -> int:
     serve_metrics(settings.metrics_port, settings.metrics_host)
     from ribflow.aggregate.pipeline import Aggregator
 
-    aggregator = Aggregator(settings)
-    aggregator.ensure_topics()
-    aggregator.build()
-    aggregator.run()
+    first = [Aggregator(settings)]
+    first[0].ensure_topics()
+
+    def run_once() -> None:
+        # a fresh application each time: Kafka failing under one ends it (ribflow.kafka.rerun)
+        aggregator = first.pop() if first else Aggregator(settings)
+        aggregator.build()
+        aggregator.run()
+
+    run_until_stopped("aggregator", settings.broker_address, run_once)
     return 0

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import RibflowError
+from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
@@ -60,14 +61,21 @@ def main(argv: list[str]) -> int:
         print(f"ribflow enricher: {exc}", file=sys.stderr)
         return 2
     serve_metrics(settings.metrics_port, settings.metrics_host)
-    wired = build(settings)
-    log.info(
-        "enricher starting: group %s, %s, %d partitions, state in %s",
-        settings.group_id,
-        settings.processing_guarantee,
-        partitions,
-        settings.state_dir,
-    )
-    wired.run(timeout=args.timeout)
-    log.info("enricher stopped: %s", wired.enricher.stats())
+
+    def run_once() -> None:
+        # a fresh application each time: Kafka failing under one ends it (ribflow.kafka.rerun)
+        wired = build(settings)
+        log.info(
+            "enricher starting: group %s, %s, %d partitions, state in %s",
+            settings.group_id,
+            settings.processing_guarantee,
+            partitions,
+            settings.state_dir,
+        )
+        try:
+            wired.run(timeout=args.timeout)
+        finally:
+            log.info("enricher stopped: %s", wired.enricher.stats())
+
+    run_until_stopped("enricher", settings.broker_address, run_once)
     return 0
