@@ -53,6 +53,18 @@ venv_setup() {
         "$VENV/bin/python" -m pip install -q -e ".[test,bench]"
         echo "$want" >"$stamp"
     fi
+    # the compiled longest-prefix match (PyO3 + maturin; needs cargo): rebuilt when rust/ changes
+    stamp="$VENV/.ribflow-lpm-installed"
+    want=$(find rust/ribflow-lpm -name target -prune -o -type f -print | LC_ALL=C sort \
+        | xargs sha256sum | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        # rustup installs into ~/.cargo/bin, which a non-login shell may not have on PATH
+        command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
+        command -v cargo >/dev/null 2>&1 || { say "cargo (Rust >= 1.74) is required: https://rustup.rs"; exit 1; }
+        say "pip install ./rust/ribflow-lpm"
+        "$VENV/bin/python" -m pip install -q ./rust/ribflow-lpm
+        echo "$want" >"$stamp"
+    fi
 }
 
 kafka_jars() {

@@ -24,6 +24,8 @@ counted. The machine is shared with other work: the load average is printed with
 Daemons use 127.0.0.45-47 and gRPC port 50145 only.
 
     .venv/bin/python benchmarks/bench_enricher.py [--tables synthetic,ris,lab] [--flows 200000]
+    .venv/bin/python benchmarks/bench_enricher.py --memory --tables lab --flows 50000
+        (table load + one flow pass only; RSS from a started idle enricher, by kind of mapping)
 """
 
 from __future__ import annotations
@@ -538,6 +540,85 @@ def _advertised(neighbor: str) -> int:
                for af in info.get("afi_safis", []) or [])  # fmt: skip
 
 
+# -- memory mode (--memory) ----------------------------------------------------------------------
+def smaps_groups(pid: int) -> dict[str, int]:
+    """RSS bytes by kind of mapping: heap, large anonymous (thread arenas, RocksDB), files."""
+    out: dict[str, int] = {}
+    name = "?"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split(None, 1)[0]
+            if "-" in head and not head.endswith(":"):
+                parts = line.split()
+                path = parts[5] if len(parts) > 5 else ""
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                anon = ("anonymous, 1 MiB (pymalloc arenas)" if hi - lo == 1 << 20
+                        else "anonymous, other (thread arenas, big blocks)")  # fmt: skip
+                name = ("heap (brk)" if path == "[heap]" else "stack/vdso" if path.startswith("[")
+                        else anon if not path
+                        else "python ext (.so)" if ".so" in path else "other files")  # fmt: skip
+            elif head == "Rss:":
+                out[name] = out.get(name, 0) + int(line.split()[1]) * 1024
+    return out
+
+
+def bench_memory(
+    kafka: Kafka, wl: Workload, work: Path, groups: list[str], extra_env: dict[str, str]
+) -> Iterator[str]:
+    """RSS per path measured from an idle, started enricher (imports and Kafka setup excluded)."""
+    tag = uuid.uuid4().hex[:6]
+    t = {k: kafka.topic(f"bench-{k}-{tag}", compact=(k == "rib"))
+         for k in ("bgp", "flows", "enriched", "dump", "rib")}  # fmt: skip
+    group = f"bench-enricher-{tag}"
+    groups.append(group)
+    env = {
+        "Quix__Broker__Address": kafka.broker, "Quix__Consumer__Group": group,
+        "Quix__State__Dir": str(work / f"state-{tag}"), "BGP_UPDATES_TOPIC": t["bgp"],
+        "FLOWS_TOPIC": t["flows"], "FLOWS_ENRICHED_TOPIC": t["enriched"],
+        "BGP_RIB_DUMP_TOPIC": t["dump"], "BGP_RIB_TOPIC": t["rib"], "RIB_DUMP_INTERVAL": "0",
+        "COMMIT_INTERVAL": "2", "LOG_LEVEL": "INFO", "PARTITIONS": str(PARTITIONS), **extra_env,
+    }  # fmt: skip
+    log = work / f"enricher-{tag}.log"
+    proc = enricher(env, log)
+    gid = group + "-enricher"
+    try:
+        wait(lambda: log.read_text().count("RIB rebuilt") >= PARTITIONS, 600, "the start", proc,
+             log)  # fmt: skip
+        time.sleep(3)
+        rss0, groups0 = rss_bytes(proc.pid), smaps_groups(proc.pid)
+        kafka.produce(t["bgp"], ((k, v, T0) for k, v in wl.bgp))
+        cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+        wait(lambda: kafka.caught_up(gid, t["bgp"]), 3600, "the table load", proc, log)
+        load_cpu, load_wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
+        time.sleep(3)  # one more checkpoint: the memtables and producer queues settle
+        rss1, groups1 = rss_bytes(proc.pid), smaps_groups(proc.pid)
+        flows_cpu = 0.0
+        if wl.flows:
+            kafka.produce(t["flows"], ((k, v, T0 + 3_600_000) for k, v in wl.flows))
+            cpu0 = cpu_seconds(proc.pid)
+            wait(lambda: kafka.caught_up(gid, t["flows"])
+                 and kafka.count(t["enriched"]) >= wl.n_flows, 3600, "the enrichment", proc,
+                 log)  # fmt: skip
+            flows_cpu = cpu_seconds(proc.pid) - cpu0
+        rss2 = rss_bytes(proc.pid)
+    finally:
+        stop(proc)
+    yield f"\n== {wl.name}: {wl.paths:,} paths, {wl.n_flows:,} flows (memory mode)"
+    yield row("RSS idle after start, MB", f"{rss0 / 2**20:,.1f}")
+    yield row("RSS after the table load, MB", f"{rss1 / 2**20:,.1f}")
+    yield row("RSS growth per path (started -> loaded)", f"{(rss1 - rss0) / wl.paths:,.0f}",
+              "pmacct 440", f"{440 * wl.paths / max(rss1 - rss0, 1):.2f}")  # fmt: skip
+    for kind in sorted(set(groups0) | set(groups1)):
+        grow = groups1.get(kind, 0) - groups0.get(kind, 0)
+        yield row(f"  of which {kind}, B/path", f"{grow / wl.paths:,.0f}",
+                  f"{groups1.get(kind, 0) / 2**20:,.1f} MB at end")  # fmt: skip
+    yield row("table load, paths per CPU-second", f"{wl.paths / load_cpu:,.0f}",
+              f"wall {load_wall:,.1f} s")  # fmt: skip
+    if flows_cpu:
+        yield row("enriched flows per CPU-s (1 msg/flow)", f"{wl.n_flows / flows_cpu:,.0f}",
+                  f"RSS after {rss2 / 2**20:,.1f} MB")  # fmt: skip
+
+
 # -- report ----------------------------------------------------------------------------------------
 def row(name: str, ours: str, ref: str = "", ratio: str = "") -> str:
     return f"{name:<44} {ours:>14} {ref:>26} {ratio:>8}"
@@ -591,6 +672,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--flows", type=int, default=200_000)
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra enricher setting, e.g. RIB_TABLE=false")  # fmt: skip
+    ap.add_argument("--memory", action="store_true",
+                    help="only the table load and one flow pass, RSS measured from a started, "
+                    "idle enricher, by kind of mapping")  # fmt: skip
     args = ap.parse_args(argv)
     kafka = Kafka(args.broker)
     groups: list[str] = []
@@ -610,6 +694,10 @@ def main(argv: list[str]) -> int:
                 else:
                     wl = lab_workload(args.flows, work)
                 extra = dict(e.split("=", 1) for e in args.env)
+                if args.memory:
+                    for line in bench_memory(kafka, wl, work, groups, extra):
+                        print(line, flush=True)
+                    continue
                 r = bench_table(kafka, wl, work, groups, extra)
                 if table == "lab":
                     r.update(bench_nfacctd(wl, work))

@@ -9,6 +9,9 @@ encoded first; "apply" then times JSON decoding, event parsing, interning and RI
 ("hit") and on uniformly random addresses. Memory: tracemalloc of the RIB structures (a
 separate build), and RSS growth of the process.
 
+Every table is measured twice, each time in a fresh process: with the pure-Python prefix table
+(RIBFLOW_PURE_LPM=1) and with the compiled ribflow_lpm one, printed side by side.
+
 Reference figures (DESIGN.md "Numbers to beat"): pmacct nfacctd 1.7.7 loads 120k routes in
 ~1.2 s (~100k routes/s) and holds ~440 B of RSS per route; Akvorado ~75 B per route and
 ~70 ns per lookup (Go). Goals (issue 5): apply >= 100k routes/s, <= 441 B/route.
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,7 @@ from ribflow.rib import (
     parse_address,
     parse_event,
 )
+from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
 from ribflow.rib.mrt_load import read_rib
 from ribflow.rib.synth import SynthTable
 
@@ -116,31 +120,52 @@ def apply_all(messages: Iterable[tuple[str, bytes]]) -> tuple[dict[str, RouterSt
     return routers, pool
 
 
-def _row(name: str, ours: str, ref: str, ratio: str) -> str:
-    return f"{name:<34} {ours:>16} {ref:>22} {ratio:>10}"
+def _row(name: str, pure: str, compiled: str, ref: str, ratio: str) -> str:
+    return f"{name:<34} {pure:>13} {compiled:>13} {ref:>22} {ratio:>10}"
 
 
-def report(label: str, r: dict[str, float]) -> Iterator[str]:
+def report(label: str, runs: dict[str, dict[str, float]]) -> Iterator[str]:
+    """Pure-Python and compiled prefix tables side by side; the ratio is compiled vs reference
+    (or compiled vs pure where there is no reference figure)."""
+    p, c = runs["pure"], runs.get("compiled")
+    r = c or p
     yield (
         f"\n== {label}: {int(r['paths']):,} paths, {int(r['sets']):,} attribute sets, "
         f"{int(r['messages']):,} bgp-updates messages"
     )
-    yield _row("metric", "ribflow", "reference", "ratio")
+    yield _row("metric", "pure-python", "compiled", "reference", "ratio")
+
+    def both(key: str, fmt: Callable[[float], str]) -> tuple[str, str]:
+        return fmt(p[key]), (fmt(c[key]) if c else "n/a")
+
+    def num(v: float) -> str:
+        return f"{v:,.0f}"
+
+    def ns(v: float) -> str:
+        return f"{1e9 / v:,.0f}"
+
     apply = r["apply_cpu"]
-    yield _row("apply, paths per CPU-second", f"{apply:,.0f}", f"pmacct {REF_APPLY:,.0f}",
+    yield _row("apply, paths per CPU-second", *both("apply_cpu", num), f"pmacct {REF_APPLY:,.0f}",
                f"{apply / REF_APPLY:.2f}")  # fmt: skip
-    yield _row("apply, paths per wall-second", f"{r['apply_wall']:,.0f}", "", "")
-    ns_hit = 1e9 / r["lookup_hit"]
-    yield _row("lookup (hit), ns", f"{ns_hit:,.0f}", f"akvorado {REF_AKVORADO_LOOKUP_NS:.0f}",
-               f"{REF_AKVORADO_LOOKUP_NS / ns_hit:.2f}")  # fmt: skip
-    yield _row("lookups per CPU-second (hit)", f"{r['lookup_hit']:,.0f}", "", "")
-    yield _row("lookups per CPU-second (random)", f"{r['lookup_random']:,.0f}",
+    yield _row("apply, paths per wall-second", *both("apply_wall", num), "", "")
+    for key, name in (("table_hit", "PrefixTable.lookup (hit), ns"),
+                      ("table_random", "PrefixTable.lookup (random), ns"),
+                      ("lookup_hit", "RouterRib.lookup (hit), ns"),
+                      ("lookup_random", "RouterRib.lookup (random), ns")):  # fmt: skip
+        ratio = f"{c[key] / p[key]:.2f}x" if c else ""
+        ref = f"akvorado {REF_AKVORADO_LOOKUP_NS:.0f}" if key == "table_hit" else ""
+        yield _row(name, *both(key, ns), ref, ratio)
+    yield _row("lookups per CPU-second (hit)", *both("lookup_hit", num), "", "")
+    yield _row("lookups per CPU-second (random)", *both("lookup_random", num),
                f"(found {r['random_found']:.0%})", "")  # fmt: skip
-    traced, grown = r["traced_per_path"], r["rss_per_path"]
-    for label_, ours in (("tracemalloc", traced), ("RSS growth", grown)):
-        yield _row(f"bytes per path ({label_})", f"{ours:,.0f}", f"pmacct {REF_PMACCT_BYTES:.0f}",
+    for key, label_ in (("traced_per_path", "tracemalloc*"), ("rss_per_path", "RSS growth")):
+        ours = r[key]
+        yield _row(f"bytes per path ({label_})", *both(key, num), f"pmacct {REF_PMACCT_BYTES:.0f}",
                    f"{REF_PMACCT_BYTES / ours:.2f}")  # fmt: skip
-        yield _row("", "", f"akvorado {REF_AKVORADO_BYTES:.0f}", f"{REF_AKVORADO_BYTES / ours:.2f}")
+        yield _row("", "", "", f"akvorado {REF_AKVORADO_BYTES:.0f}",
+                   f"{REF_AKVORADO_BYTES / ours:.2f}")  # fmt: skip
+    if c:
+        yield "  * tracemalloc does not see the compiled table's own (Rust) memory: compare RSS"
 
 
 def prepare(which: str, args: argparse.Namespace, out: Path) -> tuple[Path, Path, int]:
@@ -186,8 +211,18 @@ def run_measure(messages: Path, addresses: Path, lookups: int) -> dict[str, floa
         lookup = big.lookup
         c0 = time.process_time()
         found = sum(1 for afi, a in addrs if lookup(afi, a) is not None)
-        rates[label] = len(addrs) / (time.process_time() - c0)
+        rates["lookup_" + label] = len(addrs) / (time.process_time() - c0)
         rates[label + "_found"] = found / len(addrs)
+        # the prefix table alone (what the enricher's hot loop calls), one list per family
+        v4 = [a for afi, a in addrs if afi == 1]
+        v6 = [a for afi, a in addrs if afi != 1]
+        lk4, lk6 = big.v4.lookup, big.v6.lookup
+        c0 = time.process_time()
+        for a in v4:
+            lk4(a)
+        for a in v6:
+            lk6(a)
+        rates["table_" + label] = len(addrs) / (time.process_time() - c0)
     n_messages = sum(1 for _ in read_messages(messages))
     del routers, pool, big, hits, rand
     gc.collect()
@@ -201,9 +236,7 @@ def run_measure(messages: Path, addresses: Path, lookups: int) -> dict[str, floa
         "paths": paths,
         "apply_cpu": paths / cpu,
         "apply_wall": paths / wall,
-        "lookup_hit": rates["hit"],
-        "lookup_random": rates["random"],
-        "random_found": rates["random_found"],
+        **rates,
         "traced_per_path": traced / paths,
         "rss_per_path": rss_per,
         "messages": n_messages,
@@ -218,7 +251,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
-        print(orjson.dumps(run_measure(*args.measure, args.lookups)).decode())
+        messages, addresses = args.measure
+        print(orjson.dumps(run_measure(messages, addresses, args.lookups)).decode())
         return 0
     load = os.getloadavg()[0]
     print(f"# bench_rib: python {sys.version.split()[0]}, load average {load:.2f} "
@@ -231,14 +265,20 @@ def main(argv: list[str]) -> int:
                 print(f"\n# {args.ris} not found: RIS table skipped")
                 continue
             messages, addresses, sets = prepare(which, args, Path(tmp))
-            child = subprocess.run(
-                [sys.executable, __file__, "--measure", str(messages), str(addresses),
-                 "--lookups", str(args.lookups)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            result = orjson.loads(child.stdout.strip().splitlines()[-1])
-            result["sets"] = sets
-            for line in report(labels[which], result):
+            runs: dict[str, dict[str, float]] = {}
+            for impl in ("pure", "compiled"):
+                if impl == "compiled" and COMPILED is None:
+                    print(f"# compiled ribflow_lpm not importable ({COMPILED_ERROR})")
+                    continue
+                env = {**os.environ, PURE_ENV: "1" if impl == "pure" else "0"}
+                child = subprocess.run(
+                    [sys.executable, __file__, "--measure", str(messages), str(addresses),
+                     "--lookups", str(args.lookups)],
+                    capture_output=True, text=True, check=True, env=env,
+                )  # fmt: skip
+                runs[impl] = orjson.loads(child.stdout.strip().splitlines()[-1])
+                runs[impl]["sets"] = sets
+            for line in report(labels[which], runs):
                 print(line, flush=True)
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")
     return 0

@@ -46,6 +46,8 @@ def test_main_py_runs_the_enricher_command() -> None:
         {"SESSION_TIMEOUT_MS": "100"},
         {"RIB_DUMP_INTERVAL": "-1"},
         {"OUTPUT_FIELDS": "as_dst;rm -rf"},
+        {"CONSUMER_QUEUED_MIN_MESSAGES": "10"},
+        {"CONSUMER_QUEUED_MIN_MESSAGES": "many"},
     ],
 )
 def test_bad_settings_are_refused(bad: dict[str, str]) -> None:
@@ -59,3 +61,16 @@ def test_transactional_id_is_stable_per_state_dir(tmp_path: Path) -> None:
     again = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "a")})
     assert a.resolved_transactional_id() == again.resolved_transactional_id()
     assert a.resolved_transactional_id() != b.resolved_transactional_id()
+
+
+def test_read_ahead_and_session_settings_reach_the_consumer(tmp_path: Path) -> None:
+    from ribflow.enrich.pipeline import consumer_config
+
+    settings = EnricherSettings.load(
+        **{"CONSUMER_QUEUED_MIN_MESSAGES": "1234", "SESSION_TIMEOUT_MS": "6000"}
+    )
+    assert consumer_config(settings) == {
+        "queued.min.messages": 1234,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1500,
+    }

@@ -3,6 +3,8 @@
 The oracle knows nothing of the index: it keeps a plain dict of prefixes and, for every address,
 tries all lengths from /32 (/128) down. The RIB side goes through RouterRib (announce,
 withdraw, ADD-PATH entries) so the whole lookup path is under test, not only PrefixTable.
+Every test runs against both table implementations (the ``lpm_impl`` fixture): the
+pure-Python one and the compiled ``ribflow_lpm`` one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,16 @@ import pytest
 
 from ribflow.rib import AFI_IP, AFI_IP6, AttrPool, RouterRib
 from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.lpm import PrefixTable
+
+pytestmark = pytest.mark.usefixtures("lpm_impl")
+
+
+def test_the_rib_uses_the_chosen_implementation(lpm_impl: str) -> None:
+    rib = RouterRib(AttrPool())
+    assert isinstance(rib.v4, PrefixTable) == (lpm_impl == "pure")
+    assert isinstance(rib.v6, PrefixTable) == (lpm_impl == "pure")
+
 
 V4_LENGTHS = [0, 1, 7, 8, 9, 12, 15, 16, 17, 19, 20, 22, 23, 24, 24, 24, 24, 25, 28, 30, 31, 32]
 V6_LENGTHS = [0, 3, 16, 19, 29, 32, 32, 33, 36, 40, 44, 48, 48, 48, 56, 64, 96, 127, 128]

@@ -121,9 +121,20 @@ class _Sync:
         self._enricher.dump_due()
 
 
+def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
+    """librdkafka options of the enricher's consumer that come from its settings."""
+    config: dict[str, Any] = {
+        "session.timeout.ms": settings.session_timeout_ms,
+        "queued.min.messages": settings.consumer_queued_messages,
+    }
+    if settings.session_timeout_ms < 10000:
+        config["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
+    return config
+
+
 def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) -> EnricherApp:
     """Create the Quix application, its topics and the enricher (does not start it)."""
-    consumer_extra: dict[str, Any] = {"session.timeout.ms": settings.session_timeout_ms}
+    consumer_extra = consumer_config(settings)
     producer_extra: dict[str, Any] = {
         "linger.ms": 20,
         "compression.type": "lz4",
@@ -132,8 +143,6 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     }
     if settings.processing_guarantee == "exactly-once":
         producer_extra["transactional.id"] = settings.resolved_transactional_id()
-    if settings.session_timeout_ms < 10000:
-        consumer_extra["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
     app = Application(
         broker_address=settings.broker_address,
         consumer_group=settings.group_id,

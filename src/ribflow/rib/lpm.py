@@ -13,14 +13,70 @@ costs ~25 probes for an unrouted IPv4 address in a real table, so the address sp
   that invalidates the cache (short prefixes are few and change rarely).
 
 Memory per entry is the dict slot plus the int key (~80 bytes); values are shared objects.
+
+:func:`new_table` is what the RIB uses: it returns the compiled table of the ``ribflow_lpm``
+extension (rust/ribflow-lpm, same layout in Rust, same API and results) when that module is
+installed, else this pure-Python :class:`PrefixTable`. ``RIBFLOW_PURE_LPM=1`` in the
+environment forces the pure-Python table (for tests and side-by-side benchmarks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+import importlib
+import os
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any, Generic, Protocol, TypeVar
 
 V = TypeVar("V")
+
+PURE_ENV = "RIBFLOW_PURE_LPM"
+
+
+def _load_compiled() -> tuple[ModuleType | None, str]:
+    try:
+        return importlib.import_module("ribflow_lpm"), ""
+    except ImportError as exc:
+        return None, str(exc)
+
+
+#: The compiled extension module, or None (then ``COMPILED_ERROR`` says why).
+COMPILED, COMPILED_ERROR = _load_compiled()
+
+
+class LpmTable(Protocol[V]):
+    """What the RIB needs of a prefix table; both implementations provide it."""
+
+    bits: int
+
+    def __len__(self) -> int: ...
+    def insert(self, network: int, length: int, value: V) -> V | None: ...
+    def remove(self, network: int, length: int) -> V | None: ...
+    def clear(self) -> None: ...
+    def get(self, network: int, length: int) -> V | None: ...
+    def lookup(self, address: int) -> tuple[int, V] | None: ...
+    def lengths(self) -> list[int]: ...
+    def items(self) -> Iterable[tuple[int, int, V]]: ...
+    def sorted_items(self) -> list[tuple[int, int, V]]: ...
+
+
+def pure_forced() -> bool:
+    """True when ``RIBFLOW_PURE_LPM`` asks for the pure-Python table."""
+    return os.environ.get(PURE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def new_table(bits: int, pure: bool | None = None) -> LpmTable[Any]:
+    """A prefix table for ``bits`` (32 or 128): compiled if available, unless ``pure``.
+
+    ``pure`` None means "ask the environment" (:func:`pure_forced`).
+    """
+    if pure is None:
+        pure = pure_forced()
+    if COMPILED is None or pure:
+        return PrefixTable(bits)
+    table: LpmTable[Any] = COMPILED.PrefixTable(bits)
+    return table
+
 
 _Probe = tuple[int, dict[int, V], int]  # (shift, table of that length, length)
 

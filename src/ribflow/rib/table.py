@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ribflow.rib.attrs import AttrPool, RouteAttrs
-from ribflow.rib.lpm import PrefixTable
+from ribflow.rib.lpm import LpmTable, new_table
 from ribflow.rib.prefix import AFI_IP, AFI_IP6, normalise_address
 
 Paths = tuple[tuple[int, RouteAttrs], ...]
@@ -42,8 +42,8 @@ class RouterRib:
 
     def __init__(self, pool: AttrPool) -> None:
         self._pool = pool
-        self.v4: PrefixTable[Entry] = PrefixTable(32)
-        self.v6: PrefixTable[Entry] = PrefixTable(128)
+        self.v4: LpmTable[Entry] = new_table(32)
+        self.v6: LpmTable[Entry] = new_table(128)
         self._routes = 0
 
     def __len__(self) -> int:
@@ -54,7 +54,7 @@ class RouterRib:
     def prefixes(self) -> int:
         return len(self.v4) + len(self.v6)
 
-    def table(self, afi: int) -> PrefixTable[Entry]:
+    def table(self, afi: int) -> LpmTable[Entry]:
         return self.v4 if afi == AFI_IP else self.v6
 
     def announce(
