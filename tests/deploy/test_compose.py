@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -199,3 +200,34 @@ def test_fixed_addresses_agree(config: dict[str, Any]) -> None:
     assert amap.lookup(ip("exporter")) == ip("router")
     assert s["collector"]["environment"]["AGENT_MAP_FILE"] == "/etc/ribflow/bgp_agent.map"
     assert "COPY docker/bgp_agent.map /etc/ribflow/bgp_agent.map" in DOCKERFILE.read_text()
+
+
+# The Compose specification's JSON Schema as Debian's docker-compose package ships it (read in
+# place, not copied into this repository).
+COMPOSE_SPEC = Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json")
+
+
+def _spec_errors(document: dict[str, Any]) -> list[str]:
+    import jsonschema
+
+    assert COMPOSE_SPEC.exists(), f"{COMPOSE_SPEC} missing: apt-get install docker-compose"
+    schema = json.loads(COMPOSE_SPEC.read_text())
+    validator = jsonschema.Draft201909Validator(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(document)]  # fmt: skip
+
+
+@pytest.mark.integration
+def test_compose_yaml_is_valid_against_the_compose_spec_schema() -> None:
+    assert _spec_errors(yaml.safe_load(COMPOSE.read_text())) == []
+
+
+@pytest.mark.integration
+def test_compose_spec_schema_rejects_a_broken_file() -> None:
+    broken = yaml.safe_load(COMPOSE.read_text())
+    service = next(iter(broken["services"].values()))
+    service["restart_policy"] = "always"  # not a service key
+    service["ports"] = {"9092": "9092"}  # a list, not a mapping
+    errors = _spec_errors(broken)
+    assert any("restart_policy" in e for e in errors), errors
+    assert any("ports" in e for e in errors), errors
