@@ -8,6 +8,7 @@ packets/bytes times sampling_rate above 1, time bin = floor of the flow time).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -323,3 +324,27 @@ def metric(host: str, port: int, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def window_records(
+    base: int, w: int, rng: random.Random, per_window: int, window_s: int
+) -> list[dict[str, Any]]:
+    """``per_window`` random flows inside window ``w`` (of ``window_s`` seconds from ``base``),
+    in time order."""
+    recs = [
+        {
+            "ip_src": f"10.9.{rng.randrange(4)}.{rng.randrange(10)}",
+            "ip_proto": rng.choice(["tcp", "udp"]),
+            "packets": rng.randint(1, 50),
+            "bytes": rng.randint(40, 60000),
+            "timestamp_arrival": base + w * window_s + rng.random() * window_s,
+        }
+        for _ in range(per_window)
+    ]
+    return sorted(recs, key=lambda r: r["timestamp_arrival"])
+
+
+def router_messages(recs: list[dict[str, Any]]) -> list[tuple[bytes, bytes, int]]:
+    """One message per flow, all with one router key: the flows stay in time order through one
+    input partition."""
+    return [(b"router", orjson.dumps(r), int(r["timestamp_arrival"] * 1000)) for r in recs]

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.aggregate.fixtures import (
@@ -21,6 +20,8 @@ from tests.aggregate.fixtures import (
     produce,
     totals,
 )
+from tests.aggregate.fixtures import router_messages as messages
+from tests.aggregate.fixtures import window_records as shared_window_records
 from tests.fixtures.kafka import TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -31,22 +32,7 @@ KEYS = [("ip_src", ""), ("ip_proto", "ip")]
 
 
 def window_records(base: int, w: int, rng: random.Random) -> list[dict[str, Any]]:
-    recs = [
-        {
-            "ip_src": f"10.9.{rng.randrange(4)}.{rng.randrange(10)}",
-            "ip_proto": rng.choice(["tcp", "udp"]),
-            "packets": rng.randint(1, 50),
-            "bytes": rng.randint(40, 60000),
-            "timestamp_arrival": base + w * WINDOW_S + rng.random() * WINDOW_S,
-        }
-        for _ in range(PER_WINDOW)
-    ]
-    return sorted(recs, key=lambda r: r["timestamp_arrival"])
-
-
-def messages(recs: list[dict[str, Any]]) -> list[tuple[bytes, bytes, int]]:
-    # one router key: the flows stay in time order through one input partition
-    return [(b"router", orjson.dumps(r), int(r["timestamp_arrival"] * 1000)) for r in recs]
+    return shared_window_records(base, w, rng, PER_WINDOW, WINDOW_S)
 
 
 @pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])

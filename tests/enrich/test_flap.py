@@ -40,6 +40,7 @@ from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, children
 from tests.bgp.lab import kcat_read as kcat_envelopes
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, kcat_read, produce, read_json
+from tests.fixtures import waiting
 from tests.rib.builders import flow, flows_message
 
 pytestmark = pytest.mark.integration
@@ -66,14 +67,7 @@ def router_toml() -> str:
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = SYNC_TIMEOUT) -> Any:
     """Poll ``check`` until truthy (returned); fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
+    return waiting.wait_for(what, check, timeout)
 
 
 @dataclass

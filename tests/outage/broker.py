@@ -12,17 +12,16 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from confluent_kafka import Producer
 
 from ribflow.kafka.local import BrokerConfig, LocalKafka, broker_answers
 from tests.fixtures.kafka import warm_up
+from tests.fixtures.waiting import wait_for
 
 HOST = "127.0.0.140"  # the broker and the apps under test
 SENDER = "127.0.0.141"  # where test traffic comes from
-T = TypeVar("T")
 
 
 class Broker:
@@ -79,18 +78,6 @@ def private_broker(port: int) -> Callable[..., Iterator[Broker]]:
             broker.kafka.down()
 
     return fixture
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float, every: float = 0.3) -> T:
-    """The first truthy result of ``check``; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 def scrape(port: int, host: str = HOST) -> dict[str, float]:

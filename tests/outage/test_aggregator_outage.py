@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -27,6 +26,8 @@ from tests.aggregate.fixtures import (
     produce,
     totals,
 )
+from tests.aggregate.fixtures import router_messages as messages
+from tests.aggregate.fixtures import window_records as shared_window_records
 from tests.outage.broker import HOST, Broker, metric, private_broker, produce_across_stop, scrape
 
 pytestmark = pytest.mark.integration
@@ -41,21 +42,7 @@ broker = private_broker(23020)
 
 
 def window_records(base: int, w: int, rng: random.Random) -> list[dict[str, Any]]:
-    recs = [
-        {
-            "ip_src": f"10.9.{rng.randrange(4)}.{rng.randrange(10)}",
-            "ip_proto": rng.choice(["tcp", "udp"]),
-            "packets": rng.randint(1, 50),
-            "bytes": rng.randint(40, 60000),
-            "timestamp_arrival": base + w * WINDOW_S + rng.random() * WINDOW_S,
-        }
-        for _ in range(PER_WINDOW)
-    ]
-    return sorted(recs, key=lambda r: r["timestamp_arrival"])
-
-
-def messages(recs: list[dict[str, Any]]) -> list[tuple[bytes, bytes, int]]:
-    return [(b"router", orjson.dumps(r), int(r["timestamp_arrival"] * 1000)) for r in recs]
+    return shared_window_records(base, w, rng, PER_WINDOW, WINDOW_S)
 
 
 def aggregator(broker: Broker, tmp_path: Path, source: str, sink: str) -> AggregatorRun:
