@@ -144,7 +144,7 @@ class _BgpCounters:
         return child
 
 
-def _router_key(key: Any) -> str | None:
+def router_key(key: Any) -> str | None:
     """The router key of a message, or None when it cannot be one (no key, not UTF-8, '|')."""
     if isinstance(key, bytes):
         try:
@@ -214,7 +214,7 @@ class Enricher:
         self._sources[partition] = source
         loaded = 0
         for prefix, key, value in items:
-            router = _router_key(prefix)
+            router = router_key(prefix)
             if router is None:
                 continue
             if key == META_KEY:
@@ -276,7 +276,7 @@ class Enricher:
         self, partition: int, key: Any, raw: Any, state: StateLike, timestamp: int | None
     ) -> None:
         """Apply one bgp-updates message to its router's RIB (and mirror it into state)."""
-        router = _router_key(key)
+        router = router_key(key)
         if router is None:
             self._reject(self._dlq_bgp, raw or b"", "bad_key", key, f"key {key!r}")
             return
@@ -318,7 +318,7 @@ class Enricher:
     # -- flows ---------------------------------------------------------------------------------
     def on_flows(self, partition: int, key: Any, raw: Any, timestamp: int | None) -> int:
         """Enrich one flows message; returns the number of flow records written."""
-        router = _router_key(key)
+        router = router_key(key)
         if router is None:
             self._reject(self._dlq_flows, raw or b"", "bad_key", key, f"key {key!r}")
             return 0

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ribflow.enrich.engine import Enricher
+from ribflow.enrich.engine import Enricher, router_key
 from ribflow.replay import metrics as m
 from ribflow.replay.ribs import History, apply_bgp
 from ribflow.replay.stats import RouterStats
@@ -50,20 +50,6 @@ class _Router:
         self.applied_max = -1  # newest timestamp among the BGP messages applied
         self.released = 0
         self.seq = 0
-
-
-def router_of(key: Any) -> str | None:
-    """The router key of a message (``None``: no usable key; the enricher rejects those)."""
-    if isinstance(key, bytes):
-        try:
-            text = key.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    elif isinstance(key, str):
-        text = key
-    else:
-        return None
-    return text if text and "|" not in text else None
 
 
 class PointInTime:
@@ -95,7 +81,7 @@ class PointInTime:
     def on_bgp(self, partition: int, key: Any, raw: Any, ts: int) -> None:
         """Queue one bgp-updates message (applied once its router's flows pass its time)."""
         self.bgp_seen += 1
-        name = router_of(key)
+        name = router_key(key)
         if name is None:
             self.unkeyed += 1
             apply_bgp(self.enricher, self._history(partition), partition, key, raw, ts)
@@ -117,7 +103,7 @@ class PointInTime:
         if ts not in self.window:
             self.outside_window += 1
             return False
-        name = router_of(key)
+        name = router_key(key)
         if name is None:
             self.unkeyed += 1
             self._pin(partition)
