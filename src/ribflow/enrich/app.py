@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import RibflowError
+from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
@@ -48,14 +49,16 @@ def main(argv: list[str]) -> int:
         print(f"ribflow enricher: bad settings:\n{exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    if (refused := startup_check(settings, "enricher")) is not None:
+        return refused
     inputs = [settings.bgp_updates_topic, settings.flows_topic]
     try:
         # missing inputs are created like ribflow's tooling does; existing ones are checked
-        ensure_topics(settings.broker_address, [TopicSpec(t, settings.partitions) for t in inputs])
-        partitions = check_copartitioned(settings.broker_address, inputs)
+        ensure_topics(settings, [TopicSpec(t, settings.partitions) for t in inputs])
+        partitions = check_copartitioned(settings, inputs)
         from ribflow.enrich.pipeline import build, output_topic_specs
 
-        ensure_topics(settings.broker_address, output_topic_specs(settings, partitions))
+        ensure_topics(settings, output_topic_specs(settings, partitions))
     except (RibflowError, KafkaException) as exc:
         log.error("refusing to start: %s", exc)
         print(f"ribflow enricher: {exc}", file=sys.stderr)
@@ -77,5 +80,5 @@ def main(argv: list[str]) -> int:
         finally:
             log.info("enricher stopped: %s", wired.enricher.stats())
 
-    run_until_stopped("enricher", settings.broker_address, run_once)
+    run_until_stopped("enricher", settings, run_once)
     return 0
