@@ -87,18 +87,28 @@ def test_quix_sdk_token_lets_quix_connect() -> None:
     ("env", "named"),
     [
         ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_MECHANISM"),
-        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "PLAIN",
-          "KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_PASSWORD"),  # fmt: skip
-        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "OAUTHBEARER"},
-         "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL"),  # fmt: skip
-        ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"},
-         "no such file"),  # fmt: skip
+        (
+            {
+                "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "KAFKA_SASL_MECHANISM": "PLAIN",
+                "KAFKA_SASL_USERNAME": "u",
+            },
+            "KAFKA_SASL_PASSWORD",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "OAUTHBEARER"},
+            "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": "/nonexistent/ca.pem"},
+            "no such file",
+        ),
         ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
     ],
 )
 def test_incomplete_settings_are_refused_by_name(env: dict[str, str], named: str) -> None:
     with pytest.raises(ValidationError) as info:
-        AppSettings(**env, KAFKA_SASL_PASSWORD_UNUSED=PASSWORD)
+        AppSettings(**env)
     assert named in str(info.value)
 
 
@@ -120,7 +130,7 @@ def test_a_bare_address_takes_the_security_settings_from_the_environment(
 
 
 def test_extra_may_not_redefine_the_connection() -> None:
-    with pytest.raises(ValueError, match="security.protocol"):
+    with pytest.raises(ValueError, match=r"security\.protocol"):
         client_config(AppSettings(), {"security.protocol": "plaintext"})  # type: ignore[call-arg]
 
 
