@@ -154,3 +154,29 @@ def test_connection_env_round_trips() -> None:
     assert client_config(again) == client_config(s)
     assert set(s.connection_env()) <= set(ENV.values())
     assert connection_config(s).sasl_username == "ribflow"
+
+
+def test_no_dump_or_repr_shows_a_secret() -> None:
+    s = AppSettings(
+        **SCRAM,
+        KAFKA_SSL_KEY_PASSWORD=PASSWORD + "-key",
+        KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET=PASSWORD + "-oidc",
+    )
+    texts = [repr(s), str(s), s.describe(), str(s.model_dump()), s.model_dump_json(),
+             repr(connection_config(s)), str(connection_config(s))]  # fmt: skip
+    for text in texts:
+        assert PASSWORD not in text
+    assert s.describe() == "kafka.example:9096 SASL_SSL SCRAM-SHA-512 as ribflow"
+    from ribflow.kafka.local import BrokerConfig
+
+    assert PASSWORD not in repr(BrokerConfig(sasl_ssl_port=9094, sasl_users={"u": PASSWORD}))
+
+
+def test_scram_credentials_are_salted_not_plain() -> None:
+    from ribflow.kafka.secure import scram_arguments
+
+    args = scram_arguments({"ribflow": PASSWORD})
+    assert len(args) == 4 and args[0] == "--add-scram"
+    assert "SCRAM-SHA-256=[name=ribflow,iterations=8192,salt=" in args[1]
+    assert "SCRAM-SHA-512=[name=ribflow,iterations=8192,salt=" in args[3]
+    assert all(PASSWORD not in a for a in args)
