@@ -27,6 +27,7 @@ APPS = {
     "enricher": ["enricher"],
     "aggregator": ["aggregator"],
     "replay": ["replay", "--from=-1h", "--to=now"],
+    "replay checkpoint": ["replay", "checkpoint"],
     "topics": ["topics"],
 }
 

@@ -86,6 +86,8 @@ def checkpoint_main(argv: list[str]) -> int:
         print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    if (refused := startup_check(settings, "replay checkpoint")) is not None:
+        return refused
     from ribflow.replay import checkpointer
 
     try:
