@@ -95,3 +95,18 @@ def test_bad_settings_never_print_the_password(secure_kafka: SecureKafka, tmp_pa
     assert done.returncode == 2
     assert "KAFKA_SASL_MECHANISM is required with SASL_SSL" in done.stderr
     assert secure_kafka.password not in done.stdout + done.stderr
+
+
+def test_the_lab_refuses_a_secured_kafka_it_cannot_log_in_to(
+    secure_kafka: SecureKafka, tmp_path: Path
+) -> None:
+    """A secured Kafka is always external to the lab (it starts PLAINTEXT brokers only): wrong
+    credentials stop `ribflow lab up` before it starts anything."""
+    env = ribflow_env(secure_kafka, KAFKA_SASL_PASSWORD=WRONG, LAB_DIR=str(tmp_path / "lab"))
+    started = time.monotonic()
+    done = ribflow("lab", "up", env=env, cwd=tmp_path, timeout=120)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-3000:]
+    (line,) = refusal_lines(out, "lab up")
+    assert f"rejected the credentials of KAFKA_SASL_USERNAME={secure_kafka.user}" in line
+    assert time.monotonic() - started < QUICK_S and WRONG not in out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ribflow.kafka.client import check_connection
 from ribflow.lab import probes
 from ribflow.lab.exabgp import speaker_env
 from ribflow.lab.exporter import ExporterStatus
@@ -97,6 +98,16 @@ def topic_env(s: LabSettings) -> dict[str, str]:
         "FLOWS_AGGREGATED_TOPIC": s.topic(s.flows_aggregated_topic),
         "DLQ_SUFFIX": s.dlq_suffix,
     }
+
+
+def secured_kafka(s: LabSettings) -> bool:
+    """Whether the settings ask for TLS, SASL or Quix Cloud: such a Kafka is external (the lab
+    starts PLAINTEXT brokers only), checked here: a refusal raises KafkaAccessError, no answer
+    KafkaUnreachable, each one line naming the setting."""
+    if s.security_protocol == "PLAINTEXT" and s.quix_sdk_token is None:
+        return False
+    check_connection(s, timeout=15.0)
+    return True
 
 
 def app_env(s: LabSettings, paths: LabPaths, app: str) -> dict[str, str]:

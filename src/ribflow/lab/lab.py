@@ -123,6 +123,8 @@ class Lab:
 
     def _kafka_plan(self) -> KafkaState:
         address = self.s.broker_address
+        if comp.secured_kafka(self.s):
+            return KafkaState(address=address, started_by_lab=False)
         if broker_answers(self.s, timeout=5.0):
             return KafkaState(address=address, started_by_lab=False)
         if self.s.kafka_mode == "external":
