@@ -238,8 +238,8 @@ def run(
             collector.gate.describe(),
         )  # fmt: skip
     else:
-        log.info("worker %d (pid %d) ready on %s", role.index, os.getpid(),
-                 ", ".join(lst.label for lst in listeners))  # fmt: skip
+        log.info("worker %d (pid %d) ready on %s (exporters: %s)", role.index, os.getpid(),
+                 ", ".join(lst.label for lst in listeners), collector.gate.describe())  # fmt: skip
         role.ready()
     try:
         collector.run()
