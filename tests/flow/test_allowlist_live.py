@@ -15,7 +15,6 @@ expected flow records and denied packet counts are tshark's.
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.capture import Capture, fields
 from tests.fixtures.waiting import wait_for
 from tests.flow.collector_harness import collector, kcat_records, need, tshark_cflow
 from tests.flow.netflow_support import LAB
@@ -57,41 +57,6 @@ def source_routes() -> Iterator[None]:
     finally:
         for dst, src in routes:
             ip("route", "del", "table", "local", "local", f"{dst}/32", "dev", "lo", "src", src)
-
-
-class Capture:
-    """tshark on lo, UDP to ``port`` only, into ``path``; stopped by pid."""
-
-    def __init__(self, path: Path, port: int) -> None:
-        self.path = path
-        self.err = path.with_suffix(".err")
-        with open(self.err, "wb") as err:
-            self.proc = subprocess.Popen(
-                [need("tshark"), "-i", "lo", "-f", f"udp dst port {port}", "-w", str(path), "-q"],
-                stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
-        wait_for("tshark to capture", lambda: "Capturing on" in self.err.read_text() or
-                 self.proc.poll() is not None, 60)  # fmt: skip
-        assert self.proc.poll() is None, self.err.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def tshark_fields(pcap: Path, *fields: str, display: str = "") -> list[list[str]]:
-    cmd = [need("tshark"), "-r", str(pcap), "-T", "fields"]
-    for f in fields:
-        cmd += ["-e", f]
-    if display:
-        cmd += ["-Y", display]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
-    return [line.split("\t") for line in out.splitlines() if line.strip()]
 
 
 def softflowd(dest: str, port: int, workdir: Path, name: str) -> subprocess.Popen[bytes]:
@@ -132,7 +97,7 @@ def test_only_the_allowed_softflowd_reaches_flows(
     with collector(tmp_path, kafka_broker, env) as c:
         assert "exporters: only" in c.log_text()
         pcap = tmp_path / "lo.pcap"
-        cap = Capture(pcap, c.port)
+        cap = Capture(pcap, f"udp dst port {c.port}")
         try:
             procs = [softflowd(TO_ALLOWED, c.port, tmp_path, "a"),
                      softflowd(TO_DENIED, c.port, tmp_path, "b")]  # fmt: skip
@@ -148,9 +113,9 @@ def test_only_the_allowed_softflowd_reaches_flows(
         finally:
             cap.stop()
         # what the wire carried: each softflowd from the source address meant for it
-        pairs = {(s, d) for s, d in tshark_fields(pcap, "ip.src", "ip.dst")}
+        pairs = {(s, d) for s, d in fields(pcap, "ip.src", "ip.dst")}
         assert pairs == {(ALLOWED, TO_ALLOWED), (DENIED, TO_DENIED)}, pairs
-        denied_packets = len(tshark_fields(pcap, "frame.number", display=f"ip.src=={DENIED}"))
+        denied_packets = len(fields(pcap, "frame.number", display=f"ip.src=={DENIED}"))
         allowed_pcap = tmp_path / "allowed.pcap"
         subprocess.run([need("tshark"), "-r", str(pcap), "-Y", f"ip.src=={ALLOWED}", "-w",
                         str(allowed_pcap)], check=True, timeout=120)  # fmt: skip
