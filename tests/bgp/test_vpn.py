@@ -36,7 +36,7 @@ def updates(builder: EventBuilder, raw: list[bytes]) -> list[dict[str, Any]]:
         for _, event in builder.feed(line):
             validate("bgp-updates.v1", event)
             if event["type"] == "update":
-                out.append(event)
+                out.append(dict(event))
     return out
 
 
