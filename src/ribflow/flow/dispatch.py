@@ -106,7 +106,10 @@ class Dispatcher:
         DECODE_ERRORS.labels(reason).inc()
         self.errors[reason] += 1
         self._log.warning(
-            reason, "flow decode problem %s from %s%s", reason, exporter,
+            reason,
+            "flow decode problem %s from %s%s",
+            reason,
+            exporter,
             f": {detail}" if detail else "",
         )
 

@@ -36,8 +36,12 @@ class Template:
     __slots__ = ("_codec", "fields", "options", "scope_count", "template_id", "version")
 
     def __init__(
-        self, version: int, template_id: int, fields: tuple[FieldSpec, ...],
-        scope_count: int = 0, options: bool = False,
+        self,
+        version: int,
+        template_id: int,
+        fields: tuple[FieldSpec, ...],
+        scope_count: int = 0,
+        options: bool = False,
     ) -> None:
         self.version = version
         self.template_id = template_id
@@ -60,14 +64,21 @@ class Template:
 
     def same_as(self, other: Template) -> bool:
         return (self.fields, self.scope_count, self.options) == (
-            other.fields, other.scope_count, other.options,
+            other.fields,
+            other.scope_count,
+            other.options,
         )
 
     def encode(self) -> bytes:
         """Compact JSON for the template topic (readable with kcat)."""
         return orjson.dumps(
-            {"id": self.template_id, "v": self.version, "options": self.options,
-             "scope": self.scope_count, "fields": [list(f) for f in self.fields]}
+            {
+                "id": self.template_id,
+                "v": self.version,
+                "options": self.options,
+                "scope": self.scope_count,
+                "fields": [list(f) for f in self.fields],
+            }
         )
 
     @classmethod
@@ -80,8 +91,7 @@ class Template:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise FlowDecodeError("bad-template-state", str(exc)) from None
         if not 0 < len(fields) <= MAX_FIELDS or not all(
-            0 <= ie < 1 << 16 and 0 <= ln < 1 << 16 and 0 <= pen < 1 << 32
-            for ie, ln, pen in fields
+            0 <= ie < 1 << 16 and 0 <= ln < 1 << 16 and 0 <= pen < 1 << 32 for ie, ln, pen in fields
         ):
             raise FlowDecodeError("bad-template-state", "fields out of range")
         if tpl.min_record == 0:
@@ -183,7 +193,8 @@ class MemoryTemplateStore:
 
     def withdraw_all(self, exporter: str, version: int, domain: int, options: bool) -> int:
         doomed = [
-            k for k, t in self._templates.items()
+            k
+            for k, t in self._templates.items()
             if k[0] == exporter and k[1] == version and k[2] == domain and t.options == options
         ]
         for k in doomed:

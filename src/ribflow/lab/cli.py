@@ -136,8 +136,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     kafka_owner = "started by the lab" if st.kafka.started_by_lab else "external"
     print(f"lab {st.lab_dir} (up {uptime / 60:.0f} min); table {state.table.get('source', '?')}")
     answers = "answers" if st.kafka_answers else "DOWN"
-    print(f"  {'kafka':<11} {st.kafka.pid or '-':>7}  {answers:<8}  {st.kafka.address} "
-          f"({kafka_owner})")
+    print(
+        f"  {'kafka':<11} {st.kafka.pid or '-':>7}  {answers:<8}  {st.kafka.address} "
+        f"({kafka_owner})"
+    )
     for p in st.processes:
         state_txt = "healthy" if p.healthy else ("alive" if p.alive else "DEAD")
         print(f"  {p.name:<11} {p.pid:>7}  {state_txt:<8}  {p.detail}")
@@ -171,8 +173,14 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     timeout = args.timeout or float("inf")
     try:
-        n = tail(broker, topic, count=args.count, timeout=timeout,
-                 from_beginning=args.from_beginning, emit=emit)
+        n = tail(
+            broker,
+            topic,
+            count=args.count,
+            timeout=timeout,
+            from_beginning=args.from_beginning,
+            emit=emit,
+        )
     except KeyboardInterrupt:
         return 0
     print(f"{n} records from {topic}", file=sys.stderr)

@@ -394,4 +394,3 @@ class Lab:
             what = ", ".join(stopped) if stopped else "nothing (no process was running)"
             self.say(f"stopped {what}")
         return stopped
-

@@ -85,9 +85,9 @@ def packages_for(tools: Iterable[Tool]) -> list[str]:
     return sorted({t.package for t in tools})
 
 
-def apt_command(packages: list[str], euid: int | None = None, which: Which = shutil.which) -> (
-    list[str] | None
-):
+def apt_command(
+    packages: list[str], euid: int | None = None, which: Which = shutil.which
+) -> list[str] | None:
     """apt-get install command for ``packages``: direct as root, via password-less sudo else;
     None when neither apt-get nor a way to become root is available."""
     if not packages or which("apt-get") is None:
@@ -169,7 +169,8 @@ def check(start_kafka: bool, kafka_jars_cached: bool, allow_install: bool) -> Re
     absent = missing_components()
     if absent:
         raise ComponentMissing(
-            "these lab components are not in this build yet: " + ", ".join(absent)
+            "these lab components are not in this build yet: "
+            + ", ".join(absent)
             + " (their `ribflow` sub-commands cannot run)"
         )
     if exabgp_executable() is None:
@@ -192,7 +193,8 @@ def check(start_kafka: bool, kafka_jars_cached: bool, allow_install: bool) -> Re
     if required or report.problems:
         lines = [f"{t.binary} (Debian package {t.package})" for t in required]
         raise PrerequisiteMissing(
-            "the lab cannot start; missing: " + "; ".join(lines + report.problems)
+            "the lab cannot start; missing: "
+            + "; ".join(lines + report.problems)
             + ("" if allow_install else " (rerun without --no-install to install them)")
         )
     for tool in report.missing:

@@ -67,8 +67,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("Top destination ASes", "dst AS", asn_key("as_dst")),
     Dimension("Top AS paths", "AS path", as_path_key),
     Dimension("Top BGP next hops", "next hop", next_hop_key),
-    Dimension("Top peer ASes (next AS towards the destination)", "peer AS",
-              asn_key("peer_as_dst")),
+    Dimension("Top peer ASes (next AS towards the destination)", "peer AS", asn_key("peer_as_dst")),
 )
 
 
