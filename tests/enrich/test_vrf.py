@@ -172,6 +172,8 @@ def test_dumps_carry_the_rd_of_vpn_routes() -> None:
     h = Harness()
     feed(h)
     h.enricher.dump_router(R1, 1_700_000_000_000)
+    for d in h.out.values("bgp-rib-dump"):
+        validate("bgp-rib-dump.v1", d)
     dumps = [d for d in h.out.values("bgp-rib-dump") if d["event_type"] == "dump"]
     by = {(d.get("rd"), d["ip_prefix"]): d for d in dumps}
     assert by[(RD_A, "10.2.0.0/24")]["bgp_nexthop"] == "2001:db8::2"
