@@ -27,7 +27,6 @@ from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pcap import iter_datagrams
 
 LAB_SFLOW = Path(__file__).resolve().parents[1] / "tests/data/sflow/lab-flows-sflow.pcap"
-SFLOW_PCAP = Path("/work/shared/testdata/lab/flows-sflow.pcap")
 
 
 def rate(fn: Callable[[bytes], int], packets: list[bytes], seconds: float) -> float:
@@ -94,7 +93,7 @@ def sflow_pool() -> Pool | None:
         import ribflow.flow.sflow  # noqa: F401
     except ImportError:
         return None
-    path = LAB_SFLOW if LAB_SFLOW.exists() else SFLOW_PCAP
+    path = LAB_SFLOW
     if not path.exists():
         return None
     data = [dg.payload for dg in iter_datagrams(path)]

@@ -50,7 +50,7 @@ from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
 from ribflow.rib.mrt_load import read_rib
 from ribflow.rib.synth import SynthTable
 
-RIS = Path("/work/shared/testdata/mrt/bgpdump/test_data/bview.20020722.2337.gz")
+RIS = Path(__file__).resolve().parents[1] / "tests" / "data" / "rib" / "bview.20020722.2337.gz"
 REF_APPLY = 120_000 / 1.2  # pmacct: 120k routes in ~1.2 s
 REF_PMACCT_BYTES = 440.0
 REF_AKVORADO_BYTES = 75.0
