@@ -543,7 +543,7 @@ def main() -> int:
     if args.sink:
         return sink(args.sink)
     if os.geteuid() != 0:
-        sys.exit("run as root (ExaBGP binds and runs with drop=false, see DESIGN.md)")
+        sys.exit("run as root (ExaBGP binds port 179 and runs with drop=false)")
     broker = os.environ.get("Quix__Broker__Address", "127.0.0.1:9092")
     load_avg = os.getloadavg()
     results: list[Result] = []

@@ -71,7 +71,7 @@ class AppSettings(BaseSettings):
     metrics_host: str = Field(
         "127.0.0.1", alias="METRICS_HOST", description="Address the /metrics endpoint binds to."
     )
-    # topic names (DESIGN.md defaults)
+    # topic names (their partitions and configs: ribflow.topics.catalogue)
     bgp_updates_topic: str = Field(
         "bgp-updates", alias="BGP_UPDATES_TOPIC", description="Topic of normalised BGP events."
     )
