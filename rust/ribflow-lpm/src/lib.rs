@@ -1,48 +1,106 @@
 //! `ribflow_lpm`: a compiled drop-in for `ribflow.rib.lpm.PrefixTable`.
 //!
 //! `PrefixTable(bits)` (32 or 128) offers the same methods with the same results: `insert`,
-//! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), `lengths`, `items`,
-//! `sorted_items`, `len()` and the `bits` attribute. Values are arbitrary Python objects, held
+//! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), the batch lookups
+//! `lookup_many` (a sequence of ints) and `lookup_packed` (bytes of big-endian addresses),
+//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute; `nbytes()` and
+//! `node_count()` describe the index's own memory. Values are arbitrary Python objects, held
 //! by reference. The table does not take part in Python's cycle collector: its values (route
 //! attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
 
 mod core;
+mod shared;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::core::{Addr, Core};
+use crate::shared::Shared;
 
 type Value = Py<PyAny>;
+/// What the trie holds per prefix: an id into [`Shared`].
+type Id = u32;
 
 enum Inner {
-    V4(Core<u32, Value>),
-    V6(Core<u128, Value>),
+    V4(Core<u32, Id>),
+    V6(Core<u128, Id>),
 }
+
+/// Python memory of one shared `(length, value)` tuple (GC header + 2-item tuple).
+const TUPLE_BYTES: usize = 56;
 
 /// Exact and longest-prefix lookups for prefixes of one family (`bits` = 32 or 128).
 #[pyclass(module = "ribflow_lpm")]
 struct PrefixTable {
     inner: Inner,
+    shared: Shared,
     /// Address width of the family: 32 or 128.
     #[pyo3(get)]
     bits: u32,
 }
 
-/// A network (or address) argument as the family's integer type; out of range is a ValueError.
-fn network_arg<'py, K: Addr + for<'a> FromPyObject<'a, 'py>>(
-    ob: &Bound<'py, PyAny>,
-) -> PyResult<K> {
-    match ob.extract::<K>() {
-        Ok(v) => Ok(v),
-        Err(_) if ob.is_instance_of::<PyInt>() => Err(PyValueError::new_err(
-            "network out of range for the address family",
-        )),
-        Err(_) => Err(PyTypeError::new_err("network must be an int")),
+/// An integer argument converted to the family's address type.
+trait FromInt: Sized {
+    /// `Ok(None)` when `ob` is an int outside the type's range; `TypeError` when not an int.
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>>;
+    /// The address from `Self::BYTES` big-endian bytes.
+    fn from_be(bytes: &[u8]) -> Self;
+    const BYTES: usize;
+}
+
+impl FromInt for u32 {
+    #[inline]
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
+        match ob.extract::<u32>() {
+            Ok(v) => Ok(Some(v)),
+            Err(_) if ob.is_instance_of::<PyInt>() => Ok(None),
+            Err(_) => Err(PyTypeError::new_err("address must be an int")),
+        }
     }
+    #[inline]
+    fn from_be(bytes: &[u8]) -> Self {
+        u32::from_be_bytes(bytes.try_into().expect("4 bytes"))
+    }
+    const BYTES: usize = 4;
+}
+
+impl FromInt for u128 {
+    /// PyO3's own u128 conversion is slow under the stable ABI (several Python operations);
+    /// this one costs one C call below 2**64 and one shift above.
+    #[inline]
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
+        if !ob.is_instance_of::<PyInt>() {
+            return Err(PyTypeError::new_err("address must be an int"));
+        }
+        match ob.extract::<u64>() {
+            Ok(v) => return Ok(Some(u128::from(v))),
+            Err(e) if !e.is_instance_of::<PyOverflowError>(ob.py()) => return Err(e),
+            Err(_) => {}
+        }
+        let high = match ob.rshift(64)?.extract::<u64>() {
+            Ok(h) => h,
+            Err(e) if e.is_instance_of::<PyOverflowError>(ob.py()) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: `ob` is a live int (checked above); the mask conversion cannot fail for ints.
+        let low = unsafe { ffi::PyLong_AsUnsignedLongLongMask(ob.as_ptr()) };
+        Ok(Some(u128::from(high) << 64 | u128::from(low)))
+    }
+    #[inline]
+    fn from_be(bytes: &[u8]) -> Self {
+        u128::from_be_bytes(bytes.try_into().expect("16 bytes"))
+    }
+    const BYTES: usize = 16;
+}
+
+/// A network argument as the family's integer type; out of range is a ValueError.
+fn network_arg<K: FromInt>(ob: &Bound<'_, PyAny>) -> PyResult<K> {
+    K::from_int(ob)?
+        .ok_or_else(|| PyValueError::new_err("network out of range for the address family"))
 }
 
 fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
@@ -54,31 +112,77 @@ fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
     Ok(length)
 }
 
-/// Address for a lookup: an int outside the family's range matches nothing (`Ok(None)`).
-fn address_arg<'py, K: Addr + for<'a> FromPyObject<'a, 'py>>(
-    ob: &Bound<'py, PyAny>,
-) -> PyResult<Option<K>> {
-    match ob.extract::<K>() {
-        Ok(v) => Ok(Some(v)),
-        Err(_) if ob.is_instance_of::<PyInt>() => Ok(None),
-        Err(_) => Err(PyTypeError::new_err("address must be an int")),
-    }
-}
-
 fn entries_list<'py, K>(
     py: Python<'py>,
-    entries: Vec<(K, u32, &Value)>,
+    shared: &Shared,
+    entries: Vec<(K, u32, &Id)>,
 ) -> PyResult<Bound<'py, PyList>>
 where
     K: IntoPyObject<'py>,
 {
     let mut tuples = Vec::with_capacity(entries.len());
-    for (network, length, value) in entries {
+    for (network, length, &id) in entries {
         let network = network.into_bound_py_any(py)?;
         let length = length.into_bound_py_any(py)?;
-        tuples.push(PyTuple::new(py, [network, length, value.bind(py).clone()])?);
+        let value = shared.value(id).bind(py).clone();
+        tuples.push(PyTuple::new(py, [network, length, value])?);
     }
     PyList::new(py, tuples)
+}
+
+/// The Python result of one lookup: the shared `(length, value)` tuple, or None.
+#[inline]
+fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<(u32, &Id)>) -> Bound<'py, PyAny> {
+    match hit {
+        Some((_, &id)) => shared.tuple(id).bind(py).clone().into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+fn lookup_one<'py, K: Addr + FromInt>(
+    py: Python<'py>,
+    table: &Core<K, Id>,
+    shared: &Shared,
+    address: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(found(
+        py,
+        shared,
+        K::from_int(address)?.and_then(|a| table.lookup(a)),
+    ))
+}
+
+fn lookup_many<'py, K: Addr + FromInt>(
+    py: Python<'py>,
+    table: &Core<K, Id>,
+    shared: &Shared,
+    addresses: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let mut items = Vec::with_capacity(addresses.len().unwrap_or(0));
+    for address in addresses.try_iter()? {
+        items.push(lookup_one(py, table, shared, &address?)?);
+    }
+    PyList::new(py, items)
+}
+
+fn lookup_packed<'py, K: Addr + FromInt>(
+    py: Python<'py>,
+    table: &Core<K, Id>,
+    shared: &Shared,
+    data: &[u8],
+) -> PyResult<Bound<'py, PyList>> {
+    if !data.len().is_multiple_of(K::BYTES) {
+        return Err(PyValueError::new_err(format!(
+            "packed addresses: {} bytes is not a multiple of {}",
+            data.len(),
+            K::BYTES
+        )));
+    }
+    let mut items = Vec::with_capacity(data.len() / K::BYTES);
+    for chunk in data.chunks_exact(K::BYTES) {
+        items.push(found(py, shared, table.lookup(K::from_be(chunk))));
+    }
+    PyList::new(py, items)
 }
 
 #[pymethods]
@@ -90,7 +194,11 @@ impl PrefixTable {
             128 => Inner::V6(Core::default()),
             _ => return Err(PyValueError::new_err("bits must be 32 or 128")),
         };
-        Ok(Self { inner, bits })
+        Ok(Self {
+            inner,
+            shared: Shared::default(),
+            bits,
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -112,20 +220,29 @@ impl PrefixTable {
                 "None cannot be stored (it means 'absent')",
             ));
         }
+        let py = value.py();
         let length = length_arg(length, self.bits)?;
-        Ok(match &mut self.inner {
-            Inner::V4(t) => t.insert(network_arg(network)?, length, value.unbind()),
-            Inner::V6(t) => t.insert(network_arg(network)?, length, value.unbind()),
-        })
+        let old = match &mut self.inner {
+            Inner::V4(t) => {
+                let network = network_arg(network)?;
+                t.insert(network, length, self.shared.acquire(length, value)?)
+            }
+            Inner::V6(t) => {
+                let network = network_arg(network)?;
+                t.insert(network, length, self.shared.acquire(length, value)?)
+            }
+        };
+        Ok(old.map(|id| self.shared.release(py, id)))
     }
 
     /// Delete `network/length`; returns the value it had, or None if absent.
     fn remove(&mut self, network: &Bound<'_, PyAny>, length: u32) -> PyResult<Option<Value>> {
         let length = length_arg(length, self.bits)?;
-        Ok(match &mut self.inner {
+        let old = match &mut self.inner {
             Inner::V4(t) => t.remove(network_arg(network)?, length),
             Inner::V6(t) => t.remove(network_arg(network)?, length),
-        })
+        };
+        Ok(old.map(|id| self.shared.release(network.py(), id)))
     }
 
     /// Remove every entry.
@@ -134,6 +251,7 @@ impl PrefixTable {
             Inner::V4(t) => t.clear(),
             Inner::V6(t) => t.clear(),
         }
+        self.shared.clear();
     }
 
     /// Value of exactly `network/length`, or None.
@@ -144,27 +262,44 @@ impl PrefixTable {
         length: u32,
     ) -> PyResult<Option<Value>> {
         let length = length_arg(length, self.bits)?;
-        Ok(match &self.inner {
-            Inner::V4(t) => t
-                .get(network_arg(network)?, length)
-                .map(|v| v.clone_ref(py)),
-            Inner::V6(t) => t
-                .get(network_arg(network)?, length)
-                .map(|v| v.clone_ref(py)),
-        })
+        let id = match &self.inner {
+            Inner::V4(t) => t.get(network_arg(network)?, length),
+            Inner::V6(t) => t.get(network_arg(network)?, length),
+        };
+        Ok(id.map(|&id| self.shared.value(id).clone_ref(py)))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
-    fn lookup(
-        &mut self,
-        py: Python<'_>,
-        address: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<(u32, Value)>> {
-        let clone = |v: &Value| v.clone_ref(py);
-        Ok(match &mut self.inner {
-            Inner::V4(t) => address_arg(address)?.and_then(|a| t.lookup(a, clone)),
-            Inner::V6(t) => address_arg(address)?.and_then(|a| t.lookup(a, clone)),
-        })
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        address: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match &self.inner {
+            Inner::V4(t) => lookup_one(py, t, &self.shared, address),
+            Inner::V6(t) => lookup_one(py, t, &self.shared, address),
+        }
+    }
+
+    /// `lookup` of every address of an iterable of ints, as a list.
+    fn lookup_many<'py>(
+        &self,
+        py: Python<'py>,
+        addresses: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        match &self.inner {
+            Inner::V4(t) => lookup_many(py, t, &self.shared, addresses),
+            Inner::V6(t) => lookup_many(py, t, &self.shared, addresses),
+        }
+    }
+
+    /// `lookup` of addresses packed in bytes (4 or 16 bytes each, big-endian, i.e. network
+    /// order as `socket.inet_pton` gives them), as a list.
+    fn lookup_packed<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        match &self.inner {
+            Inner::V4(t) => lookup_packed(py, t, &self.shared, data),
+            Inner::V6(t) => lookup_packed(py, t, &self.shared, data),
+        }
     }
 
     /// Prefix lengths present, longest first.
@@ -175,27 +310,42 @@ impl PrefixTable {
         }
     }
 
-    /// Every `(network, length, value)`, grouped by length (no particular order inside).
+    /// Every `(network, length, value)`, grouped by length, shortest first.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => entries_list(py, t.items().collect()),
-            Inner::V6(t) => entries_list(py, t.items().collect()),
+            Inner::V4(t) => entries_list(py, &self.shared, t.items()),
+            Inner::V6(t) => entries_list(py, &self.shared, t.items()),
         }
     }
 
     /// Every entry ordered by network then length (the order pmacct's dumps walk).
     fn sorted_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => {
-                let mut entries: Vec<_> = t.items().collect();
-                entries.sort_unstable_by_key(|e| (e.0, e.1));
-                entries_list(py, entries)
-            }
-            Inner::V6(t) => {
-                let mut entries: Vec<_> = t.items().collect();
-                entries.sort_unstable_by_key(|e| (e.0, e.1));
-                entries_list(py, entries)
-            }
+            Inner::V4(t) => entries_list(py, &self.shared, t.sorted_items()),
+            Inner::V6(t) => entries_list(py, &self.shared, t.sorted_items()),
+        }
+    }
+
+    /// Bytes held by the index itself: trie nodes, value ids and the shared result tuples
+    /// (not the values they refer to).
+    fn nbytes(&self) -> usize {
+        let trie = match &self.inner {
+            Inner::V4(t) => t.memory(),
+            Inner::V6(t) => t.memory(),
+        };
+        trie + self.shared.memory() + self.shared.len() * TUPLE_BYTES
+    }
+
+    /// Number of distinct `(length, value)` results held (each a shared tuple).
+    fn result_count(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Number of trie nodes.
+    fn node_count(&self) -> usize {
+        match &self.inner {
+            Inner::V4(t) => t.nodes(),
+            Inner::V6(t) => t.nodes(),
         }
     }
 }
