@@ -131,6 +131,7 @@ fn slice_remove<T>(slice: &mut Box<[T]>, at: usize) -> T {
     item
 }
 
+#[repr(C, align(64))]
 struct Node<V> {
     /// Bit `i` set when prefix index `i` (1..512) holds a value.
     prefixes: [u64; 8],
