@@ -43,9 +43,7 @@ def _prefix(rnd: random.Random, bits: int, present: list[tuple[int, int]]) -> tu
     return (value >> shift) << shift, length
 
 
-def _addresses(
-    rnd: random.Random, bits: int, present: list[tuple[int, int]], n: int
-) -> list[int]:
+def _addresses(rnd: random.Random, bits: int, present: list[tuple[int, int]], n: int) -> list[int]:
     """Addresses inside present prefixes (host bits random), anywhere, and the extremes."""
     out = []
     for _ in range(n):
