@@ -174,7 +174,7 @@ def report(label: str, runs: dict[str, dict[str, float]]) -> Iterator[str]:
                       ("packed_random", "  lookup_packed (random), ns/address"),
                       ("lookup_hit", "RouterRib.lookup (hit), ns"),
                       ("lookup_random", "RouterRib.lookup (random), ns")):  # fmt: skip
-        ratio = f"{base[key] / c[key]:.2f}x" if c and key in c and key in base else ""
+        ratio = f"{c[key] / base[key]:.2f}x" if c and key in c and key in base else ""
         ref = f"akvorado {REF_AKVORADO_LOOKUP_NS:.0f}" if key == "table_hit" else ""
         yield _row(name, cells(key, ns), ref, ratio)
     yield _row("lookups per CPU-second (hit)", cells("lookup_hit", num), "", "")
@@ -187,7 +187,7 @@ def report(label: str, runs: dict[str, dict[str, float]]) -> Iterator[str]:
                    f"{REF_PMACCT_BYTES / ours:.2f}")  # fmt: skip
         yield _row("", ["" for _ in impls], f"akvorado {REF_AKVORADO_BYTES:.0f}",
                    f"{REF_AKVORADO_BYTES / ours:.2f}")  # fmt: skip
-    yield "  lookup ratio: baseline ns / compiled ns (baseline: previous compiled, else pure)"
+    yield "  lookup ratio: speed-up, baseline ns / compiled ns (previous compiled, else pure)"
     if c:
         yield "  * tracemalloc does not see the compiled table's own (Rust) memory: compare RSS"
 
