@@ -297,8 +297,10 @@ def run_measure(messages: Path, addresses: Path, lookups: int) -> dict[str, floa
             big.v6.lookup_packed(p6)
             rates["packed_" + label] = len(addrs) / (time.process_time() - c0)
     tables = [t for s in routers.values() for t in (s.rib.v4, s.rib.v6)]
-    if all(hasattr(t, "nbytes") for t in tables):
-        rates["index_per_prefix"] = sum(t.nbytes() for t in tables) / paths  # type: ignore[attr-defined]
+    if all(hasattr(t, "nbytes") for t in tables):  # the tries, and the results they share
+        shared = getattr(COMPILED, "shared_nbytes", lambda: 0)()
+        trie = sum(t.nbytes() for t in tables)  # type: ignore[attr-defined]
+        rates["index_per_prefix"] = (trie + shared) / paths
     n_messages = sum(1 for _ in read_messages(messages))
     del routers, pool, big, hits, rand
     gc.collect()

@@ -9,7 +9,9 @@ compiled module fails the tests.
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 
 import pytest
 
@@ -157,3 +159,46 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
         new_table(128, pure=False).lookup("::1")  # type: ignore[arg-type]
     assert len(table) == 0
+
+
+class _Value:
+    """A value that can be watched with a weak reference."""
+
+
+def test_results_are_shared_between_tables_and_released() -> None:
+    """The compiled tables share one (length, value) tuple per distinct pair, process-wide;
+    replacing, removing, clearing and dropping tables give the values back."""
+    require_compiled()
+    compiled = lpm.COMPILED
+    assert compiled is not None
+    gc.collect()
+    gc.disable()  # no collection of other tests' tables while counting
+    try:
+        base = compiled.shared_count()
+        value = _Value()
+        watch = weakref.ref(value)
+        a, b = new_table(32, pure=False), new_table(32, pure=False)
+        a.insert(10 << 24, 8, value)
+        b.insert(10 << 24, 8, value)
+        b.insert(11 << 24, 8, value)
+        b.insert(12 << 24, 9, value)
+        assert compiled.shared_count() == base + 2  # (8, value) and (9, value)
+        hit = a.lookup(10 << 24 | 1)
+        assert hit == (8, value)
+        assert hit is b.lookup(11 << 24 | 7)  # the very same tuple
+        del a, hit
+        assert compiled.shared_count() == base + 2
+        assert b.insert(11 << 24, 8, "other") is value
+        assert b.remove(12 << 24, 9) is value
+        assert compiled.shared_count() == base + 2  # (8, value) and (8, "other")
+        b.clear()
+        assert compiled.shared_count() == base
+        c = new_table(128, pure=False)
+        c.insert(1, 128, value)
+        del value
+        assert watch() is not None  # the table keeps it alive
+        del c
+        assert watch() is None
+        assert compiled.shared_count() == base
+    finally:
+        gc.enable()

@@ -360,12 +360,15 @@ impl<K: Addr, V> Core<K, V> {
         test(&node.prefixes, index).then(|| node.value(index))
     }
 
-    /// Remove every entry (values are dropped).
-    pub fn clear(&mut self) {
-        self.root = Node::default();
-        self.len_counts.iter_mut().for_each(|c| *c = 0);
-        self.size = 0;
-        self.nodes = 1;
+    /// Every value, the table left empty.
+    pub fn into_values(self) -> Vec<V> {
+        let mut out = Vec::with_capacity(self.size);
+        let mut stack = vec![self.root];
+        while let Some(node) = stack.pop() {
+            out.extend(node.values.into_vec());
+            stack.extend(node.children.into_vec());
+        }
+        out
     }
 
     /// `(length, value)` of the longest prefix containing `address`.

@@ -30,14 +30,10 @@ enum Inner {
     V6(Core<u128, Id>),
 }
 
-/// Python memory of one shared `(length, value)` tuple (GC header + 2-item tuple).
-const TUPLE_BYTES: usize = 56;
-
 /// Exact and longest-prefix lookups for prefixes of one family (`bits` = 32 or 128).
 #[pyclass(module = "ribflow_lpm")]
 struct PrefixTable {
     inner: Inner,
-    shared: Shared,
     /// Address width of the family: 32 or 128.
     #[pyo3(get)]
     bits: u32,
@@ -142,33 +138,34 @@ fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<(u32, &Id)>) -> Boun
 fn lookup_one<'py, K: Addr + FromInt>(
     py: Python<'py>,
     table: &Core<K, Id>,
-    shared: &Shared,
     address: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(found(
-        py,
-        shared,
-        K::from_int(address)?.and_then(|a| table.lookup(a)),
-    ))
+    let hit = K::from_int(address)?.and_then(|a| table.lookup(a));
+    Ok(shared::with(py, |s| found(py, s, hit)))
 }
 
 fn lookup_many<'py, K: Addr + FromInt>(
     py: Python<'py>,
     table: &Core<K, Id>,
-    shared: &Shared,
     addresses: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let mut items = Vec::with_capacity(addresses.len().unwrap_or(0));
+    // the addresses first: iterating may run Python code, which must not see a borrowed table
+    let mut wanted = Vec::with_capacity(addresses.len().unwrap_or(0));
     for address in addresses.try_iter()? {
-        items.push(lookup_one(py, table, shared, &address?)?);
+        wanted.push(K::from_int(&address?)?);
     }
+    let items: Vec<_> = shared::with(py, |s| {
+        wanted
+            .into_iter()
+            .map(|a| found(py, s, a.and_then(|a| table.lookup(a))))
+            .collect()
+    });
     PyList::new(py, items)
 }
 
 fn lookup_packed<'py, K: Addr + FromInt>(
     py: Python<'py>,
     table: &Core<K, Id>,
-    shared: &Shared,
     data: &[u8],
 ) -> PyResult<Bound<'py, PyList>> {
     if !data.len().is_multiple_of(K::BYTES) {
@@ -178,10 +175,11 @@ fn lookup_packed<'py, K: Addr + FromInt>(
             K::BYTES
         )));
     }
-    let mut items = Vec::with_capacity(data.len() / K::BYTES);
-    for chunk in data.chunks_exact(K::BYTES) {
-        items.push(found(py, shared, table.lookup(K::from_be(chunk))));
-    }
+    let items: Vec<_> = shared::with(py, |s| {
+        data.chunks_exact(K::BYTES)
+            .map(|chunk| found(py, s, table.lookup(K::from_be(chunk))))
+            .collect()
+    });
     PyList::new(py, items)
 }
 
@@ -194,11 +192,7 @@ impl PrefixTable {
             128 => Inner::V6(Core::default()),
             _ => return Err(PyValueError::new_err("bits must be 32 or 128")),
         };
-        Ok(Self {
-            inner,
-            shared: Shared::default(),
-            bits,
-        })
+        Ok(Self { inner, bits })
     }
 
     fn __len__(&self) -> usize {
@@ -225,14 +219,14 @@ impl PrefixTable {
         let old = match &mut self.inner {
             Inner::V4(t) => {
                 let network = network_arg(network)?;
-                t.insert(network, length, self.shared.acquire(length, value)?)
+                t.insert(network, length, acquire(length, value)?)
             }
             Inner::V6(t) => {
                 let network = network_arg(network)?;
-                t.insert(network, length, self.shared.acquire(length, value)?)
+                t.insert(network, length, acquire(length, value)?)
             }
         };
-        Ok(old.map(|id| self.shared.release(py, id)))
+        Ok(old.map(|id| release(py, id)))
     }
 
     /// Delete `network/length`; returns the value it had, or None if absent.
@@ -242,16 +236,12 @@ impl PrefixTable {
             Inner::V4(t) => t.remove(network_arg(network)?, length),
             Inner::V6(t) => t.remove(network_arg(network)?, length),
         };
-        Ok(old.map(|id| self.shared.release(network.py(), id)))
+        Ok(old.map(|id| release(network.py(), id)))
     }
 
     /// Remove every entry.
-    fn clear(&mut self) {
-        match &mut self.inner {
-            Inner::V4(t) => t.clear(),
-            Inner::V6(t) => t.clear(),
-        }
-        self.shared.clear();
+    fn clear(&mut self, py: Python<'_>) {
+        self.release_all(py);
     }
 
     /// Value of exactly `network/length`, or None.
@@ -266,7 +256,7 @@ impl PrefixTable {
             Inner::V4(t) => t.get(network_arg(network)?, length),
             Inner::V6(t) => t.get(network_arg(network)?, length),
         };
-        Ok(id.map(|&id| self.shared.value(id).clone_ref(py)))
+        Ok(id.map(|&id| shared::with(py, |s| s.value(id).clone_ref(py))))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
@@ -276,8 +266,8 @@ impl PrefixTable {
         address: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         match &self.inner {
-            Inner::V4(t) => lookup_one(py, t, &self.shared, address),
-            Inner::V6(t) => lookup_one(py, t, &self.shared, address),
+            Inner::V4(t) => lookup_one(py, t, address),
+            Inner::V6(t) => lookup_one(py, t, address),
         }
     }
 
@@ -288,8 +278,8 @@ impl PrefixTable {
         addresses: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => lookup_many(py, t, &self.shared, addresses),
-            Inner::V6(t) => lookup_many(py, t, &self.shared, addresses),
+            Inner::V4(t) => lookup_many(py, t, addresses),
+            Inner::V6(t) => lookup_many(py, t, addresses),
         }
     }
 
@@ -297,8 +287,8 @@ impl PrefixTable {
     /// order as `socket.inet_pton` gives them), as a list.
     fn lookup_packed<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => lookup_packed(py, t, &self.shared, data),
-            Inner::V6(t) => lookup_packed(py, t, &self.shared, data),
+            Inner::V4(t) => lookup_packed(py, t, data),
+            Inner::V6(t) => lookup_packed(py, t, data),
         }
     }
 
@@ -313,32 +303,26 @@ impl PrefixTable {
     /// Every `(network, length, value)`, grouped by length, shortest first.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => entries_list(py, &self.shared, t.items()),
-            Inner::V6(t) => entries_list(py, &self.shared, t.items()),
+            Inner::V4(t) => shared::with(py, |s| entries_list(py, s, t.items())),
+            Inner::V6(t) => shared::with(py, |s| entries_list(py, s, t.items())),
         }
     }
 
     /// Every entry ordered by network then length (the order pmacct's dumps walk).
     fn sorted_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         match &self.inner {
-            Inner::V4(t) => entries_list(py, &self.shared, t.sorted_items()),
-            Inner::V6(t) => entries_list(py, &self.shared, t.sorted_items()),
+            Inner::V4(t) => shared::with(py, |s| entries_list(py, s, t.sorted_items())),
+            Inner::V6(t) => shared::with(py, |s| entries_list(py, s, t.sorted_items())),
         }
     }
 
-    /// Bytes held by the index itself: trie nodes, value ids and the shared result tuples
-    /// (not the values they refer to).
+    /// Bytes held by this table's trie (nodes and value ids). The result tuples are shared
+    /// by every table of the process: see the module's `shared_nbytes()`.
     fn nbytes(&self) -> usize {
-        let trie = match &self.inner {
+        match &self.inner {
             Inner::V4(t) => t.memory(),
             Inner::V6(t) => t.memory(),
-        };
-        trie + self.shared.memory() + self.shared.len() * TUPLE_BYTES
-    }
-
-    /// Number of distinct `(length, value)` results held (each a shared tuple).
-    fn result_count(&self) -> usize {
-        self.shared.len()
+        }
     }
 
     /// Number of trie nodes.
@@ -350,8 +334,57 @@ impl PrefixTable {
     }
 }
 
+impl PrefixTable {
+    /// Empty the trie and give its result ids back (values are released after the borrow).
+    fn release_all(&mut self, py: Python<'_>) {
+        let ids: Vec<Id> = match &mut self.inner {
+            Inner::V4(t) => std::mem::take(t).into_values(),
+            Inner::V6(t) => std::mem::take(t).into_values(),
+        };
+        let freed: Vec<_> = shared::with_mut(py, |s| {
+            ids.into_iter().map(|id| s.release(py, id)).collect()
+        });
+        drop(freed);
+    }
+}
+
+impl Drop for PrefixTable {
+    fn drop(&mut self) {
+        if self.__len__() > 0 {
+            Python::attach(|py| self.release_all(py));
+        }
+    }
+}
+
+/// One more prefix refers to `(length, value)`: its id in the process-wide results.
+fn acquire(length: u32, value: Bound<'_, PyAny>) -> PyResult<Id> {
+    let py = value.py();
+    shared::with_mut(py, |s| s.acquire(length, value))
+}
+
+/// One prefix less refers to `id`: its value (the tuple is dropped after the borrow ends).
+fn release(py: Python<'_>, id: Id) -> Value {
+    let (value, freed) = shared::with_mut(py, |s| s.release(py, id));
+    drop(freed);
+    value
+}
+
+/// Bytes of the result tuples shared by every table of the process (tuples included).
+#[pyfunction]
+fn shared_nbytes(py: Python<'_>) -> usize {
+    shared::with(py, Shared::memory)
+}
+
+/// Number of distinct `(length, value)` results shared by every table of the process.
+#[pyfunction]
+fn shared_count(py: Python<'_>) -> usize {
+    shared::with(py, Shared::len)
+}
+
 #[pymodule]
 fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrefixTable>()?;
+    m.add_function(wrap_pyfunction!(shared_nbytes, m)?)?;
+    m.add_function(wrap_pyfunction!(shared_count, m)?)?;
     Ok(())
 }
