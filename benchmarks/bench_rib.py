@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from ribflow.mrt.tables import read_rib
 
 from ribflow.rib import (
     AttrPool,
@@ -57,7 +58,6 @@ from ribflow.rib import (
     parse_event,
 )
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
-from ribflow.mrt.tables import read_rib
 from ribflow.rib.synth import SynthTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
