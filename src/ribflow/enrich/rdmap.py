@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ribflow.watched import FileStamp, file_stamp
 from ribflow.errors import ConfigError
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
+from ribflow.watched import FileStamp, file_stamp
 
 log = logging.getLogger(__name__)
 
