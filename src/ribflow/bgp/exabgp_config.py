@@ -51,6 +51,14 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: it may hold TCP-MD5 passwords."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """The files of one rendering: ``configs[i]`` is ExaBGP process i's configuration."""
@@ -59,12 +67,13 @@ class Rendered:
     env: str
 
     def write(self, directory: Path) -> list[Path]:
-        """Write ``exabgp-<i>.conf`` and ``exabgp.env`` into ``directory``; returns the confs."""
+        """Write ``exabgp-<i>.conf`` (owner-only: MD5 passwords) and ``exabgp.env`` into
+        ``directory``; returns the confs."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
         for i, text in enumerate(self.configs):
             path = directory / f"exabgp-{i}.conf"
-            path.write_text(text)
+            _write_private(path, text)
             paths.append(path)
         (directory / "exabgp.env").write_text(self.env)
         return paths

@@ -1,7 +1,7 @@
 """pmacct-compatible JSON: enriched flow records and bgp_table_dump records.
 
 Key names, value types and string encodings follow what nfacctd 1.7 writes (see
-testdata/lab/reference and DESIGN.md "pmacct output formats"): ASNs, preferences, masks and
+tests/data/enrich/pmacct-enriched-full.json, nfacctd's own output): ASNs, preferences, masks and
 counters are integers, ``tcp_flags`` a decimal string, ``ip_proto`` pmacct's protocol name,
 AS paths and communities space-separated in pmacct with the spaces turned into ``_`` in flow
 records (JSON arrays as an option), and an unrouted address gets AS 0, empty strings, mask 0

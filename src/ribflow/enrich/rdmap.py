@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ribflow.agentmap import FileStamp, file_stamp
 from ribflow.errors import ConfigError
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 from ribflow.rib.prefix import check_rd
+from ribflow.watched import FileStamp, file_stamp
 
 log = logging.getLogger(__name__)
 

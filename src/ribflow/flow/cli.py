@@ -41,23 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng capture(s), in order")
     p.add_argument(
-        "--ports",
-        type=_parse_ports,
-        default=None,
-        metavar="P[,P…]",
+        "--ports", type=_parse_ports, default=None, metavar="P[,P…]",
         help="only decode UDP datagrams sent to these destination ports (default: all; the "
         "protocol is detected from each packet, so no port-to-protocol map is needed)",
     )
     p.add_argument(
-        "--counters",
-        action="store_true",
-        help='also print sFlow counter samples (objects with "counter": true)',
+        "--counters", action="store_true",
+        help="also print sFlow counter samples (objects with \"counter\": true)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     p.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
+        "--verbose", "-v", action="store_true",
         help="log each kind of decoding problem (rate-limited) on stderr",
     )
     return p
@@ -99,11 +93,8 @@ def _protocol(payload: bytes) -> str:
 
 
 def run(
-    files: Sequence[str],
-    out: BinaryIO,
-    ports: set[int] | None = None,
-    counters: bool = False,
-    dispatcher: Dispatcher | None = None,
+    files: Sequence[str], out: BinaryIO, ports: set[int] | None = None,
+    counters: bool = False, dispatcher: Dispatcher | None = None,
 ) -> tuple[Summary, Dispatcher]:
     """Decode ``files`` in order, writing JSON lines to ``out``."""
     d = dispatcher or Dispatcher()

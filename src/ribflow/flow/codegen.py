@@ -46,11 +46,7 @@ def _int(raw: bytes) -> int:
 
 
 _GLOBALS: dict[str, Any] = {
-    "_g_ip4": ip4,
-    "_g_ip6": ip6,
-    "_g_ntp": ntp_ms,
-    "_g_int": _int,
-    "_g_Z4": ZERO_V4,
+    "_g_ip4": ip4, "_g_ip6": ip6, "_g_ntp": ntp_ms, "_g_int": _int, "_g_Z4": ZERO_V4,
     "_g_Z6": _ZERO_V6,
 }
 # Every generated function starts by binding globals and per-call constants to locals (faster
@@ -164,11 +160,8 @@ class _Plan:
 
     def mask(self, key: str) -> str:
         v4_ie, v6_ie = ies.MASK_SOURCES[key]
-        exprs = [
-            got[0]
-            for got in (self.num(v4_ie, max_len=1), self.num(v6_ie, max_len=1))
-            if got is not None
-        ]
+        exprs = [got[0] for got in (self.num(v4_ie, max_len=1), self.num(v6_ie, max_len=1))
+                 if got is not None]
         if not exprs:
             return "None"
         expr = exprs[0] if len(exprs) == 1 else f"({exprs[0]} or {exprs[1]})"
@@ -221,9 +214,8 @@ class _Plan:
             got = self.num(ie)
             if got:
                 return f"({got[0]} or rate)"
-        interval, space = (
-            self.num(ies.SAMPLING_PACKET_INTERVAL),
-            self.num(ies.SAMPLING_PACKET_SPACE),
+        interval, space = self.num(ies.SAMPLING_PACKET_INTERVAL), self.num(
+            ies.SAMPLING_PACKET_SPACE
         )
         if interval and space:
             i, s = interval[0], space[0]
@@ -254,15 +246,10 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
     """Forward record expressions, shared local assignments, reverse record (biflow) source."""
     pre: list[str] = []
     fwd: dict[str, str] = {
-        "exporter": "exporter",
-        "version": str(plan.version),
-        "domain": "domain",
-        "time_received_ms": "recv",
-        "time_export_ms": "tex",
-        "start_ms": plan.time("start"),
-        "end_ms": plan.time("end"),
-        "src_addr": plan.address("src_addr"),
-        "dst_addr": plan.address("dst_addr"),
+        "exporter": "exporter", "version": str(plan.version), "domain": "domain",
+        "time_received_ms": "recv", "time_export_ms": "tex",
+        "start_ms": plan.time("start"), "end_ms": plan.time("end"),
+        "src_addr": plan.address("src_addr"), "dst_addr": plan.address("dst_addr"),
         "src_port": plan.checked("src_port", ies.SOURCES["src_port"]),
         "dst_port": plan.checked("dst_port", ies.SOURCES["dst_port"]),
         "proto": plan.checked("proto", ies.SOURCES["proto"]),
@@ -271,40 +258,22 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
         "in_if": plan.checked("in_if", ies.SOURCES["in_if"]),
         "out_if": plan.checked("out_if", ies.SOURCES["out_if"]),
         "vlan": plan.checked("vlan", ies.SOURCES["vlan"]),
-        "next_hop": plan.address("next_hop"),
-        "bgp_next_hop": plan.address("bgp_next_hop"),
+        "next_hop": plan.address("next_hop"), "bgp_next_hop": plan.address("bgp_next_hop"),
         "src_as": plan.checked("src_as", ies.SOURCES["src_as"]),
         "dst_as": plan.checked("dst_as", ies.SOURCES["dst_as"]),
-        "src_mask": plan.mask("src_mask"),
-        "dst_mask": plan.mask("dst_mask"),
+        "src_mask": plan.mask("src_mask"), "dst_mask": plan.mask("dst_mask"),
         "packets": plan.first_num(ies.SOURCES["packets"]),
         "bytes": plan.first_num(ies.SOURCES["bytes"]),
-        "sampling_rate": plan.sampling(),
-        "direction": plan.direction(),
+        "sampling_rate": plan.sampling(), "direction": plan.direction(),
         "flow_type": "'biflow-forward'" if biflow else "None",
     }
     if not biflow:
         return fwd, pre, None
     rev_pen = ies.REVERSE_PEN
     # Values both halves need are computed once into locals.
-    for key in (
-        "start_ms",
-        "end_ms",
-        "src_addr",
-        "dst_addr",
-        "src_port",
-        "dst_port",
-        "src_as",
-        "dst_as",
-        "src_mask",
-        "dst_mask",
-        "in_if",
-        "out_if",
-        "tos",
-        "vlan",
-        "sampling_rate",
-        "proto",
-    ):
+    for key in ("start_ms", "end_ms", "src_addr", "dst_addr", "src_port", "dst_port", "src_as",
+                "dst_as", "src_mask", "dst_mask", "in_if", "out_if", "tos", "vlan",
+                "sampling_rate", "proto"):
         pre.append(f"v_{key} = {fwd[key]}")
         fwd[key] = f"v_{key}"
     rp = plan.first_num((ies.PACKET_DELTA, ies.PACKET_TOTAL), rev_pen)
@@ -317,25 +286,15 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
     rev.update(
         start_ms=r_start if r_start != "None" else "v_start_ms",
         end_ms=r_end if r_end != "None" else "v_end_ms",
-        src_addr="v_dst_addr",
-        dst_addr="v_src_addr",
-        src_port="v_dst_port",
-        dst_port="v_src_port",
-        src_as="v_dst_as",
-        dst_as="v_src_as",
-        src_mask="v_dst_mask",
-        dst_mask="v_src_mask",
-        in_if="v_out_if",
-        out_if="v_in_if",
+        src_addr="v_dst_addr", dst_addr="v_src_addr",
+        src_port="v_dst_port", dst_port="v_src_port",
+        src_as="v_dst_as", dst_as="v_src_as", src_mask="v_dst_mask", dst_mask="v_src_mask",
+        in_if="v_out_if", out_if="v_in_if",
         tos=r_tos if r_tos != "None" else "v_tos",
         vlan=r_vlan if r_vlan != "None" else "v_vlan",
         tcp_flags=plan.checked("tcp_flags", (ies.TCP_FLAGS,), rev_pen),
-        next_hop="None",
-        bgp_next_hop="None",
-        direction="None",
-        packets="r_packets",
-        bytes="r_bytes",
-        flow_type="'biflow-reverse'",
+        next_hop="None", bgp_next_hop="None", direction="None",
+        packets="r_packets", bytes="r_bytes", flow_type="'biflow-reverse'",
     )
     return fwd, pre, _dict_source(rev)
 
@@ -450,17 +409,8 @@ def codec_for(version: int, fields: tuple[FieldSpec, ...]) -> Codec:
 
 
 def decode_records(
-    codec: Codec,
-    body: bytes,
-    exporter: str,
-    domain: int,
-    recv: int,
-    tex: int | None,
-    anchor: int,
-    uptime: int,
-    sysinit: int | None,
-    rates: dict[int, int],
-    rate: int,
+    codec: Codec, body: bytes, exporter: str, domain: int, recv: int, tex: int | None,
+    anchor: int, uptime: int, sysinit: int | None, rates: dict[int, int], rate: int,
 ) -> tuple[list[FlowRecord], bool]:
     """All records of a data set body (padding ignored); the flag is False if one was cut."""
     out: list[FlowRecord] = []
@@ -468,19 +418,9 @@ def decode_records(
         whole = len(body) - len(body) % codec.size
         ok = codec.decode(
             body[:whole] if whole != len(body) else body,
-            out,
-            exporter,
-            domain,
-            recv,
-            tex,
-            anchor,
-            uptime,
-            sysinit,
-            rates,
-            rate,
+            out, exporter, domain, recv, tex, anchor, uptime, sysinit, rates, rate,
         )
     else:
-        ok = codec.decode(
-            body, out, exporter, domain, recv, tex, anchor, uptime, sysinit, rates, rate
-        )
+        ok = codec.decode(body, out, exporter, domain, recv, tex, anchor, uptime, sysinit,
+                          rates, rate)
     return out, ok

@@ -22,9 +22,8 @@ HEADER_LEN = _HEADER.size
 class IpfixDecoder(TemplatedDecoder):
     """Decodes IPFIX messages; templates and sampling live in the shared DecoderState."""
 
-    dialect = Dialect(
-        version=10, template_set=2, options_set=3, enterprise_bit=True, withdrawals=True
-    )
+    dialect = Dialect(version=10, template_set=2, options_set=3, enterprise_bit=True,
+                      withdrawals=True)
 
     def header(
         self, data: bytes, off: int, exporter: str, received_ms: int, result: DecodeResult

@@ -23,9 +23,8 @@ HEADER_LEN = _HEADER.size
 class NetflowV9Decoder(TemplatedDecoder):
     """Decodes NetFlow v9 packets; templates and sampling live in the shared DecoderState."""
 
-    dialect = Dialect(
-        version=9, template_set=0, options_set=1, enterprise_bit=False, withdrawals=False
-    )
+    dialect = Dialect(version=9, template_set=0, options_set=1, enterprise_bit=False,
+                      withdrawals=False)
 
     def header(
         self, data: bytes, off: int, exporter: str, received_ms: int, result: DecodeResult
@@ -37,12 +36,7 @@ class NetflowV9Decoder(TemplatedDecoder):
             raise FlowDecodeError("unknown-version", str(version))
         export_ms = secs * 1000
         ctx = PacketContext(
-            exporter,
-            9,
-            source_id,
-            received_ms,
-            export_ms,
-            uptime_anchor(export_ms, received_ms),
-            uptime,
+            exporter, 9, source_id, received_ms, export_ms,
+            uptime_anchor(export_ms, received_ms), uptime,
         )
         return ctx, HEADER_LEN, len(data)

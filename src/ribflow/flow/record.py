@@ -11,34 +11,10 @@ import socket
 from typing import Final
 
 RECORD_KEYS: Final = (
-    "exporter",
-    "version",
-    "domain",
-    "time_received_ms",
-    "time_export_ms",
-    "start_ms",
-    "end_ms",
-    "src_addr",
-    "dst_addr",
-    "src_port",
-    "dst_port",
-    "proto",
-    "tos",
-    "tcp_flags",
-    "in_if",
-    "out_if",
-    "vlan",
-    "next_hop",
-    "bgp_next_hop",
-    "src_as",
-    "dst_as",
-    "src_mask",
-    "dst_mask",
-    "packets",
-    "bytes",
-    "sampling_rate",
-    "direction",
-    "flow_type",
+    "exporter", "version", "domain", "time_received_ms", "time_export_ms", "start_ms", "end_ms",
+    "src_addr", "dst_addr", "src_port", "dst_port", "proto", "tos", "tcp_flags", "in_if",
+    "out_if", "vlan", "next_hop", "bgp_next_hop", "src_as", "dst_as", "src_mask", "dst_mask",
+    "packets", "bytes", "sampling_rate", "direction", "flow_type",
 )
 NO_ADDRESS: Final = "0.0.0.0"
 ZERO_V4: Final = b"\0\0\0\0"

@@ -63,10 +63,8 @@ class TemplatedDecoder:
             result.errors.extend([MISSING_TEMPLATE] * dropped)
         self.walk_sets(data, start, end, ctx, result)
         # Several IPFIX messages in one datagram (seen in the wild; normal on TCP/SCTP).
-        while (
-            self.dialect.withdrawals
-            and len(data) - end >= 16
-            and data[end : end + 2] == (b"\x00\x0a")
+        while self.dialect.withdrawals and len(data) - end >= 16 and data[end : end + 2] == (
+            b"\x00\x0a"
         ):
             try:
                 ctx, start, end = self.header(data, end, exporter, received_ms, result)
@@ -121,17 +119,8 @@ class TemplatedDecoder:
             return
         dom = self.state.sampling.get((ctx.exporter, ctx.version, ctx.domain))
         records, ok = decode_records(
-            tpl.codec,
-            body,
-            ctx.exporter,
-            ctx.domain,
-            ctx.received_ms,
-            ctx.export_ms,
-            ctx.anchor_ms,
-            ctx.uptime_ms,
-            dom.sysinit_ms,
-            dom.rates,
-            dom.default,
+            tpl.codec, body, ctx.exporter, ctx.domain, ctx.received_ms, ctx.export_ms,
+            ctx.anchor_ms, ctx.uptime_ms, dom.sysinit_ms, dom.rates, dom.default,
         )
         result.records.extend(records)
         if not ok:
@@ -151,11 +140,7 @@ class TemplatedDecoder:
                     self.data_set(held.key[3], held.body, held.ctx, result)
 
     def _template_records(
-        self,
-        body: bytes,
-        ctx: PacketContext,
-        result: DecodeResult,
-        options: bool,
+        self, body: bytes, ctx: PacketContext, result: DecodeResult, options: bool,
         defined: set[TemplateKey],
     ) -> None:
         d = self.dialect
@@ -237,7 +222,9 @@ class TemplatedDecoder:
             append((ie, ln, pen))
         return tuple(out), o
 
-    def define(self, tpl: Template, ctx: PacketContext, result: DecodeResult) -> TemplateKey | None:
+    def define(
+        self, tpl: Template, ctx: PacketContext, result: DecodeResult
+    ) -> TemplateKey | None:
         """Store a template; its key, or None when the store refused it."""
         key: TemplateKey = (ctx.exporter, ctx.version, ctx.domain, tpl.template_id)
         try:

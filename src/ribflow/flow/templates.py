@@ -1,10 +1,11 @@
 """Templates and where they live: the template store interface and its in-memory implementation.
 
 A template is known per (exporter address, NetFlow version, source id / observation domain,
-template id) — the key the traps in DESIGN.md ask for. The store is an interface (``TemplateStore``)
-so persistence or expiry can wrap it (goflow2's decorator idea); ``MemoryTemplateStore`` is the
-implementation every decoder uses. It bounds how many templates one exporter and all exporters
-may define, so a template flood costs a counter, not memory.
+template id), so exporters and observation domains never share one. ``TemplateStore`` is the
+interface; ``MemoryTemplateStore`` is its one implementation, which every decoder uses (the
+collector persists its snapshots itself, see ``ribflow.flow.templates_topic``). It bounds how
+many templates one exporter and all exporters may define, so a template flood costs a counter,
+not memory.
 
 ``snapshot()``/``restore()`` exchange ``{key: value}`` with string keys such as
 ``tpl|192.0.2.1|10|0|256`` and small JSON values, which the collector keeps in the compacted
@@ -36,12 +37,8 @@ class Template:
     __slots__ = ("_codec", "fields", "options", "scope_count", "template_id", "version")
 
     def __init__(
-        self,
-        version: int,
-        template_id: int,
-        fields: tuple[FieldSpec, ...],
-        scope_count: int = 0,
-        options: bool = False,
+        self, version: int, template_id: int, fields: tuple[FieldSpec, ...],
+        scope_count: int = 0, options: bool = False,
     ) -> None:
         self.version = version
         self.template_id = template_id
@@ -64,21 +61,14 @@ class Template:
 
     def same_as(self, other: Template) -> bool:
         return (self.fields, self.scope_count, self.options) == (
-            other.fields,
-            other.scope_count,
-            other.options,
+            other.fields, other.scope_count, other.options,
         )
 
     def encode(self) -> bytes:
         """Compact JSON for the template topic (readable with kcat)."""
         return orjson.dumps(
-            {
-                "id": self.template_id,
-                "v": self.version,
-                "options": self.options,
-                "scope": self.scope_count,
-                "fields": [list(f) for f in self.fields],
-            }
+            {"id": self.template_id, "v": self.version, "options": self.options,
+             "scope": self.scope_count, "fields": [list(f) for f in self.fields]}
         )
 
     @classmethod
@@ -91,7 +81,8 @@ class Template:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise FlowDecodeError("bad-template-state", str(exc)) from None
         if not 0 < len(fields) <= MAX_FIELDS or not all(
-            0 <= ie < 1 << 16 and 0 <= ln < 1 << 16 and 0 <= pen < 1 << 32 for ie, ln, pen in fields
+            0 <= ie < 1 << 16 and 0 <= ln < 1 << 16 and 0 <= pen < 1 << 32
+            for ie, ln, pen in fields
         ):
             raise FlowDecodeError("bad-template-state", "fields out of range")
         if tpl.min_record == 0:
@@ -193,8 +184,7 @@ class MemoryTemplateStore:
 
     def withdraw_all(self, exporter: str, version: int, domain: int, options: bool) -> int:
         doomed = [
-            k
-            for k, t in self._templates.items()
+            k for k, t in self._templates.items()
             if k[0] == exporter and k[1] == version and k[2] == domain and t.options == options
         ]
         for k in doomed:

@@ -19,7 +19,6 @@ import orjson
 from pydantic import ValidationError
 
 from ribflow.errors import RibflowError
-from ribflow.lab.errors import ComponentMissing
 from ribflow.lab.kafkaview import tail
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.state import LabState
@@ -136,10 +135,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     kafka_owner = "started by the lab" if st.kafka.started_by_lab else "external"
     print(f"lab {st.lab_dir} (up {uptime / 60:.0f} min); table {state.table.get('source', '?')}")
     answers = "answers" if st.kafka_answers else "DOWN"
-    print(
-        f"  {'kafka':<11} {st.kafka.pid or '-':>7}  {answers:<8}  {st.kafka.address} "
-        f"({kafka_owner})"
-    )
+    print(f"  {'kafka':<11} {st.kafka.pid or '-':>7}  {answers:<8}  {st.kafka.address} "
+          f"({kafka_owner})")
     for p in st.processes:
         state_txt = "healthy" if p.healthy else ("alive" if p.alive else "DEAD")
         print(f"  {p.name:<11} {p.pid:>7}  {state_txt:<8}  {p.detail}")
@@ -173,14 +170,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     timeout = args.timeout or float("inf")
     try:
-        n = tail(
-            broker,
-            topic,
-            count=args.count,
-            timeout=timeout,
-            from_beginning=args.from_beginning,
-            emit=emit,
-        )
+        n = tail(broker, topic, count=args.count, timeout=timeout,
+                 from_beginning=args.from_beginning, emit=emit)
     except KeyboardInterrupt:
         return 0
     print(f"{n} records from {topic}", file=sys.stderr)
@@ -205,9 +196,6 @@ def main(argv: list[str]) -> int:
     handlers = {"up": cmd_up, "status": cmd_status, "tail": cmd_tail, "down": cmd_down}
     try:
         return handlers[args.action](args)
-    except ComponentMissing as exc:
-        print(f"ribflow lab {args.action}: {exc}", file=sys.stderr)
-        return 4
     except (RibflowError, ValidationError) as exc:
         print(f"ribflow lab {args.action}: {exc}", file=sys.stderr)
         return 2

@@ -160,26 +160,16 @@ def app_spec(s: LabSettings, paths: LabPaths, app: str) -> ProcSpec:
 
 def exporter_spec(s: LabSettings, paths: LabPaths) -> ProcSpec:
     argv = [
-        sys.executable,
-        "-m",
-        "ribflow",
-        "lab",
-        "exporter",
-        "--plan",
-        str(paths.plan),
-        "--target",
-        f"{s.collector_address}:{s.netflow_port}",
-        "--version",
-        str(s.netflow_version),
-        "--interval",
-        str(s.traffic_interval),
-        "--workdir",
-        str(paths.exporter_dir),
+        sys.executable, "-m", "ribflow", "lab", "exporter",
+        "--plan", str(paths.plan),
+        "--target", f"{s.collector_address}:{s.netflow_port}",
+        "--version", str(s.netflow_version),
+        "--interval", str(s.traffic_interval),
+        "--workdir", str(paths.exporter_dir),
         "--vary",
     ]
-    return ProcSpec(
-        "exporter", argv, paths.logs / "exporter.log", paths.root, marker=str(paths.exporter_dir)
-    )
+    return ProcSpec("exporter", argv, paths.logs / "exporter.log", paths.root,
+                    marker=str(paths.exporter_dir))
 
 
 # -- health ------------------------------------------------------------------------------------

@@ -83,9 +83,8 @@ class Exporter:
         self.interval = interval
         self.workdir = workdir
         self.status_file = workdir / "exporter.json"
-        self.status = ExporterStatus(
-            flows_per_pass=len(self.flows), packets_per_pass=len(self.frames)
-        )
+        self.status = ExporterStatus(flows_per_pass=len(self.flows),
+                                     packets_per_pass=len(self.frames))
         self.vary = vary
         self._stop = threading.Event()
         self._child: subprocess.Popen[bytes] | None = None
@@ -109,9 +108,8 @@ class Exporter:
         capture = self.workdir / "pass.pcap"
         write_pcap(capture, retimed(self.pass_frames(), time.time()))
         cmd = softflowd_command(capture, self.target, self.version, self.workdir / "softflowd.pid")
-        self._child = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        self._child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
         self.status.last_softflowd_pid = self._child.pid
         try:
             out, _ = self._child.communicate(timeout=PASS_TIMEOUT)
@@ -194,14 +192,8 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info(
-        "exporting %d flows (%d packets) to %s every %.1fs (NetFlow v%d)",
-        len(exporter.flows),
-        len(exporter.frames),
-        args.target,
-        args.interval,
-        args.version,
-    )
+    log.info("exporting %d flows (%d packets) to %s every %.1fs (NetFlow v%d)",
+             len(exporter.flows), len(exporter.frames), args.target, args.interval, args.version)
     return exporter.run(args.passes)
 
 

@@ -67,10 +67,6 @@ def router_main(argv: list[str]) -> int:
         time.sleep(0.5)
     if child.poll() is None:
         gobgp.inject_mrt(table.path)
-        log.info(
-            "table %s loaded: %d v4 + %d v6 routes",
-            table.source,
-            gobgp.rib_count("ipv4"),
-            gobgp.rib_count("ipv6"),
-        )
+        log.info("table %s loaded: %d v4 + %d v6 routes", table.source,
+                 gobgp.rib_count("ipv4"), gobgp.rib_count("ipv6"))
     return child.wait()

@@ -394,3 +394,4 @@ class Lab:
             what = ", ".join(stopped) if stopped else "nothing (no process was running)"
             self.say(f"stopped {what}")
         return stopped
+

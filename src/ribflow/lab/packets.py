@@ -69,21 +69,8 @@ def ip_packet(src: str, dst: str, proto: int, l4: bytes, ttl: int = 64, ident: i
                 csum = 0xFFFF
         struct.pack_into("!H", body, offset, csum)
     if len(s) == 4:
-        head = bytearray(
-            struct.pack(
-                "!BBHHHBBH4s4s",
-                0x45,
-                0,
-                20 + len(body),
-                ident & 0xFFFF,
-                0x4000,
-                ttl,
-                proto,
-                0,
-                s,
-                d,
-            )
-        )
+        head = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), ident & 0xFFFF,
+                                     0x4000, ttl, proto, 0, s, d))
         struct.pack_into("!H", head, 10, checksum(bytes(head)))
         return bytes(head) + bytes(body)
     head6 = struct.pack("!IHBB16s16s", 6 << 28, len(body), proto, ttl, s, d)

@@ -7,7 +7,6 @@ Also installed when missing, for poking at the lab: tshark, kcat, BIRD 2 and pma
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ribflow.lab.errors import ComponentMissing, PrerequisiteMissing
+from ribflow.lab.errors import PrerequisiteMissing
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +40,6 @@ EXTRA_TOOLS = (
     Tool("bird", "bird2", required=False),
     Tool("nfacctd", "pmacct", required=False),
 )
-
-# sub-command -> module the lab runs through `ribflow <sub-command>`
-COMPONENTS: dict[str, str] = {
-    "exabgp": "ribflow.bgp.exabgp_cli",
-    "bridge": "ribflow.bgp.app",
-    "collector": "ribflow.flow.app",
-    "enricher": "ribflow.enrich.app",
-    "aggregator": "ribflow.aggregate.app",
-}
 
 Which = Callable[[str], str | None]
 
@@ -85,9 +75,9 @@ def packages_for(tools: Iterable[Tool]) -> list[str]:
     return sorted({t.package for t in tools})
 
 
-def apt_command(
-    packages: list[str], euid: int | None = None, which: Which = shutil.which
-) -> list[str] | None:
+def apt_command(packages: list[str], euid: int | None = None, which: Which = shutil.which) -> (
+    list[str] | None
+):
     """apt-get install command for ``packages``: direct as root, via password-less sudo else;
     None when neither apt-get nor a way to become root is available."""
     if not packages or which("apt-get") is None:
@@ -149,30 +139,10 @@ def exabgp_executable() -> str | None:
     return shutil.which("exabgp")
 
 
-def missing_components(find_spec: Callable[[str], object] = importlib.util.find_spec) -> list[str]:
-    """`ribflow` sub-commands the lab runs whose modules are not in this build."""
-    out = []
-    for command, module in COMPONENTS.items():
-        try:
-            spec = find_spec(module)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
-            out.append(f"{command} ({module})")
-    return out
-
-
 def check(start_kafka: bool, kafka_jars_cached: bool, allow_install: bool) -> Report:
     """Check (and, if allowed, install) what the lab needs; raise when something required is
-    still missing afterwards. Missing ribflow components raise :class:`ComponentMissing`."""
+    still missing afterwards."""
     report = Report()
-    absent = missing_components()
-    if absent:
-        raise ComponentMissing(
-            "these lab components are not in this build yet: "
-            + ", ".join(absent)
-            + " (their `ribflow` sub-commands cannot run)"
-        )
     if exabgp_executable() is None:
         report.problems.append("exabgp not found (pip install exabgp==5.0.15)")
     tools = needed_tools(start_kafka, kafka_jars_cached)
@@ -193,8 +163,7 @@ def check(start_kafka: bool, kafka_jars_cached: bool, allow_install: bool) -> Re
     if required or report.problems:
         lines = [f"{t.binary} (Debian package {t.package})" for t in required]
         raise PrerequisiteMissing(
-            "the lab cannot start; missing: "
-            + "; ".join(lines + report.problems)
+            "the lab cannot start; missing: " + "; ".join(lines + report.problems)
             + ("" if allow_install else " (rerun without --no-install to install them)")
         )
     for tool in report.missing:

@@ -55,7 +55,9 @@ def udp_bound(host: str, port: int) -> bool:
 
 
 def tcp_listening(host: str, port: int) -> bool:
-    return any(p == port and s == TCP_LISTEN and _matches(a, host) for a, p, s in sockets("tcp"))
+    return any(
+        p == port and s == TCP_LISTEN and _matches(a, host) for a, p, s in sockets("tcp")
+    )
 
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:

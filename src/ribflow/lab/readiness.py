@@ -101,11 +101,7 @@ def committed(broker: str, group: str, topic: str, timeout: float = 10.0) -> dic
 
 
 def wait_caught_up(
-    broker: str,
-    group: str,
-    topic: str,
-    targets: dict[int, int],
-    since: dict[int, int],
+    broker: str, group: str, topic: str, targets: dict[int, int], since: dict[int, int],
     timeout: float,
 ) -> float:
     """Wait until ``group`` committed ``targets`` on every partition that grew after ``since``;

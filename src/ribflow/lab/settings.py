@@ -81,7 +81,8 @@ class LabSettings(AppSettings):
     exporter_address: str = Field(
         "127.0.0.1",
         alias="LAB_EXPORTER_ADDRESS",
-        description="Source address of the exporter's datagrams, mapped to the router (agent map).",
+        description="Source address of the exporter's datagrams, mapped to the router "
+        "(agent map).",
     )
     table: TableKind = Field(
         "ris",

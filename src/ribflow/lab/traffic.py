@@ -33,16 +33,8 @@ from ribflow.lab.packets import (
     udp,
 )
 
-SERVICES = (
-    (TCP, 443, 0.45),
-    (TCP, 80, 0.15),
-    (UDP, 53, 0.1),
-    (UDP, 443, 0.1),
-    (TCP, 22, 0.05),
-    (UDP, 123, 0.05),
-    (TCP, 25, 0.04),
-    (ICMP, 0, 0.06),
-)
+SERVICES = ((TCP, 443, 0.45), (TCP, 80, 0.15), (UDP, 53, 0.1), (UDP, 443, 0.1), (TCP, 22, 0.05),
+            (UDP, 123, 0.05), (TCP, 25, 0.04), (ICMP, 0, 0.06))
 
 
 @dataclass(frozen=True, slots=True)

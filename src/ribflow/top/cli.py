@@ -102,13 +102,8 @@ def _live(
         while True:
             for ts, record in reader.poll(args.refresh):
                 window.add(record, ts, time.time())
-            frame = render(
-                window.snapshot(time.time(), args.top),
-                source=source,
-                colour=colour,
-                width=width,
-                top=args.top,
-            )
+            frame = render(window.snapshot(time.time(), args.top), source=source,
+                           colour=colour, width=width, top=args.top)
             out.write((HOME_CLEAR if tty else "") + frame + ("" if tty else "\n"))
             out.flush()
     except KeyboardInterrupt:

@@ -32,13 +32,6 @@ def as_path_key(record: Record) -> str | None:
     return _text(path)
 
 
-def field_key(name: str) -> KeyFn:
-    def key(record: Record) -> str | None:
-        return _text(record.get(name))
-
-    return key
-
-
 def asn_key(name: str) -> KeyFn:
     """An AS number field; 0 (pmacct's "no route") reads as "0 (unrouted)"."""
 
@@ -67,7 +60,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("Top destination ASes", "dst AS", asn_key("as_dst")),
     Dimension("Top AS paths", "AS path", as_path_key),
     Dimension("Top BGP next hops", "next hop", next_hop_key),
-    Dimension("Top peer ASes (next AS towards the destination)", "peer AS", asn_key("peer_as_dst")),
+    Dimension("Top peer ASes (next AS towards the destination)", "peer AS",
+              asn_key("peer_as_dst")),
 )
 
 
