@@ -64,9 +64,9 @@ from tests.enrich.daemons import (  # noqa: E402
     wait_until,
 )
 
-BENCH_PMACCT = Path("/work/shared/bench-pmacct")
+BENCH_PMACCT = REPO / "benchmarks" / "pmacct"
 LAB_GEN = REPO / "tests" / "data" / "enrich" / "gen_mrt.py"
-RIS = Path("/work/shared/testdata/mrt/bgpdump/test_data/bview.20020722.2337.gz")
+RIS = REPO / "tests" / "data" / "rib" / "bview.20020722.2337.gz"
 TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 ROUTER = "127.0.0.3"

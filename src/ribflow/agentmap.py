@@ -7,7 +7,7 @@ address before any prefix); ``bgp_ip`` names the BGP router: its session address
 it (the router key) or its BGP router-id. Keys pmacct knows but ribflow does not use
 (``bgp_port``, ``filter``, ``in``, ``out``) are refused rather than silently ignored.
 
-Resolution (:meth:`RouterResolver.router_for`), the contract of DESIGN.md:
+Resolution (:meth:`RouterResolver.router_for`), in this order:
 1. an exporter listed in the file -> its ``bgp_ip``;
 2. an unlisted exporter that is itself a known BGP peer address or router-id -> itself;
 3. otherwise the fallback router when one is configured, else the exporter address itself.

@@ -84,7 +84,8 @@ class AppSettings(BaseSettings):
         except ValueError:
             raise ValueError(f"METRICS_HOST {value!r} is not an IP address") from None
         return value.strip()
-    # topic names (DESIGN.md defaults)
+
+    # topic names (their partitions and configs: ribflow.topics.catalogue)
     bgp_updates_topic: str = Field(
         "bgp-updates", alias="BGP_UPDATES_TOPIC", description="Topic of normalised BGP events."
     )

@@ -34,7 +34,7 @@ from tests.fixtures.kafka import free_port
 
 pytestmark = pytest.mark.integration
 
-GEN_MRT = Path("/work/shared/testdata/lab/scripts/gen_mrt.py")
+GEN_MRT = Path(__file__).resolve().parents[1] / "data" / "enrich" / "gen_mrt.py"
 HOLD = 9
 
 

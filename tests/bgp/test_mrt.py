@@ -16,9 +16,9 @@ import pytest
 
 from ribflow.bgp.mrt import convert
 
-BGPDUMP = Path("/work/shared/testdata/mrt/bgpdump")
-SRC = BGPDUMP / "test_data" / "bview.20020722.2337.gz"
-EXPECT = BGPDUMP / "test_expect" / "bview.20020722.2337.gz.bgp.gz"
+DATA = Path(__file__).resolve().parents[1] / "data" / "rib"  # RIPE-NCC/bgpdump test data
+SRC = DATA / "bview.20020722.2337.gz"
+EXPECT = DATA / "bview.20020722.2337.gz.bgp.gz"
 
 
 def read_tdv2(path: Path) -> list[tuple[str, str, int, str, str]]:

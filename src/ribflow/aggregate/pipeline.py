@@ -46,7 +46,7 @@ from ribflow.aggregate.window import MARKER, AggregationWindow, Watermarks
 from ribflow.dlq import DeadLetters
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
-from ribflow.topics import TopicSpec, ensure_topics
+from ribflow.topics import ensure_topics, specs
 
 __all__ = ["COMPONENT", "Aggregator"]
 
@@ -104,7 +104,7 @@ class Aggregator:
             s.dlq_topic(s.flows_enriched_topic),
             s.dlq_topic(s.flows_aggregated_topic),
         ]
-        return ensure_topics(s.broker_address, [TopicSpec(n, s.partitions) for n in names])
+        return ensure_topics(s.broker_address, specs(s, *names))
 
     def build(self) -> StreamingDataFrame:
         """Register the pipeline on the app and return its last dataframe."""

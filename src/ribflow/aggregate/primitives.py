@@ -2,7 +2,7 @@
 
 Each :class:`Primitive` maps a pmacct primitive name (``src_host``) to the key pmacct writes in
 its JSON output (``ip_src``) and to the key(s) read from a flows-enriched record. flows-enriched
-uses pmacct's own output keys (DESIGN.md), so both are normally the same key.
+uses pmacct's own output keys (ribflow.enrich.pmacct), so both are normally the same key.
 
 :data:`REGISTRY` is in the order pmacct's JSON writer emits the keys (plugin_cmn_json.c,
 ``compose_json``), so an aggregated record has pmacct's key order whatever order the operator

@@ -30,6 +30,21 @@ ERRORS = Counter(
 ATTR_RAW = Counter(
     "ribflow_bridge_attr_raw_total", "Known attributes kept raw (unexpected shape)", ["name"]
 )
+REPAIRED = Counter(
+    "ribflow_bridge_repaired_total",
+    "UPDATE lines ExaBGP wrote as invalid JSON that were repaired, by fault",
+    ["fault"],
+)
+ATTR_DROPPED = Counter(
+    "ribflow_bridge_attr_dropped_total",
+    "Attributes ExaBGP could not render (invalid JSON), dropped from their UPDATE",
+    ["name"],
+)
+RD_GUESSED = Counter(
+    "ribflow_bridge_rd_type_guessed_total",
+    "Route distinguishers ExaBGP wrote ambiguously (type 0 or 2) taken as type 0 without the "
+    "raw UPDATE to tell",
+)
 DELIVERY_FAILED = Counter(
     "ribflow_bridge_delivery_failed_total", "Events Kafka refused for good", ["error"]
 )
@@ -104,6 +119,13 @@ class BridgeMetrics:
             elif kind == "attr-raw":
                 ATTR_RAW.labels(name=label).inc(delta)
                 BAD_INPUT.labels(component=COMPONENT, reason="attr-raw").inc(delta)
+            elif kind == "rd-type-guessed":
+                RD_GUESSED.inc(delta)
+            elif kind == "repaired":
+                REPAIRED.labels(fault=label).inc(delta)
+            elif kind == "attr-dropped":
+                ATTR_DROPPED.labels(name=label).inc(delta)
+                BAD_INPUT.labels(component=COMPONENT, reason="attr-dropped").inc(delta)
             elif kind == "error":
                 ERRORS.labels(reason=label).inc(delta)
                 BAD_INPUT.labels(component=COMPONENT, reason=label).inc(delta)

@@ -25,8 +25,9 @@ from quixstreams.state.rocksdb import RocksDBOptions
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.quix_store import ProducerOutput, QuixStore
+from ribflow.enrich.rdmap import RdMap, RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.topics import COMPACTED, TopicSpec
+from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,12 @@ def topics_of(settings: EnricherSettings) -> Topics:
 
 
 def output_topic_specs(settings: EnricherSettings, partitions: int) -> list[TopicSpec]:
-    """The topics the enricher writes, with their configs (bgp-rib is a compacted table)."""
+    """The topics the enricher writes, as the catalogue configures them."""
     t = topics_of(settings)
-    specs = [
-        TopicSpec(t.enriched, partitions),
-        TopicSpec(t.rib_dump, partitions),
-        TopicSpec(t.bgp_dlq, 1),
-        TopicSpec(t.flows_dlq, 1),
-    ]
+    names = [t.enriched, t.rib_dump, t.bgp_dlq, t.flows_dlq]
     if t.rib_table:
-        specs.append(TopicSpec(t.rib_table, partitions, COMPACTED))
-    return specs
+        names.append(t.rib_table)
+    return specs(settings, *names, partitions=partitions)
 
 
 def config_of(settings: EnricherSettings) -> EnricherConfig:
@@ -183,7 +179,10 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
 
     sdf = sdf.apply(process, stateful=True, metadata=True)
     store = QuixStore(app, sdf)
-    enricher = Enricher(config_of(settings), ProducerOutput(store.producer()), clock=clock)
+    rd_map = RdMapFollower(RdMap.load(settings.flow_to_rd_map)) if settings.flow_to_rd_map else None
+    enricher = Enricher(
+        config_of(settings), ProducerOutput(store.producer()), clock=clock, rd_map=rd_map
+    )
     sync = _Sync(enricher, store)
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)

@@ -41,19 +41,16 @@ from ribflow.flow.workers_metrics import worker_metrics_port
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
-from ribflow.topics import COMPACTED, TopicSpec, ensure_topics, partition_counts
+from ribflow.topics import TopicSpec, ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.collector")
 
 
 def topic_specs(s: CollectorSettings) -> list[TopicSpec]:
-    """The topics the collector writes, with their partition counts and configs."""
-    return [
-        TopicSpec(s.flows_topic, s.partitions),
-        TopicSpec(s.sflow_counters_topic, s.partitions),
-        TopicSpec(s.dlq_topic(s.flows_topic), s.partitions),
-        TopicSpec(s.flow_templates_topic, s.partitions, COMPACTED),
-    ]
+    """The topics the collector writes, as the catalogue configures them."""
+    return specs(
+        s, s.flows_topic, s.sflow_counters_topic, s.dlq_topic(s.flows_topic), s.flow_templates_topic
+    )
 
 
 def producer_config(s: CollectorSettings) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import random
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,11 +199,3 @@ def build_table(
             raise LabConfigError(f"RIS dump {ris_dump} not found")
         log.warning("RIS dump %s not found: using a generated table instead", RIS_DUMP_NAME)
     return generated_table(out, n4, n6, seed, router_as, router_id)
-
-
-def sample_prefixes(prefixes: Sequence[Network], k: int, seed: int) -> list[Network]:
-    """``k`` distinct prefixes (or all of them), in a seed-stable order."""
-    rnd = random.Random(seed)
-    if len(prefixes) <= k:
-        return list(prefixes)
-    return rnd.sample(list(prefixes), k)
