@@ -53,7 +53,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from ribflow.rib.mrt_load import read_rib  # noqa: E402
+from ribflow.mrt.tables import read_rib  # noqa: E402
 from ribflow.rib.synth import SynthTable  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
     gobgp,

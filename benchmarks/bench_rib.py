@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from ribflow.mrt.tables import read_rib
 from ribflow.rib import (
     AttrPool,
     Route,
@@ -49,7 +50,6 @@ from ribflow.rib import (
     parse_event,
 )
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
-from ribflow.rib.mrt_load import read_rib
 from ribflow.rib.synth import SynthTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
