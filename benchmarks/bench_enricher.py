@@ -54,7 +54,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from ribflow.mrt.tables import read_rib  # noqa: E402
-from ribflow.rib.synth import SynthTable  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
     gobgp,
     gobgpd,
@@ -63,6 +62,7 @@ from tests.enrich.daemons import (  # noqa: E402
     started,
     wait_until,
 )
+from tests.fixtures.synth import SynthTable  # noqa: E402
 
 BENCH_PMACCT = REPO / "benchmarks" / "pmacct"
 LAB_GEN = REPO / "tests" / "data" / "enrich" / "gen_mrt.py"
