@@ -89,7 +89,7 @@ def default_ris_dump() -> Path | None:
     """The RIS dump shipped with the repository's test data, if this is a checkout."""
     here = Path(__file__).resolve()
     for parent in here.parents:
-        candidate = parent / "tests" / "data" / "lab" / RIS_DUMP_NAME
+        candidate = parent / "tests" / "data" / "rib" / RIS_DUMP_NAME
         if candidate.is_file():
             return candidate
     return None
