@@ -68,6 +68,7 @@ def test_several_processes_split_neighbours_and_tell_the_bridge(tmp_path: Path) 
     assert "ribflow bridge --instance 1;" in out.configs[1]
     paths = out.write(tmp_path)
     assert [p.name for p in paths] == ["exabgp-0.conf", "exabgp-1.conf"]
+    assert {p.stat().st_mode & 0o777 for p in paths} == {0o600}  # may hold MD5 passwords
     assert (tmp_path / "exabgp.env").read_text() == out.env
 
 

@@ -280,6 +280,9 @@ class FlowFormatter:
             cached_ts(received) or ts(received), cached_ts(exported) or ts(exported),
             _EXPORT_VERSION.get(g("version") or 0, 0), rec["packets"], rec["bytes"],
         )  # fmt: skip
+        rd = g("mpls_vpn_rd")
+        if rd:  # the RD whose table was looked up (pmacct's text form)
+            return text.encode() + self._tail[:-1] + b',"mpls_vpn_rd":' + orjson.dumps(rd) + b"}"
         return text.encode() + self._tail
 
     def record(
@@ -347,6 +350,8 @@ class FlowFormatter:
             "bytes": rec["bytes"],
             "writer_id": self.writer_id,
         }
+        if rec.get("mpls_vpn_rd"):
+            out["mpls_vpn_rd"] = rec["mpls_vpn_rd"]  # the RD whose table was looked up
         if self._fields is not None:
             return {k: out[k] for k in self._fields if k in out}
         return out
@@ -383,6 +388,9 @@ class DumpFormatter:
             "safi": 1,
             "ip_prefix": format_prefix(route.afi, route.network, route.length),
         }
+        if route.rd:  # an L3VPN route (pmacct: SAFI 128 and the RD)
+            out["safi"] = 128
+            out["rd"] = route.rd
         if route.path_id:
             out["as_path_id"] = route.path_id
         out["bgp_nexthop"] = a.next_hop

@@ -97,6 +97,13 @@ class EnricherSettings(AppSettings):
         max_length=64,
         description="Name part of writer_id ('name/pid') in enriched flows and dumps.",
     )
+    flow_to_rd_map: str = Field(
+        "",
+        alias="FLOW_TO_RD_MAP",
+        description="pmacct-style flow_to_rd_map file (id=RD ip=EXPORTER [in=|out=|vlan=|"
+        "bgp_nexthop=] lines): the L3VPN RD whose table enriches flows without an RD of their "
+        "own; re-read within 5 s when it changes (a broken file keeps the last good map).",
+    )
     transactional_id: str = Field(
         "",
         alias="TRANSACTIONAL_ID",

@@ -2,8 +2,8 @@
 
 Wires CollectorSettings to the library: topics (created with ensure_topics), the Dispatcher
 (restored from flow-templates), the agent map and its BGP follower, the UDP listeners, the
-Kafka producer and /metrics. Exit status: 0 after a clean stop, 2 for bad settings or an
-unreadable agent map, 1 when Kafka or a port is not usable at start.
+Kafka producer, the exporter allowlist and /metrics. Exit status: 0 after a clean stop, 2 for
+bad settings, an unreadable agent map or allow file, 1 when Kafka or a port is not usable at start.
 
 With COLLECTOR_WORKERS > 1 this process only creates the topics, binds the sockets and
 supervises the workers (``flow/workers.py``); each worker is this same command with the hidden
@@ -26,8 +26,9 @@ from pydantic import ValidationError
 
 from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver
 from ribflow.bgp.keys import RouterKeys
-from ribflow.errors import RibflowError
+from ribflow.errors import ConfigError, RibflowError
 from ribflow.flow import collector_metrics as m
+from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import KeyChooser
 from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.collector_settings import CollectorSettings
@@ -133,17 +134,25 @@ def main(argv: list[str]) -> int:
         role = WorkerRole(args.worker, [int(f) for f in args.fds.split(",") if f], args.ready_fd)
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
-    except AgentMapError as exc:
+        gate = exporter_gate(settings)  # each worker loads and follows the file itself
+    except (AgentMapError, ConfigError) as exc:
         log.error("%s", exc)
         return 2
     try:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
             return supervise(settings)
-        return run(settings, agent_map, role)
+        return run(settings, agent_map, role, gate)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
+
+
+def exporter_gate(settings: CollectorSettings) -> ExporterGate:
+    """The allowlist of ALLOWED_EXPORTERS(_FILE) (raises ConfigError for a broken file)."""
+    return ExporterGate.from_settings(
+        settings.allowed_exporters, settings.allowed_exporters_file, settings.denied_source_labels
+    )
 
 
 def prepare_topics(settings: CollectorSettings) -> None:
@@ -161,7 +170,10 @@ def prepare_topics(settings: CollectorSettings) -> None:
 
 
 def run(
-    settings: CollectorSettings, agent_map: AgentMap | None, role: WorkerRole | None = None
+    settings: CollectorSettings,
+    agent_map: AgentMap | None,
+    role: WorkerRole | None = None,
+    gate: ExporterGate | None = None,
 ) -> int:
     """Start everything, serve until a signal, stop in order (``role``: as one of several
     workers, on inherited sockets, topics already prepared by the parent)."""
@@ -206,6 +218,7 @@ def run(
         dlq_partial=settings.dlq_partial,
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
+        gate=gate or exporter_gate(settings),
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -217,12 +230,13 @@ def run(
         signal.signal(signal.SIGINT, on_signal)
     if role is None:
         log.info(
-            "collector ready: %s -> %s (backpressure %s)",
+            "collector ready: %s -> %s (backpressure %s; exporters: %s)",
             ", ".join(lst.label for lst in listeners), settings.flows_topic, settings.backpressure,
+            collector.gate.describe(),
         )  # fmt: skip
     else:
-        log.info("worker %d (pid %d) ready on %s", role.index, os.getpid(),
-                 ", ".join(lst.label for lst in listeners))  # fmt: skip
+        log.info("worker %d (pid %d) ready on %s (exporters: %s)", role.index, os.getpid(),
+                 ", ".join(lst.label for lst in listeners), collector.gate.describe())  # fmt: skip
         role.ready()
     try:
         collector.run()

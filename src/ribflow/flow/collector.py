@@ -12,6 +12,10 @@ burst, and what it cannot hold the kernel drops and counts (ribflow_collector_ud
 total, read from /proc/net/udp). ``drop`` keeps reading and decoding (templates stay current) and
 drops the records, counted in ribflow_collector_dropped_records_total. Loss is never silent.
 
+Export packets from a source the ExporterGate does not allow (ALLOWED_EXPORTERS /
+ALLOWED_EXPORTERS_FILE, ``flow/allowlist.py``) are dropped before decoding: counted per source,
+logged rate-limited, never dead-lettered (that would hand the topic to whoever can send UDP).
+
 Undecodable packets go to the dead-letter topic with their reason (bounded per second; the
 rest are counted); template/sampling changes go to the compacted flow-templates topic.
 """
@@ -30,6 +34,7 @@ import orjson
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
 from ribflow.flow import collector_metrics as m
+from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, KeyChooser
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.templates_topic import StatefulDecoder
@@ -73,6 +78,7 @@ class Collector:
         dlq_partial: bool = True,
         dlq_max_per_second: int = 1000,
         stats_interval_s: float = 1.0,
+        gate: ExporterGate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.listeners = listeners
@@ -85,6 +91,7 @@ class Collector:
         self.dlq_partial = dlq_partial
         self.dlq_max_per_second = dlq_max_per_second
         self.stats_interval_s = stats_interval_s
+        self.gate = gate or ExporterGate()
         self.clock = clock
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
@@ -99,6 +106,7 @@ class Collector:
         self._drops_seen: dict[int, int] = {}
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
+        self.denied_packets = 0
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -143,6 +151,9 @@ class Collector:
     # -- one packet --------------------------------------------------------------------------
     def process(self, data: bytes, source: str, now_ms: int) -> None:
         """Decode one datagram from ``source`` and publish what it gave."""
+        if not self.gate.allows(source):
+            self._deny(source)
+            return
         proto = m.protocol_of(data)
         self.tallies.packets[proto] += 1
         try:
@@ -170,6 +181,15 @@ class Collector:
             if self.dlq_partial:
                 detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
                 self._dead_letter(data, result.errors[0], source, detail)
+
+    def _deny(self, source: str) -> None:
+        """A source that is not an allowed exporter: count and log (rate-limited), nothing else."""
+        self.tallies.denied[self.gate.label(source)] += 1
+        self.denied_packets += 1
+        self._bad.warning(
+            "denied", "dropped an export packet from %s: not an allowed exporter "
+            "(ALLOWED_EXPORTERS / ALLOWED_EXPORTERS_FILE)", source,
+        )  # fmt: skip
 
     def _reject(self, data: bytes, reason: str, source: str, detail: str) -> None:
         """Nothing usable in the packet: count, log (rate-limited), dead-letter."""

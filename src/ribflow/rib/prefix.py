@@ -69,10 +69,22 @@ def normalise_address(text: str) -> str:
     return format_address(afi, value)
 
 
+_UNICAST: Final = {
+    "ipv4 unicast": AFI_IP,
+    "ipv6 unicast": AFI_IP6,
+    # labelled unicast: the prefix goes into the global table (the labels are not kept)
+    "ipv4 nlri-mpls": AFI_IP,
+    "ipv6 nlri-mpls": AFI_IP6,
+}
+_VPN: Final = {"ipv4 mpls-vpn": AFI_IP, "ipv6 mpls-vpn": AFI_IP6}
+
+
 def afi_of_family(family: str) -> int | None:
-    """AFI of an ExaBGP family name we keep in the RIB (unicast v4/v6), else ``None``."""
-    if family == "ipv4 unicast":
-        return AFI_IP
-    if family == "ipv6 unicast":
-        return AFI_IP6
-    return None
+    """AFI of an ExaBGP family whose routes go into the global table (unicast, labelled
+    unicast), else ``None``."""
+    return _UNICAST.get(family)
+
+
+def vpn_afi_of_family(family: str) -> int | None:
+    """AFI of an L3VPN family (routes go into the table of their RD), else ``None``."""
+    return _VPN.get(family)
