@@ -19,9 +19,9 @@ from ribflow.enrich.flows import RECORD_ERRORS, enrich_records
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import BITS, parse_address
-from ribflow.rib.synth import SynthTable
 from ribflow.rib.table import RouterRib
 from tests.enrich.fakes import Harness
+from tests.fixtures.synth import SynthTable
 from tests.rib.builders import Stream, attrs
 
 ROUTER = "127.0.0.3"
