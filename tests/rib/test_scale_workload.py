@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import orjson
-
 from ribflow.rib.synth import SynthTable
+
 from ribflow.schemas import validate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -27,6 +27,7 @@ from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.quix_store import ProducerOutput, QuixStore
 from ribflow.enrich.rdmap import RdMap, RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
+from ribflow.kafka.client import quix_connection
 from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     if settings.processing_guarantee == "exactly-once":
         producer_extra["transactional.id"] = settings.resolved_transactional_id()
     app = Application(
-        broker_address=settings.broker_address,
+        **quix_connection(settings),
         consumer_group=settings.group_id,
         auto_offset_reset=settings.auto_offset_reset,
         commit_interval=settings.commit_interval,

@@ -38,6 +38,7 @@ from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
 from ribflow.flow.workers_metrics import worker_metrics_port
+from ribflow.kafka.client import client_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
@@ -59,16 +60,18 @@ def producer_config(s: CollectorSettings) -> dict[str, Any]:
             m.DELIVERY_FAILED.labels(msg.topic()).inc()
             log.error("Kafka did not take a message for %s: %s", msg.topic(), err)
 
-    return {
-        "bootstrap.servers": s.broker_address,
-        "linger.ms": s.linger_ms,
-        "compression.type": s.compression,
-        "queue.buffering.max.messages": s.kafka_queue_messages,
-        "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
-        "batch.size": 1 << 20,
-        "delivery.report.only.error": True,
-        "on_delivery": on_delivery,
-    }
+    return client_config(
+        s,
+        {
+            "linger.ms": s.linger_ms,
+            "compression.type": s.compression,
+            "queue.buffering.max.messages": s.kafka_queue_messages,
+            "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
+            "batch.size": 1 << 20,
+            "delivery.report.only.error": True,
+            "on_delivery": on_delivery,
+        },
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +141,8 @@ def main(argv: list[str]) -> int:
     except (AgentMapError, ConfigError) as exc:
         log.error("%s", exc)
         return 2
+    if role is None and (refused := startup_check(settings, "collector")) is not None:
+        return refused
     try:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
@@ -158,9 +163,9 @@ def exporter_gate(settings: CollectorSettings) -> ExporterGate:
 def prepare_topics(settings: CollectorSettings) -> None:
     """Create the topics (CREATE_TOPICS) and warn when flows cannot be joined with bgp-updates."""
     if settings.create_topics:
-        ensure_topics(settings.broker_address, topic_specs(settings))
+        ensure_topics(settings, topic_specs(settings))
     joined = [settings.flows_topic, settings.bgp_updates_topic]
-    counts = partition_counts(settings.broker_address, joined)
+    counts = partition_counts(settings, joined)
     if len(counts) == 2 and len(set(counts.values())) != 1:
         log.warning(
             "%s has %d partitions but %s has %d: the enricher will refuse to join them",
@@ -185,11 +190,11 @@ def run(
     decoder = Dispatcher()
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:
-        m.TEMPLATES_RESTORED.set(sync.restore(settings.broker_address, settings.restore_timeout_s))
+        m.TEMPLATES_RESTORED.set(sync.restore(settings, settings.restore_timeout_s))
     resolver = RouterResolver(agent_map, settings.fallback_router, settings.bgp_router_key)
     follower = None
     if settings.follow_bgp_updates:
-        follower = PeerFollower(settings.broker_address, settings.bgp_updates_topic, resolver)
+        follower = PeerFollower(settings, settings.bgp_updates_topic, resolver)
         follower.start()
         if not follower.caught_up.wait(settings.bgp_catchup_timeout_s):
             log.warning(
