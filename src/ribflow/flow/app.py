@@ -209,6 +209,7 @@ def run(
         dlq_partial=settings.dlq_partial,
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
+        max_export_skew_ms=settings.max_export_skew_ms,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -141,6 +141,17 @@ class CollectorSettings(AppSettings):
         le=60_000,
         description="Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1).",
     )
+    max_export_skew_ms: int = Field(
+        300_000,
+        alias="MAX_EXPORT_SKEW_MS",
+        ge=0,
+        le=7 * 86_400_000,
+        description="Largest distance (ms) between an export packet's export time and its "
+        "arrival for the export time to become the Kafka timestamp of its flows message; "
+        "beyond it (an exporter clock off by hours or days, a replayed capture) the arrival "
+        "time is used, so retention and the broker's timestamp limits never drop the message. "
+        "The record keeps its export time (time_export_ms). 0: always the arrival time.",
+    )
     dlq_partial: bool = Field(
         True,
         alias="DLQ_PARTIAL",
