@@ -85,8 +85,10 @@ def export_two_days_behind(now_ms: int) -> tuple[bytes, int]:
     """One IPFIX message (template + one record) whose export time is two days before now."""
     export_s = now_ms // 1000 - 2 * DAY_MS // 1000
     fields = [(8, 4), (12, 4), (4, 1), (1, 8), (2, 8), (152, 8), (153, 8)]
-    record = bytes([192, 0, 2, 1]) + bytes([198, 51, 100, 7]) + struct.pack(
-        "!BQQQQ", 17, 1500, 3, export_s * 1000 - 5000, export_s * 1000 - 1000
+    record = (
+        bytes([192, 0, 2, 1])
+        + bytes([198, 51, 100, 7])
+        + struct.pack("!BQQQQ", 17, 1500, 3, export_s * 1000 - 5000, export_s * 1000 - 1000)
     )
     pkt = ipfix_packet(ipfix_template_set(300, fields), data_set(300, record), secs=export_s)
     return pkt, export_s * 1000
@@ -158,5 +160,7 @@ def test_exporter_two_days_behind_keeps_its_flows(
     assert record["time_export_ms"] == export_ms  # the record keeps the exporter's time
     assert abs(record["time_export_ms"] - ts) >= 2 * DAY_MS - 60_000
     assert (record["src_addr"], record["dst_addr"], record["bytes"]) == (
-        "192.0.2.1", "198.51.100.7", 1500,
+        "192.0.2.1",
+        "198.51.100.7",
+        1500,
     )

@@ -60,7 +60,8 @@ def test_every_record_has_every_key_in_schema_order() -> None:
     ]
     assert len(records) == 4
     schema_keys = list(validator("flows.v1").schema["$defs"]["record"]["properties"])
-    assert list(RECORD_KEYS) == schema_keys
+    # the base keys in order, then the optional ones of richer templates (codegen_extra)
+    assert list(RECORD_KEYS) == schema_keys[: len(RECORD_KEYS)]
     for rec in records:
         assert tuple(rec) == RECORD_KEYS
 

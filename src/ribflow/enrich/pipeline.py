@@ -66,6 +66,8 @@ def config_of(settings: EnricherSettings) -> EnricherConfig:
             comms_as_array=settings.comms_as_array,
             timestamps_since_epoch=settings.timestamps_since_epoch,
             timestamps_usec=settings.timestamps_usec,
+            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
+            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
             writer_id=f"{settings.writer_name}/{os.getpid()}",
             fields=tuple(fields) if fields else None,
         ),

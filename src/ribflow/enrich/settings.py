@@ -74,6 +74,18 @@ class EnricherSettings(AppSettings):
         alias="COMMS_AS_ARRAY",
         description="Encode comms, ecomms, lcomms (and *_src) as JSON arrays.",
     )
+    fwd_status_encode_as_string: bool = Field(
+        False,
+        alias="FWD_STATUS_ENCODE_AS_STRING",
+        description="Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of "
+        "the decimal string (pmacct's fwd_status_encode_as_string).",
+    )
+    mpls_label_stack_encode_as_array: bool = Field(
+        False,
+        alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY",
+        description="Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of "
+        "'16000_17000' (pmacct's mpls_label_stack_encode_as_array).",
+    )
     timestamps_since_epoch: bool = Field(
         False,
         alias="TIMESTAMPS_SINCE_EPOCH",

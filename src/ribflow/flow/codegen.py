@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ribflow.flow import ies
+from ribflow.flow.codegen_extra import EXTRA_GLOBALS, INNER_IES, extra_exprs, layers
 from ribflow.flow.record import NO_ADDRESS, ZERO_V4, ip4, ip6, ntp_ms
 from ribflow.flow.types import FlowRecord
 
@@ -47,7 +48,7 @@ def _int(raw: bytes) -> int:
 
 _GLOBALS: dict[str, Any] = {
     "_g_ip4": ip4, "_g_ip6": ip6, "_g_ntp": ntp_ms, "_g_int": _int, "_g_Z4": ZERO_V4,
-    "_g_Z6": _ZERO_V6,
+    "_g_Z6": _ZERO_V6, **EXTRA_GLOBALS,
 }
 # Every generated function starts by binding globals and per-call constants to locals (faster
 # lookups in the record loop).
@@ -69,6 +70,7 @@ class Codec:
     decode: DecodeFn
     biflow: bool
     source: str = field(repr=False)
+    vrf: bool = False  # records carry VRF ids: the exporter's VRF table completes them
 
 
 @dataclass(slots=True)
@@ -97,28 +99,48 @@ class _Plan:
         self.version = version
         self.fields = fields
         self.first: dict[tuple[int, int], int] = {}
+        self.last: dict[tuple[int, int], int] = {}
         for i, (ie, _length, pen) in enumerate(fields):
             self.first.setdefault((pen, ie), i)
+            self.last[(pen, ie)] = i
         self.used: dict[int, _Used] = {}
+        # A template that repeats the IP header elements describes several protocol layers
+        # (outer and inner header of a tunnel): the record's header fields are the inner
+        # (last) occurrences, as pmacct reads them; codegen_extra adds the outer as tunnel_*.
+        self.layers = layers(fields)
+        self.prefer_last = INNER_IES if len(self.layers) > 1 else frozenset()
 
-    # -- element access -------------------------------------------------------------------
-    def _field(
-        self, ie: int, pen: int = 0, lengths: tuple[int, ...] = (), raw: bool = False
-    ) -> _Used | None:
-        i = self.first.get((pen, ie))
-        if i is None:
-            return None
+    def index(self, ie: int, pen: int = 0) -> int | None:
+        """Position of the element that feeds the record (the inner one in a tunnel)."""
+        if pen == 0 and ie in self.prefer_last:
+            return self.last.get((pen, ie))
+        return self.first.get((pen, ie))
+
+    def at(self, i: int, raw: bool) -> _Used | None:
+        """The element at position ``i`` (fixed length, or variable length when ``raw``)."""
         length = self.fields[i][1]
-        if length == 0 or length == ies.VARLEN or (lengths and length not in lengths):
+        if length == 0 or (length == ies.VARLEN and not raw):
             return None
         u = self.used.get(i)
         if u is None:
             u = self.used[i] = _Used(i, length, f"f{i}", raw)
         return u if u.raw == raw else None
 
+    # -- element access -------------------------------------------------------------------
+    def _field(
+        self, ie: int, pen: int = 0, lengths: tuple[int, ...] = (), raw: bool = False
+    ) -> _Used | None:
+        i = self.index(ie, pen)
+        if i is None:
+            return None
+        length = self.fields[i][1]
+        if length == 0 or length == ies.VARLEN or (lengths and length not in lengths):
+            return None
+        return self.at(i, raw)
+
     def num(self, ie: int, pen: int = 0, max_len: int = 8) -> tuple[str, int] | None:
         """Expression of an unsigned integer element and its length, or None if absent."""
-        i = self.first.get((pen, ie))
+        i = self.index(ie, pen)
         if i is None:
             return None
         length = self.fields[i][1]
@@ -130,7 +152,7 @@ class _Plan:
         return (u.name if u.native else f"_int({u.name})"), length
 
     def has(self, ie: int, pen: int = 0) -> bool:
-        i = self.first.get((pen, ie))
+        i = self.index(ie, pen)
         return i is not None and self.fields[i][1] not in (0, ies.VARLEN)
 
     # -- record keys ----------------------------------------------------------------------
@@ -244,7 +266,6 @@ def _dict_source(values: dict[str, str]) -> str:
 
 def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str], str | None]:
     """Forward record expressions, shared local assignments, reverse record (biflow) source."""
-    pre: list[str] = []
     fwd: dict[str, str] = {
         "exporter": "exporter", "version": str(plan.version), "domain": "domain",
         "time_received_ms": "recv", "time_export_ms": "tex",
@@ -267,6 +288,8 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
         "sampling_rate": plan.sampling(), "direction": plan.direction(),
         "flow_type": "'biflow-forward'" if biflow else "None",
     }
+    extra, pre = extra_exprs(plan)  # keys only templates with those elements have
+    fwd.update(extra)
     if not biflow:
         return fwd, pre, None
     rev_pen = ies.REVERSE_PEN
@@ -356,8 +379,10 @@ def _var_source(plan: _Plan, body: list[str], min_size: int) -> str:
                 f"{ind}        return False",
                 f"{ind}    ln = (buf[o] << 8) | buf[o + 1]",
                 f"{ind}    o += 2",
-                f"{ind}o += ln",
             ]
+            if u is not None:  # a variable-length value the record uses (kept as bytes)
+                lines.append(f"{ind}{u.name} = buf[o:o + ln]")
+            lines.append(f"{ind}o += ln")
             continue
         assert u is not None
         value = f"_int(buf[o:o + {length}])" if u.native else f"buf[o:o + {length}]"
@@ -388,7 +413,8 @@ def compile_template(version: int, fields: tuple[FieldSpec, ...]) -> Codec:
         source, size = source_text, st.size
         min_size = size
     exec(compile(source, f"<template v{version} {len(fields)} fields>", "exec"), namespace)
-    return Codec(size, min_size, namespace["decode"], biflow, source)
+    vrf = plan.has(ies.INGRESS_VRF_ID) or plan.has(ies.EGRESS_VRF_ID)
+    return Codec(size, min_size, namespace["decode"], biflow, source, vrf)
 
 
 _cache: OrderedDict[tuple[int, tuple[FieldSpec, ...]], Codec] = OrderedDict()

@@ -34,6 +34,17 @@ NEXT_HOP_V4, NEXT_HOP_V6, BGP_NEXT_HOP_V4, BGP_NEXT_HOP_V6 = 15, 62, 18, 63
 SRC_AS, DST_AS = 16, 17
 VLAN_ID, DOT1Q_VLAN_ID = 58, 243
 DIRECTION = 61
+# Layer 2, MPLS, VPN, tunnels, SRv6 (issue 13: what ISP routers send)
+SRC_MAC, POST_DST_MAC, DST_MAC, POST_SRC_MAC = 56, 57, 80, 81
+POST_VLAN_ID, POST_DOT1Q_VLAN_ID = 59, 254
+ETHERNET_TYPE = 256
+MPLS_LABELS = tuple(range(70, 80))  # mplsTopLabelStackSection .. mplsLabelStackSection10
+FORWARDING_STATUS = 89
+MPLS_VPN_RD = 90
+INTERFACE_NAME, INTERFACE_DESCRIPTION = 82, 83
+INGRESS_VRF_ID, EGRESS_VRF_ID, VRF_NAME = 234, 235, 236
+SRH_SEGMENT_LIST = 497  # srhSegmentIPv6ListSection (RFC 9487)
+HUAWEI_PEN, HUAWEI_SRV6_SEGMENT_LIST = 2011, 505  # Huawei's element before RFC 9487
 # Time
 LAST_SWITCHED, FIRST_SWITCHED = 21, 22  # ms since the exporter's boot (sysUpTime)
 START_SEC, END_SEC = 150, 151
@@ -127,6 +138,11 @@ NAMES: Final[dict[int, str]] = {
     160: "systemInitTimeMilliseconds", 180: "udpSourcePort", 181: "udpDestinationPort",
     182: "tcpSourcePort", 183: "tcpDestinationPort", 231: "initiatorOctets",
     243: "dot1qVlanId", 252: "ingressPhysicalInterface", 253: "egressPhysicalInterface",
+    56: "sourceMacAddress", 57: "postDestinationMacAddress", 59: "postVlanId",
+    70: "mplsTopLabelStackSection", 80: "destinationMacAddress", 81: "postSourceMacAddress",
+    82: "interfaceName", 83: "interfaceDescription", 89: "forwardingStatus",
+    90: "mplsVpnRouteDistinguisher", 234: "ingressVRFID", 235: "egressVRFID", 236: "VRFname",
+    254: "postdot1qVlanId", 256: "ethernetType", 497: "srhSegmentIPv6ListSection",
     298: "initiatorPackets", 302: "selectorId", 305: "samplingPacketInterval",
     306: "samplingPacketSpace", 309: "samplingSize", 310: "samplingPopulation",
 }
