@@ -22,12 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.errors import FlowDecodeError
 from ribflow.schemas import validate
 from tests.flow.isp_exports import export_packets
-from tests.flow.netflow_support import NOW_MS, record_errors
+from tests.flow.netflow_support import (
+    NOW_MS,
+    data_set,
+    ipfix_options_template_set,
+    ipfix_packet,
+    ipfix_template_set,
+    record_errors,
+)
 from tests.flow.sflow_build import write_pcap
 from tests.flow.tshark import Field, TsFlow, flows, run_pdml
 
@@ -241,3 +251,39 @@ RECORD_BASE = (
     "out_if", "vlan", "next_hop", "bgp_next_hop", "src_as", "dst_as", "src_mask", "dst_mask",
     "packets", "bytes", "sampling_rate", "direction", "flow_type",
 )  # fmt: skip
+
+
+# --- bad input: any length, any bytes, for every element of these exports -------------------
+_ISP_IES = (4, 7, 8, 10, 11, 12, 27, 28, 56, 57, 59, 70, 71, 72, 80, 81, 82, 89, 90, 234, 235,
+            236, 254, 256, 497)  # fmt: skip
+_LENGTHS = (0, 1, 2, 3, 4, 6, 8, 16, 17, 32, 0xFFFF)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fields=st.lists(
+        st.tuples(st.sampled_from(_ISP_IES), st.sampled_from(_LENGTHS)), min_size=1, max_size=12
+    ),
+    options=st.booleans(),
+    payload=st.binary(min_size=0, max_size=300),
+)
+def test_odd_templates_never_crash_and_give_schema_records(
+    fields: list[tuple[int, int]], options: bool, payload: bytes
+) -> None:
+    """Lengths no exporter should use, random bytes: records stay valid or are dropped."""
+    d = Dispatcher()
+    tpl = (ipfix_options_template_set(400, fields[:1], fields[1:]) if options
+           else ipfix_template_set(300, fields))  # fmt: skip
+    data = data_set(300, payload) + (data_set(400, payload) if options else b"")
+    second = ipfix_packet(ipfix_template_set(301, [(234, 4), (8, 4)]),
+                          data_set(301, payload[:8].ljust(8, b"\1")))  # fmt: skip
+    for pkt in (ipfix_packet(tpl, data), second):
+        try:
+            result = d.decode(pkt, EXPORTER, NOW_MS)
+        except FlowDecodeError as exc:
+            assert exc.reason != "internal-error", exc
+            continue
+        for rec in result.records:
+            assert record_errors(rec) == [], rec
+            FlowFormatter(FormatOptions()).record(rec, 1 if "." in rec["dst_addr"] else 2,
+                                                  None, None)  # fmt: skip
