@@ -97,6 +97,10 @@ def _records() -> list[Any]:
          "tunnel_ip_src": "2001:db8::1", "tunnel_ip_dst": "2001:db8::2", "tunnel_ip_proto": 41,
          "tunnel_port_src": 1, "srv6_seg_ipv6_list": ["fc00::1", "fc00::2"]},
         {**good[1], "mpls_vpn_rd": "vrfid:5", "mpls_vpn_rd_origin": "map"},
+        {**good[2], "tag": 7, "label": "k1%v1,k2%v2"},
+        {**good[3], "tag2": 1 << 63, "label": "plain"},
+        {**base, "tag": "7"},
+        {**base, "label": 5},
         {**base, "etype": "800"},
         {**base, "tunnel_ip_proto": 300},
         {**base, "mpls_label_stack": ["16000"]},
@@ -118,6 +122,7 @@ def _records() -> list[Any]:
         FormatOptions(writer_id="w/3", timestamps_since_epoch=True,
                       fwd_status_encode_as_string=True, mpls_label_stack_encode_as_array=True),
         FormatOptions(writer_id="w/4", fields=("as_dst", "net_src", "peer_ip_dst")),
+        FormatOptions(writer_id="w/5", pre_tag_label_encode_as_map=True),
     ],
 )
 def test_hot_loop_writes_what_the_generic_path_writes(options: FormatOptions) -> None:

@@ -5,7 +5,8 @@ through the `ribflow collector` process; the enricher, with the router's routes 
 writes flows-enriched. Every enriched record must carry exactly what the formatter gives for
 our decode of the same datagrams (whose fields tests/flow/test_isp_fields.py checks against
 tshark and test_isp_pmacct.py against nfacctd), be enriched by the route of its inner
-destination, and keep the Kafka timestamp of its flows message.
+destination, carry the tag/label of the collector's pre_tag_map, and keep the Kafka timestamp
+of its flows message.
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ def test_isp_exports_through_collector_and_enricher(
     produce(kafka_broker, t["bgp"], bgp_messages(now - 60_000))
     packets = export_packets(now)
     env = enricher_env(kafka_broker, t, tmp_path / "state", t["group"])
+    pretag = tmp_path / "pretag.map"
+    pretag.write_text("set_label=vrf%cust-b ip=127.0.0.1 src_net=203.0.113.2/32\n"
+                      "set_tag=42 ip=127.0.0.0/8 in=3\n")  # fmt: skip
     collector_env = {
+        "PRE_TAG_MAP": str(pretag),
         "FLOWS_TOPIC": t["flows"],
         "BGP_UPDATES_TOPIC": t["bgp"],
         "FLOW_TEMPLATES_TOPIC": t["flows"] + "-templates",
@@ -83,6 +88,8 @@ def test_isp_exports_through_collector_and_enricher(
         assert len(enriched_msgs) == 13, enricher.log()[-3000:]
     flows_ts = {m["ts"] for m in kcat(kafka_broker, t["flows"], 3)}
     ref = reference(packets, now)
+    tags = {json.loads(m["payload"])["ip_src"]: json.loads(m["payload"]).get("tag")
+            for m in enriched_msgs}  # fmt: skip
     seen = set()
     for m in enriched_msgs:
         r = json.loads(m["payload"])
@@ -98,6 +105,11 @@ def test_isp_exports_through_collector_and_enricher(
         "65010_65020", "10.2.0.0", "2001:db8:100::1",
     )  # fmt: skip
     assert by_src["2001:db8:a::1"]["as_dst"] == 65040
+    # the collector's pre_tag_map: first match wins, rendered by the enricher as pmacct does
+    assert by_src["203.0.113.2"]["label"] == "vrf%cust-b" and "tag" not in by_src["203.0.113.2"]
+    assert {s for s, tag in tags.items() if tag == 42} == {
+        s for s, r in by_src.items() if r["iface_in"] == 3 and s != "203.0.113.2"
+    }
     vrf = by_src["203.0.113.2"]  # VRF ids only: RD and name from the router's VRF table
     assert (vrf["mpls_vpn_rd"], vrf["mpls_vpn_rd_origin"], vrf["vrf_name"]) == (
         "1:192.0.2.1:7", "flow", "CUST-B",

@@ -68,6 +68,7 @@ def config_of(settings: EnricherSettings) -> EnricherConfig:
             timestamps_usec=settings.timestamps_usec,
             fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
             mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
+            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
             writer_id=f"{settings.writer_name}/{os.getpid()}",
             fields=tuple(fields) if fields else None,
         ),

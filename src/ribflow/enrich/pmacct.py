@@ -53,6 +53,7 @@ class FormatOptions:
     fields: tuple[str, ...] | None = None
     fwd_status_encode_as_string: bool = False
     mpls_label_stack_encode_as_array: bool = False
+    pre_tag_label_encode_as_map: bool = False
 
 
 def _joined(text: str, as_array: bool) -> Any:
@@ -146,6 +147,7 @@ class FlowFormatter:
         "_exporters",
         "_fields",
         "_fwd_as_string",
+        "_label_as_map",
         "_nets",
         "_no_route_parts",
         "_no_route_values",
@@ -166,6 +168,7 @@ class FlowFormatter:
         self._tail = b',"writer_id":' + orjson.dumps(options.writer_id) + b"}"
         self._fwd_as_string = options.fwd_status_encode_as_string
         self._stack_as_array = options.mpls_label_stack_encode_as_array
+        self._label_as_map = options.pre_tag_label_encode_as_map
         self.timestamp = Timestamps(options.timestamps_since_epoch, options.timestamps_usec)
         self._token = object()  # identifies this formatter's cached parts in RouteAttrs
         self._exporters: dict[str, str] = {}
@@ -289,7 +292,8 @@ class FlowFormatter:
             _EXPORT_VERSION.get(g("version") or 0, 0), rec["packets"], rec["bytes"],
         )  # fmt: skip
         if len(rec) != BASE_LEN:  # tunnel, MPLS, VRF... fields (absent from most exports)
-            text += extras_json(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array)
+            text += extras_json(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
+                                self._label_as_map)  # fmt: skip
         return text.encode() + self._tail
 
     def record(
@@ -357,7 +361,8 @@ class FlowFormatter:
             "bytes": rec["bytes"],
         }
         if len(rec) != BASE_LEN:
-            out.update(extras(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array))
+            out.update(extras(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
+                              self._label_as_map))  # fmt: skip
         out["writer_id"] = self.writer_id
         if self._fields is not None:
             return {k: out[k] for k in self._fields if k in out}

@@ -8,6 +8,8 @@ are nfacctd's (plugin_cmn_json.c):
 ==========================  ==============================================================
 key                         value
 ==========================  ==============================================================
+tag, tag2                   integers (the collector's pre_tag_map)
+label                       text, or ``{"k1": "v1"}`` with pre_tag_label_encode_as_map
 mac_src, mac_dst            ``aa:bb:cc:dd:ee:ff``
 vlan_in, vlan_out           integers (written when the exporter sent a post-VLAN)
 etype                       hexadecimal string (``800``, ``86dd``)
@@ -62,6 +64,16 @@ def fwd_status_text(status: int) -> str:
     return _FWD_REASONS.get(status) or f"{_FWD_CLASSES[status >> 6]} Unclassified"
 
 
+def label_map(label: str) -> dict[str, str]:
+    """pmacct's pre_tag_label_encode_as_map: ``k1%v1,k2%v2`` -> ``{"k1": "v1", "k2": "v2"}``.
+
+    Like pmacct, the text is cut at every ``,`` and ``%`` and the pieces are paired in order
+    (an odd last piece is dropped).
+    """
+    tokens = [t for t in label.replace("%", ",").split(",") if t]
+    return dict(zip(tokens[0::2], tokens[1::2], strict=False))
+
+
 def _int(value: Any) -> int:
     if type(value) is not int:
         raise TypeError(f"not an integer: {value!r}")
@@ -79,11 +91,18 @@ def extras(
     proto_text: tuple[str, ...],
     fwd_as_string: bool = False,
     stack_as_array: bool = False,
+    label_as_map: bool = False,
 ) -> list[tuple[str, Any]]:
     """The pmacct (key, value) pairs of the extra fields ``rec`` carries, in output order."""
     out: list[tuple[str, Any]] = []
     add = out.append
     g = rec.get
+    for key in ("tag", "tag2"):
+        if g(key) is not None:
+            add((key, _int(rec[key])))
+    if g("label") is not None:
+        label = _str(rec["label"])
+        add(("label", label_map(label) if label_as_map else label))
     for key in ("mac_src", "mac_dst"):
         if g(key) is not None:
             add((key, _str(rec[key])))
@@ -132,8 +151,9 @@ def extras_json(
     proto_text: tuple[str, ...],
     fwd_as_string: bool,
     stack_as_array: bool,
+    label_as_map: bool = False,
     dumps: Callable[[Any], bytes] = orjson.dumps,
 ) -> str:
     """:func:`extras` as JSON members, each preceded by a comma (``""`` when none)."""
-    pairs = extras(rec, proto_text, fwd_as_string, stack_as_array)
+    pairs = extras(rec, proto_text, fwd_as_string, stack_as_array, label_as_map)
     return "".join(f',"{k}":{dumps(v).decode()}' for k, v in pairs)

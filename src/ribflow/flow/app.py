@@ -33,6 +33,7 @@ from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
+from ribflow.flow.pretag import PreTagMap, PreTagMapError
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
@@ -136,14 +137,15 @@ def main(argv: list[str]) -> int:
         role = WorkerRole(args.worker, [int(f) for f in args.fds.split(",") if f], args.ready_fd)
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
-    except AgentMapError as exc:
+        pretag = PreTagMap.load(settings.pre_tag_map) if settings.pre_tag_map else None
+    except (AgentMapError, PreTagMapError) as exc:
         log.error("%s", exc)
         return 2
     try:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
             return supervise(settings)
-        return run(settings, agent_map, role)
+        return run(settings, agent_map, role, pretag)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
@@ -164,7 +166,10 @@ def prepare_topics(settings: CollectorSettings) -> None:
 
 
 def run(
-    settings: CollectorSettings, agent_map: AgentMap | None, role: WorkerRole | None = None
+    settings: CollectorSettings,
+    agent_map: AgentMap | None,
+    role: WorkerRole | None = None,
+    pretag: PreTagMap | None = None,
 ) -> int:
     """Start everything, serve until a signal, stop in order (``role``: as one of several
     workers, on inherited sockets, topics already prepared by the parent)."""
@@ -210,6 +215,7 @@ def run(
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
         max_export_skew_ms=settings.max_export_skew_ms,
+        pretag=pretag,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -32,6 +32,7 @@ from ribflow.dlq import DeadLetters
 from ribflow.flow import collector_metrics as m
 from ribflow.flow.batching import FlowBatcher, KeyChooser
 from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.pretag import PreTagMap
 from ribflow.flow.record import kafka_time
 from ribflow.flow.templates_topic import StatefulDecoder
 from ribflow.flow.types import PacketDecoder
@@ -75,6 +76,7 @@ class Collector:
         dlq_max_per_second: int = 1000,
         stats_interval_s: float = 1.0,
         max_export_skew_ms: int = 300_000,
+        pretag: PreTagMap | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.listeners = listeners
@@ -89,6 +91,7 @@ class Collector:
         self.stats_interval_s = stats_interval_s
         self.clock = clock
         self.max_export_skew_ms = max_export_skew_ms
+        self.pretag = pretag
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
         self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
@@ -159,6 +162,8 @@ class Collector:
             return
         router = ""
         if records:
+            if self.pretag is not None:
+                self.pretag.apply(records)
             exporter = records[0]["exporter"]
             router = self.resolver.router_for(exporter)
             self.tallies.records[proto] += len(records)

@@ -58,6 +58,14 @@ class CollectorSettings(AppSettings):
         description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines), re-read "
         "within 5 s when it changes (a broken file keeps the last good map); empty: none.",
     )
+    pre_tag_map: str = Field(
+        "",
+        alias="PRE_TAG_MAP",
+        description="pmacct pre_tag_map file (set_tag/set_tag2/set_label rules keyed by "
+        "exporter, interfaces, direction, addresses...; first match wins): records get "
+        "tag/tag2/label. Read at start; a key ribflow cannot evaluate refuses the map. "
+        "Empty: none.",
+    )
     fallback_router: str = Field(
         "",
         alias="FALLBACK_ROUTER",
