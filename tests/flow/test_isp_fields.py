@@ -287,3 +287,24 @@ def test_odd_templates_never_crash_and_give_schema_records(
             assert record_errors(rec) == [], rec
             FlowFormatter(FormatOptions()).record(rec, 1 if "." in rec["dst_addr"] else 2,
                                                   None, None)  # fmt: skip
+
+
+def test_the_reverse_half_of_a_biflow_has_its_own_ends() -> None:
+    """RFC 5103: the reverse record swaps MACs and VRFs as it swaps addresses and interfaces."""
+    fields = [(8, 4), (12, 4), (2, 4), (2, 4, 29305), (56, 6), (80, 6), (234, 4)]
+    body = bytes([1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 1, 0, 0, 0, 2])
+    body += bytes.fromhex("00112233445566778899aabb00000005")
+    pkt = ipfix_packet(ipfix_template_set(256, fields), data_set(256, body))
+    fwd, rev = Dispatcher().decode(pkt, EXPORTER, NOW_MS).records
+    assert (fwd["mac_src"], fwd["ingress_vrf_id"], fwd.get("egress_vrf_id")) == (
+        "00:11:22:33:44:55",
+        5,
+        None,
+    )
+    assert (rev["mac_src"], rev["mac_dst"], rev["ingress_vrf_id"], rev["egress_vrf_id"]) == (
+        "66:77:88:99:aa:bb",
+        "00:11:22:33:44:55",
+        None,
+        5,
+    )
+    assert record_errors(fwd) == record_errors(rev) == []
