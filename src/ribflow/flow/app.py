@@ -34,6 +34,7 @@ from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
+from ribflow.flow.pretag import PreTagMap, PreTagMapError
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
@@ -138,7 +139,8 @@ def main(argv: list[str]) -> int:
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
         gate = exporter_gate(settings)  # each worker loads and follows the file itself
-    except (AgentMapError, ConfigError) as exc:
+        pretag = PreTagMap.load(settings.pre_tag_map) if settings.pre_tag_map else None
+    except (AgentMapError, ConfigError, PreTagMapError) as exc:
         log.error("%s", exc)
         return 2
     if role is None and (refused := startup_check(settings, "collector")) is not None:
@@ -147,7 +149,7 @@ def main(argv: list[str]) -> int:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
             return supervise(settings)
-        return run(settings, agent_map, role, gate)
+        return run(settings, agent_map, role, gate, pretag)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
@@ -179,6 +181,7 @@ def run(
     agent_map: AgentMap | None,
     role: WorkerRole | None = None,
     gate: ExporterGate | None = None,
+    pretag: PreTagMap | None = None,
 ) -> int:
     """Start everything, serve until a signal, stop in order (``role``: as one of several
     workers, on inherited sockets, topics already prepared by the parent)."""
@@ -224,6 +227,8 @@ def run(
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
         gate=gate or exporter_gate(settings),
+        max_export_skew_ms=settings.max_export_skew_ms,
+        pretag=pretag,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
