@@ -19,7 +19,7 @@ table (in the same run, and in the ``exabgp alone`` run). Wall rate = prefixes /
 - first session up), for reference only.
 
 Tables: gen_mrt.py 100k IPv4 + 20k IPv6 (the lab's generator) and the 2002 RIPE RIS dump
-(TABLE_DUMP v1, converted with ribflow.bgp.mrt), loaded with ``gobgp mrt inject`` before the
+(TABLE_DUMP v1, converted with ribflow.mrt.tables), loaded with ``gobgp mrt inject`` before the
 sessions come up (the router then sends its table packed, as after a real session start).
 ``--scaling 2,4`` splits the 120k table over 2 (and 4) routers and receives it with
 EXABGP_PROCESSES=1 and =2 (the neighbours split between the processes).
@@ -55,12 +55,13 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from ribflow.bgp.mrt import convert  # noqa: E402
 from ribflow.lab.errors import StartFailed  # noqa: E402
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv  # noqa: E402
+from ribflow.mrt.tables import convert  # noqa: E402
 
-GEN_MRT = Path("/work/shared/testdata/lab/scripts/gen_mrt.py")
-RIS_DUMP = Path("/work/shared/testdata/mrt/bgpdump/test_data/bview.20020722.2337.gz")
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+GEN_MRT = DATA / "enrich" / "gen_mrt.py"
+RIS_DUMP = DATA / "rib" / "bview.20020722.2337.gz"
 GEN_TABLE = "gen_mrt 100k v4 + 20k v6"
 EXA = "127.0.0.120"
 ROUTERS = [(f"127.0.0.{121 + i}", 50221 + i) for i in range(4)]
@@ -542,7 +543,7 @@ def main() -> int:
     if args.sink:
         return sink(args.sink)
     if os.geteuid() != 0:
-        sys.exit("run as root (ExaBGP binds and runs with drop=false, see DESIGN.md)")
+        sys.exit("run as root (ExaBGP binds port 179 and runs with drop=false)")
     broker = os.environ.get("Quix__Broker__Address", "127.0.0.1:9092")
     load_avg = os.getloadavg()
     results: list[Result] = []

@@ -22,12 +22,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flowpool import Pool, all_pools
+from results import Figure, write_result
 
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pcap import iter_datagrams
 
 LAB_SFLOW = Path(__file__).resolve().parents[1] / "tests/data/sflow/lab-flows-sflow.pcap"
-SFLOW_PCAP = Path("/work/shared/testdata/lab/flows-sflow.pcap")
 
 
 def rate(fn: Callable[[bytes], int], packets: list[bytes], seconds: float) -> float:
@@ -94,7 +94,7 @@ def sflow_pool() -> Pool | None:
         import ribflow.flow.sflow  # noqa: F401
     except ImportError:
         return None
-    path = LAB_SFLOW if LAB_SFLOW.exists() else SFLOW_PCAP
+    path = LAB_SFLOW
     if not path.exists():
         return None
     data = [dg.payload for dg in iter_datagrams(path)]
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per measurement")
     ap.add_argument("--packets", type=int, default=2000, help="data packets per pool")
+    ap.add_argument("--no-write", dest="write", action="store_false",
+                    help="do not write benchmarks/results/decode.json")  # fmt: skip
     args = ap.parse_args(argv)
     pools = all_pools(args.packets)
     sf = sflow_pool()
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'pool':<18} {'rec/pkt':>7} {'ribflow rec/cpu-s':>18} {'+orjson':>10} "
         f"{'netflow 0.12.2':>15} {'ratio':>7}"
     )
+    figures: list[Figure] = []
     for pool in pools:
         ours, ours_json = ribflow_fns(pool)
         r_ours = rate(ours, pool.data, args.seconds)
@@ -129,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{their_txt} {ratio}",
             flush=True,
         )
+        ref = "PyPI netflow 0.12.2" if r_theirs else None
+        figures.append(
+            Figure(f"decode only, {pool.name}", "records/CPU-s", round(r_ours), ref,
+                   round(r_theirs) if r_theirs else None)
+        )  # fmt: skip
+        figures.append(Figure(f"decode + orjson, {pool.name}", "records/CPU-s", round(r_json)))
+    if args.write:
+        notes = f"{args.seconds:g} CPU-s per measurement, {args.packets} data packets per pool"
+        print(f"# wrote {write_result('decode', figures, notes=notes)}")
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """RIB benchmark: apply rate, lookup rate and memory per route, next to the reference figures.
 
-Tables: a synthetic 1M-path table (ribflow.rib.synth, realistic length mix and ~4 paths per
+Tables: a synthetic 1M-path table (tests/fixtures/synth.py, realistic length mix and ~4 paths per
 attribute set) and the real 2002 RIPE RIS rrc05 table (TABLE_DUMP v1, 115k entries from 36
 peers; one RIB per peer, as the enricher keeps one per router). The bgp-updates messages are
 encoded first; "apply" then times JSON decoding, event parsing, interning and RIB insertion
@@ -9,14 +9,24 @@ encoded first; "apply" then times JSON decoding, event parsing, interning and RI
 ("hit") and on uniformly random addresses. Memory: tracemalloc of the RIB structures (a
 separate build), and RSS growth of the process.
 
-Every table is measured twice, each time in a fresh process: with the pure-Python prefix table
-(RIBFLOW_PURE_LPM=1) and with the compiled ribflow_lpm one, printed side by side.
+Every table is measured in a fresh process per prefix-table implementation, printed side by
+side: the pure-Python table (RIBFLOW_PURE_LPM=1), the compiled ribflow_lpm trie, and, with
+``--previous-lpm DIR``, an older build of ribflow_lpm installed in DIR (put first on the child's
+PYTHONPATH), e.g. the hash-map-per-length table of before the trie:
+
+    git archive 6f7849d rust/ribflow-lpm | tar -x -C /tmp/old
+    .venv/bin/python -m pip install --target /tmp/old-lpm /tmp/old/rust/ribflow-lpm
+
+Lookups are timed one call per address ("single") and batched, one call for all addresses of a
+family: ``lookup_many`` (a list of ints) and ``lookup_packed`` (big-endian bytes), when the
+implementation has them. The RIS results are written to benchmarks/results/rib.json.
 
 Reference figures (DESIGN.md "Numbers to beat"): pmacct nfacctd 1.7.7 loads 120k routes in
 ~1.2 s (~100k routes/s) and holds ~440 B of RSS per route; Akvorado ~75 B per route and
 ~70 ns per lookup (Go). Goals (issue 5): apply >= 100k routes/s, <= 441 B/route.
 
     .venv/bin/python benchmarks/bench_rib.py [--routes 1000000] [--ris PATH] [--lookups 300000]
+        [--previous-lpm DIR] [--tables synthetic,ris]
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from ribflow.mrt.tables import read_rib
 from ribflow.rib import (
     AttrPool,
     Route,
@@ -47,10 +58,14 @@ from ribflow.rib import (
     parse_event,
 )
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
-from ribflow.rib.mrt_load import read_rib
-from ribflow.rib.synth import SynthTable
 
-RIS = Path("/work/shared/testdata/mrt/bgpdump/test_data/bview.20020722.2337.gz")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results import Figure, write_result
+
+from tests.fixtures.synth import SynthTable
+
+RIS = Path(__file__).resolve().parents[1] / "tests" / "data" / "rib" / "bview.20020722.2337.gz"
 REF_APPLY = 120_000 / 1.2  # pmacct: 120k routes in ~1.2 s
 REF_PMACCT_BYTES = 440.0
 REF_AKVORADO_BYTES = 75.0
@@ -120,52 +135,101 @@ def apply_all(messages: Iterable[tuple[str, bytes]]) -> tuple[dict[str, RouterSt
     return routers, pool
 
 
-def _row(name: str, pure: str, compiled: str, ref: str, ratio: str) -> str:
-    return f"{name:<34} {pure:>13} {compiled:>13} {ref:>22} {ratio:>10}"
+IMPLS = {"pure": "pure-python", "previous": "prev compiled", "compiled": "compiled"}
+
+
+def _row(name: str, cells: list[str], ref: str, ratio: str) -> str:
+    return f"{name:<36} " + " ".join(f"{c:>13}" for c in cells) + f" {ref:>22} {ratio:>10}"
 
 
 def report(label: str, runs: dict[str, dict[str, float]]) -> Iterator[str]:
-    """Pure-Python and compiled prefix tables side by side; the ratio is compiled vs reference
-    (or compiled vs pure where there is no reference figure)."""
-    p, c = runs["pure"], runs.get("compiled")
-    r = c or p
+    """The implementations side by side; the ratio is compiled vs the reference figure, or
+    compiled vs the previous compiled table (else vs pure) where there is no reference."""
+    impls = [i for i in IMPLS if i in runs]
+    c = runs.get("compiled")
+    base = runs.get("previous") or runs["pure"]
+    r = c or base
     yield (
         f"\n== {label}: {int(r['paths']):,} paths, {int(r['sets']):,} attribute sets, "
         f"{int(r['messages']):,} bgp-updates messages"
     )
-    yield _row("metric", "pure-python", "compiled", "reference", "ratio")
+    yield _row("metric", [IMPLS[i] for i in impls], "reference", "ratio")
 
-    def both(key: str, fmt: Callable[[float], str]) -> tuple[str, str]:
-        return fmt(p[key]), (fmt(c[key]) if c else "n/a")
+    def cells(key: str, fmt: Callable[[float], str]) -> list[str]:
+        return [fmt(runs[i][key]) if key in runs[i] else "n/a" for i in impls]
 
     def num(v: float) -> str:
         return f"{v:,.0f}"
 
     def ns(v: float) -> str:
-        return f"{1e9 / v:,.0f}"
+        return f"{1e9 / v:,.1f}"
 
     apply = r["apply_cpu"]
-    yield _row("apply, paths per CPU-second", *both("apply_cpu", num), f"pmacct {REF_APPLY:,.0f}",
+    yield _row("apply, paths per CPU-second", cells("apply_cpu", num), f"pmacct {REF_APPLY:,.0f}",
                f"{apply / REF_APPLY:.2f}")  # fmt: skip
-    yield _row("apply, paths per wall-second", *both("apply_wall", num), "", "")
+    yield _row("apply, paths per wall-second", cells("apply_wall", num), "", "")
     for key, name in (("table_hit", "PrefixTable.lookup (hit), ns"),
                       ("table_random", "PrefixTable.lookup (random), ns"),
+                      ("many_hit", "  lookup_many (hit), ns/address"),
+                      ("many_random", "  lookup_many (random), ns/address"),
+                      ("packed_hit", "  lookup_packed (hit), ns/address"),
+                      ("packed_random", "  lookup_packed (random), ns/address"),
                       ("lookup_hit", "RouterRib.lookup (hit), ns"),
                       ("lookup_random", "RouterRib.lookup (random), ns")):  # fmt: skip
-        ratio = f"{c[key] / p[key]:.2f}x" if c else ""
+        ratio = f"{c[key] / base[key]:.2f}x" if c and key in c and key in base else ""
         ref = f"akvorado {REF_AKVORADO_LOOKUP_NS:.0f}" if key == "table_hit" else ""
-        yield _row(name, *both(key, ns), ref, ratio)
-    yield _row("lookups per CPU-second (hit)", *both("lookup_hit", num), "", "")
-    yield _row("lookups per CPU-second (random)", *both("lookup_random", num),
+        yield _row(name, cells(key, ns), ref, ratio)
+    yield _row("lookups per CPU-second (hit)", cells("lookup_hit", num), "", "")
+    yield _row("lookups per CPU-second (random)", cells("lookup_random", num),
                f"(found {r['random_found']:.0%})", "")  # fmt: skip
+    yield _row("index bytes per prefix (nbytes)", cells("index_per_prefix", num), "", "")
     for key, label_ in (("traced_per_path", "tracemalloc*"), ("rss_per_path", "RSS growth")):
         ours = r[key]
-        yield _row(f"bytes per path ({label_})", *both(key, num), f"pmacct {REF_PMACCT_BYTES:.0f}",
+        yield _row(f"bytes per path ({label_})", cells(key, num), f"pmacct {REF_PMACCT_BYTES:.0f}",
                    f"{REF_PMACCT_BYTES / ours:.2f}")  # fmt: skip
-        yield _row("", "", "", f"akvorado {REF_AKVORADO_BYTES:.0f}",
+        yield _row("", ["" for _ in impls], f"akvorado {REF_AKVORADO_BYTES:.0f}",
                    f"{REF_AKVORADO_BYTES / ours:.2f}")  # fmt: skip
+    yield "  lookup ratio: speed-up, baseline ns / compiled ns (previous compiled, else pure)"
     if c:
         yield "  * tracemalloc does not see the compiled table's own (Rust) memory: compare RSS"
+
+
+def figures(runs: dict[str, dict[str, float]]) -> list[Figure]:
+    """The RIS table's figures for benchmarks/results/rib.json."""
+    c = runs.get("compiled") or runs["pure"]
+    ref_name, ref = next(
+        ((IMPLS[i], runs[i]) for i in ("previous", "pure") if i in runs and runs[i] is not c),
+        (None, None),
+    )
+    out = []
+    lpm = "LPM lookup, RIS table,"
+    for key, measure, target in (
+        ("table_random", f"{lpm} random addresses, one call per address", "<= 60 ns"),
+        ("packed_random", f"{lpm} random addresses, lookup_packed batch", "<= 60 ns"),
+        ("many_random", f"{lpm} random addresses, lookup_many batch", "<= 60 ns"),
+        ("table_hit", f"{lpm} addresses inside prefixes, one call per address", None),
+        ("lookup_random", "RouterRib.lookup, RIS table, random addresses", None),
+    ):
+        if key not in c:
+            continue
+        refv = 1e9 / ref[key] if ref is not None and key in ref else None
+        out.append(Figure(measure, "ns", round(1e9 / c[key], 1), ref_name if refv else None,
+                          round(refv, 1) if refv else None, target))  # fmt: skip
+        if "pure" in runs and runs["pure"] is not c and key in runs["pure"]:
+            out.append(Figure(measure + " (pure-Python table)", "ns",
+                              round(1e9 / runs["pure"][key], 1)))  # fmt: skip
+    for key, measure, target in (
+        ("rss_per_path", "RIB RSS growth per path, RIS table (36 peers, one RIB each)", "<= 150 B"),
+        ("index_per_prefix", "prefix index bytes per prefix (trie + shared results)", None),
+        ("apply_cpu", "RIB apply, paths per CPU-second (no Kafka)", None),
+    ):
+        if key not in c:
+            continue
+        unit = "paths/CPU-s" if key == "apply_cpu" else "B"
+        refv = ref[key] if ref is not None and key in ref else None
+        out.append(Figure(measure, unit, round(c[key], 1), ref_name if refv else None,
+                          round(refv, 1) if refv else None, target))  # fmt: skip
+    return out
 
 
 def prepare(which: str, args: argparse.Namespace, out: Path) -> tuple[Path, Path, int]:
@@ -223,6 +287,22 @@ def run_measure(messages: Path, addresses: Path, lookups: int) -> dict[str, floa
         for a in v6:
             lk6(a)
         rates["table_" + label] = len(addrs) / (time.process_time() - c0)
+        if hasattr(big.v4, "lookup_many"):  # the batch calls (not in older builds)
+            c0 = time.process_time()
+            big.v4.lookup_many(v4)
+            big.v6.lookup_many(v6)
+            rates["many_" + label] = len(addrs) / (time.process_time() - c0)
+            p4 = b"".join(a.to_bytes(4, "big") for a in v4)
+            p6 = b"".join(a.to_bytes(16, "big") for a in v6)
+            c0 = time.process_time()
+            big.v4.lookup_packed(p4)
+            big.v6.lookup_packed(p6)
+            rates["packed_" + label] = len(addrs) / (time.process_time() - c0)
+    tables = [t for s in routers.values() for t in (s.rib.v4, s.rib.v6)]
+    if all(hasattr(t, "nbytes") for t in tables):  # the tries, and the results they share
+        shared = getattr(COMPILED, "shared_nbytes", lambda: 0)()
+        trie = sum(t.nbytes() for t in tables)  # type: ignore[attr-defined]
+        rates["index_per_prefix"] = (trie + shared) / paths
     n_messages = sum(1 for _ in read_messages(messages))
     del routers, pool, big, hits, rand
     gc.collect()
@@ -248,6 +328,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--routes", type=int, default=1_000_000)
     ap.add_argument("--ris", type=Path, default=RIS)
     ap.add_argument("--lookups", type=int, default=300_000)
+    ap.add_argument(
+        "--previous-lpm",
+        type=Path,
+        metavar="DIR",
+        help="also measure the ribflow_lpm build installed in DIR (pip --target)",
+    )
+    ap.add_argument("--tables", default="synthetic,ris", help="which tables: synthetic,ris")
+    ap.add_argument("--no-write", action="store_true", help="do not write results/rib.json")
     ap.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
@@ -260,17 +348,22 @@ def main(argv: list[str]) -> int:
     labels = {"synthetic": f"synthetic {args.routes:,}",
               "ris": "RIPE RIS rrc05 2002-07-22 (one RIB per peer, 36 peers)"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        for which in ("synthetic", "ris"):
+        for which in args.tables.split(","):
             if which == "ris" and not args.ris.exists():
                 print(f"\n# {args.ris} not found: RIS table skipped")
                 continue
             messages, addresses, sets = prepare(which, args, Path(tmp))
             runs: dict[str, dict[str, float]] = {}
-            for impl in ("pure", "compiled"):
+            for impl in IMPLS:
                 if impl == "compiled" and COMPILED is None:
                     print(f"# compiled ribflow_lpm not importable ({COMPILED_ERROR})")
                     continue
+                if impl == "previous" and args.previous_lpm is None:
+                    continue
                 env = {**os.environ, PURE_ENV: "1" if impl == "pure" else "0"}
+                if impl == "previous":
+                    path = os.pathsep.join([str(args.previous_lpm), env.get("PYTHONPATH", "")])
+                    env["PYTHONPATH"] = path.rstrip(os.pathsep)
                 child = subprocess.run(
                     [sys.executable, __file__, "--measure", str(messages), str(addresses),
                      "--lookups", str(args.lookups)],
@@ -280,6 +373,12 @@ def main(argv: list[str]) -> int:
                 runs[impl]["sets"] = sets
             for line in report(labels[which], runs):
                 print(line, flush=True)
+            if which == "ris" and not args.no_write:
+                notes = (f"RIS table {args.ris.name}; {args.lookups:,} lookups per kind; "
+                         "ns = CPU time per lookup through Python (one call per address, or per "
+                         "batch); reference = the previous compiled table (one hash map per "
+                         "prefix length) when measured, else the pure-Python table")  # fmt: skip
+                print(f"# wrote {write_result('rib', figures(runs), notes=notes)}")
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 

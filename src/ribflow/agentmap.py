@@ -7,7 +7,7 @@ address before any prefix); ``bgp_ip`` names the BGP router: its session address
 it (the router key) or its BGP router-id. Keys pmacct knows but ribflow does not use
 (``bgp_port``, ``filter``, ``in``, ``out``) are refused rather than silently ignored.
 
-Resolution (:meth:`RouterResolver.router_for`), the contract of DESIGN.md:
+Resolution (:meth:`RouterResolver.router_for`), in this order:
 1. an exporter listed in the file -> its ``bgp_ip``;
 2. an unlisted exporter that is itself a known BGP peer address or router-id -> itself;
 3. otherwise the fallback router when one is configured, else the exporter address itself.
@@ -15,18 +15,18 @@ The router so named is then written as the router key: its session address (a ro
 translated once a BGP session announced it, learnt from ``bgp-updates``; until then it stays
 as written), or, with key mode ``router-id`` (the bridge's BGP_ROUTER_KEY), its router-id.
 
-A map loaded from a file is followed without a restart: :class:`RouterResolver` looks at the
-file's modification time, size and inode at most every ``reload_interval`` seconds and, when
-they changed, parses it again and starts answering from the new map (cached answers are
-dropped). A file that became unreadable or broken is refused: the previous map stays in force,
-and the problem is logged (rate-limited) and counted as bad input (reason ``bad_agent_map``).
+A map loaded from a file is followed without a restart (:class:`ribflow.watched.WatchedFile`,
+shared with the collector's exporter allowlist): :class:`RouterResolver` looks at the file's
+modification time, size and inode at most every ``reload_interval`` seconds and, when they
+changed, parses it again and starts answering from the new map (cached answers are dropped). A
+file that became unreadable or broken is refused: the previous map stays in force, and the
+problem is logged (rate-limited) and counted as bad input (reason ``bad_agent_map``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ribflow.errors import ConfigError
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.watched import FileStamp, WatchedFile, file_stamp
 
 __all__ = ["AgentMap", "AgentMapEntry", "AgentMapError", "RouterResolver", "parse_agent_map"]
 
@@ -112,16 +111,6 @@ def parse_agent_map(text: str, source: str = "<agent map>") -> list[AgentMapEntr
     return entries
 
 
-FileStamp = tuple[int, int, int]  # (mtime ns, size, inode): "has the file changed?"
-_GONE: FileStamp = (-1, -1, -1)  # the stamp of a file that cannot be stat()ed
-
-
-def file_stamp(path: Path) -> FileStamp:
-    """What tells one version of a file from the next (raises ``OSError`` if it is gone)."""
-    st = os.stat(path)
-    return st.st_mtime_ns, st.st_size, st.st_ino
-
-
 class AgentMap:
     """Exporter address -> ``bgp_ip`` lookups over parsed entries (exact, then longest prefix).
 
@@ -193,11 +182,14 @@ class RouterResolver:
         if reload_interval < 0:
             raise ValueError("reload_interval must be >= 0")
         self.agent_map = agent_map or AgentMap([])
-        self._reload_interval, self._clock = reload_interval, clock
-        watched = self.agent_map.source is not None and reload_interval > 0
-        self._next_check = clock() + reload_interval if watched else float("inf")
-        self._refused: FileStamp | None = None  # a broken version already reported
-        self._rlog = RateLimitedLog(log)
+        source = self.agent_map.source
+        self._watch: WatchedFile[AgentMap] | None = None
+        if source is not None and reload_interval > 0:
+            self._watch = WatchedFile(
+                source, AgentMap.load, self.agent_map, self.agent_map.stamp, what="agent map",
+                component="agentmap", reason="bad_agent_map", reload_interval=reload_interval,
+                clock=clock,
+            )  # fmt: skip
         self.fallback = fallback or None
         self.key_mode = key_mode
         self._lock = threading.Lock()
@@ -229,7 +221,8 @@ class RouterResolver:
 
     def router_for(self, exporter: str) -> str:
         """The router key that the flows of ``exporter`` are keyed by."""
-        if self._clock() >= self._next_check:
+        watch = self._watch
+        if watch is not None and watch.due():
             self.check_reload()
         cache = self._cache
         key = cache.get(exporter)
@@ -240,33 +233,14 @@ class RouterResolver:
 
     def check_reload(self) -> bool:
         """Reload the agent map if its file changed; returns whether a new map is in force."""
-        current = self.agent_map
-        self._next_check = self._clock() + self._reload_interval
-        if current.source is None:
+        if self._watch is None or not self._watch.check():
             return False
-        try:
-            stamp = file_stamp(current.source)
-        except OSError as exc:
-            stamp = _GONE
-            detail = f"agent map {current.source} is unreadable ({exc}); keeping the loaded map"
-        if stamp == current.stamp or stamp == self._refused:
-            return False  # unchanged, or the same broken version (reported already)
-        if stamp != _GONE:
-            try:
-                fresh = AgentMap.load(current.source)
-            except AgentMapError as exc:
-                detail = f"{exc}; keeping the loaded map"
-            else:
-                with self._lock:
-                    self.agent_map = fresh
-                    self._cache = {}
-                    self._refused = None
-                log.info("agent map %s reloaded: %d entries", fresh.source, len(fresh.entries))
-                return True
-        self._refused = stamp
-        BAD_INPUT.labels(component="agentmap", reason="bad_agent_map").inc()
-        self._rlog.warning("bad_agent_map", "%s", detail)
-        return False
+        fresh = self._watch.value
+        with self._lock:
+            self.agent_map = fresh
+            self._cache = {}
+        log.info("agent map %s reloaded: %d entries", fresh.source, len(fresh.entries))
+        return True
 
     def _router(self, exporter: str) -> str:
         """A name of the exporter's router: session address, router-id, fallback or itself."""

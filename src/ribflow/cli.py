@@ -43,12 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ribflow: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name, _ = COMMANDS[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            print(f"ribflow: command {name!r} is not available in this build", file=sys.stderr)
-            return 2
-        raise
+    module = importlib.import_module(module_name)
     result: int = module.main(args[1:])
     return result

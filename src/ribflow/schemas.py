@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +49,3 @@ def validate(name: str, message: Any) -> None:
     errors = sorted(v.iter_errors(message), key=lambda e: e.path)
     if errors:
         raise errors[0]
-
-
-def validate_all(name: str, messages: Iterable[Any]) -> int:
-    """Validate every message; returns how many were checked."""
-    n = 0
-    for m in messages:
-        validate(name, m)
-        n += 1
-    return n

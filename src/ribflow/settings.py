@@ -10,9 +10,10 @@ line for every setting).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
 from ribflow.kafka.settings import DEFAULT_BROKER, KafkaClientSettings
@@ -57,9 +58,22 @@ class AppSettings(KafkaClientSettings):
         description="Port of the Prometheus /metrics endpoint (0: not served).",
     )
     metrics_host: str = Field(
-        "127.0.0.1", alias="METRICS_HOST", description="Address the /metrics endpoint binds to."
+        "127.0.0.1",
+        alias="METRICS_HOST",
+        description="Address the /metrics endpoint binds to (an IPv4/IPv6 address; 0.0.0.0 or "
+        ":: for every interface). Loopback by default: expose it on purpose.",
     )
-    # topic names (DESIGN.md defaults)
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _check_metrics_host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value.strip())
+        except ValueError:
+            raise ValueError(f"METRICS_HOST {value!r} is not an IP address") from None
+        return value.strip()
+
+    # topic names (their partitions and configs: ribflow.topics.catalogue)
     bgp_updates_topic: str = Field(
         "bgp-updates", alias="BGP_UPDATES_TOPIC", description="Topic of normalised BGP events."
     )

@@ -1,9 +1,10 @@
 """`ribflow topics`: create ribflow's topics with the right partition counts and configs.
 
-Every topic joined by router key (bgp-updates, flows and what the enricher derives from them)
-gets the same partition count (PARTITIONS); table-like topics (bgp-rib, flow-templates) are
-compacted; each data topic has its ``<topic>-dlq`` dead-letter topic. Existing topics are left
-as they are and co-partitioning is checked afterwards, with a clear message when it fails.
+Every topic of the catalogue (ribflow.topics): those joined by router key (bgp-updates, flows and
+what the enricher derives from them) get the same partition count (PARTITIONS); table-like topics
+(bgp-rib, flow-templates) are compacted; each data topic has its ``<topic>-dlq`` dead-letter
+topic. Existing topics are left as they are and co-partitioning is checked afterwards, with a clear
+message when it fails.
 """
 
 from __future__ import annotations
@@ -15,34 +16,12 @@ from typing import Any
 from ribflow.errors import RibflowError
 from ribflow.kafka.client import startup_check
 from ribflow.settings import AppSettings
-from ribflow.topics import COMPACTED, TopicSpec, check_copartitioned, ensure_topics
-
-# retention of the flow and dump topics: a day is plenty for a lab or a replay window
-# (a RIB dump topic holds a full table per router per RIB_DUMP_INTERVAL)
-DAY_MS = str(24 * 3600 * 1000)
+from ribflow.topics import TopicSpec, catalogue, check_copartitioned, ensure_topics
 
 
 def topic_specs(settings: AppSettings, prefix: str = "") -> list[TopicSpec]:
-    """Every ribflow topic (names from ``settings``, each with ``prefix`` in front)."""
-    p = settings.partitions
-
-    def n(name: str) -> str:
-        return prefix + name
-
-    data = [
-        TopicSpec(n(settings.bgp_updates_topic), p),
-        TopicSpec(n(settings.flows_topic), p, {"retention.ms": DAY_MS}),
-        TopicSpec(n(settings.flows_enriched_topic), p, {"retention.ms": DAY_MS}),
-        TopicSpec(n(settings.bgp_rib_dump_topic), p, {"retention.ms": DAY_MS}),
-        TopicSpec(n(settings.sflow_counters_topic), p, {"retention.ms": DAY_MS}),
-        TopicSpec(n(settings.flows_aggregated_topic), p),
-    ]
-    tables = [
-        TopicSpec(n(settings.bgp_rib_topic), p, COMPACTED),
-        TopicSpec(n(settings.flow_templates_topic), p, COMPACTED),
-    ]
-    dlqs = [TopicSpec(settings.dlq_topic(s.name), 1) for s in data]
-    return data + tables + dlqs
+    """Every ribflow topic of the catalogue (names from ``settings``, ``prefix`` in front)."""
+    return list(catalogue(settings, prefix).values())
 
 
 def copartitioned_names(settings: AppSettings, prefix: str = "") -> list[str]:

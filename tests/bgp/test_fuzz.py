@@ -14,7 +14,13 @@ from ribflow.bgp.parser import EventBuilder
 from ribflow.schemas import validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bgp"
-REAL = [orjson.loads(x) for f in sorted(DATA.glob("*.jsonl")) for x in f.read_bytes().splitlines()]
+# ExaBGP's own output, except what it writes as invalid JSON (the Prefix-SID line, test_vpn.py)
+REAL = [
+    orjson.loads(x)
+    for f in sorted(DATA.glob("*.jsonl"))
+    for x in f.read_bytes().splitlines()
+    if b"%d" not in x
+]
 
 json_values = st.recursive(
     st.none()

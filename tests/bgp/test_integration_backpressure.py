@@ -34,7 +34,7 @@ from tests.fixtures.kafka import free_port
 
 pytestmark = pytest.mark.integration
 
-GEN_MRT = Path("/work/shared/testdata/lab/scripts/gen_mrt.py")
+GEN_MRT = Path(__file__).resolve().parents[1] / "data" / "enrich" / "gen_mrt.py"
 HOLD = 9
 
 
@@ -133,7 +133,7 @@ def test_kafka_outage_holds_exabgp_until_the_hold_timer_then_everything_is_relea
                 else None
             )
 
-        events = wait_for("the session back and the whole table again", relearnt, 240, interval=2)
+        events = wait_for("the session back and the whole table again", relearnt, 240, every=2)
     finally:
         pid = kafka.running_pid()
         if frozen and pid:

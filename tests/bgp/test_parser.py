@@ -161,7 +161,7 @@ def test_compact_nlri_null_next_hop_and_several_groups() -> None:
     assert b.stats["nlri:announce"] == 4 and b.stats["nlri:withdraw"] == 1
 
 
-def test_unknown_families_travel_raw() -> None:
+def test_unknown_families_travel_raw_and_vpn_nlri_carry_rd_and_labels() -> None:
     b = EventBuilder(epoch_ms=1)
     b.feed(line("state", state="up"))
     vpn = {"rd": "65001:1", "label": [[100]], "nlri": "10.9.0.0/16"}
@@ -181,11 +181,8 @@ def test_unknown_families_travel_raw() -> None:
         ),
     )[0]
     (vpn_n,) = ev["announce"][0]["nlri"]
-    assert vpn_n == {
-        "prefix": "10.9.0.0/16",
-        "path_id": 0,
-        "raw": {"rd": "65001:1", "label": [[100]]},
-    }
+    assert vpn_n == {"prefix": "10.9.0.0/16", "path_id": 0, "rd": "0:65001:1", "labels": [100]}
+    assert b.stats["rd-type-guessed"] == 1  # no raw bytes: 65001:1 could be type 0 or 2
     flow_n, weird_n = ev["announce"][1]["nlri"]
     assert flow_n["prefix"] == "flow destination-ipv4 10.0.0.0/8" and flow_n["raw"] == flow
     assert weird_n["prefix"] == '{"x":1}' and weird_n["raw"] == weird

@@ -112,10 +112,22 @@ def test_one_image_built_from_the_repo(config: dict[str, Any]) -> None:
         assert (REPO / svc["build"]["dockerfile"]).resolve() == DOCKERFILE
     text = DOCKERFILE.read_text()
     assert re.search(r'^ENTRYPOINT \["ribflow"\]$', text, re.M)
-    for src in re.findall(r"^COPY (\S+)", text, re.M):
-        assert (REPO / src).exists(), f"Dockerfile copies {src}, which is not in the repository"
+    check_copies(DOCKERFILE)
     users = {s.get("image") for s in config["services"].values()}
     assert users <= {IMAGE} | {config["services"]["kafka"]["image"]}
+
+
+def check_copies(dockerfile: Path) -> None:
+    """Every COPY takes a file of the repository, or (``--from=``) a stage defined before it."""
+    stages: set[str] = set()
+    for line in dockerfile.read_text().splitlines():
+        if m := re.match(r"^FROM \S+ AS (\S+)", line, re.I):
+            stages.add(m[1])
+        elif m := re.match(r"^COPY --from=(\S+) ", line):
+            assert m[1] in stages, f"{dockerfile}: COPY from {m[1]}, no such stage before it"
+        elif m := re.match(r"^COPY (\S+)", line):
+            src = m[1]
+            assert (REPO / src).exists(), f"{dockerfile} copies {src}, not in the repository"
 
 
 def _check_ribflow_command(argv: list[str], where: str) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from ribflow.settings import AppSettings
 from ribflow.settings_doc import settings_classes as all_settings_classes
+from ribflow.topics import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "apps"
@@ -93,6 +95,22 @@ def test_quix_yaml_deploys_every_app_with_declared_topics() -> None:
     assert len(counts) == 1, "router-keyed topics must share one partition count"
     for name in COMPACTED:
         assert topics[name]["cleanupPolicy"] == "Compact"
+
+
+def test_quix_yaml_topics_are_the_catalogues() -> None:
+    """Quix creates the declared topics itself: with the catalogue's partitions and configs."""
+    declared = {t["name"]: t.get("configuration", {}) for t in quix()["topics"]}
+    cat = catalogue(AppSettings(PARTITIONS=4))
+    for name, conf in declared.items():
+        spec = cat[name]
+        assert conf["partitions"] == spec.partitions, name
+        if spec.config.get("cleanup.policy") == "compact":
+            assert conf.get("cleanupPolicy") == "Compact" and "retentionInMinutes" not in conf, name
+        else:
+            assert conf.get("cleanupPolicy", "Delete") == "Delete", name
+            assert conf["retentionInMinutes"] * 60_000 == int(spec.config["retention.ms"]), name
+    # every topic but the dead-letter ones is declared
+    assert {n for n in cat if not n.endswith("-dlq")} <= set(declared)
 
 
 # what a user must type in for required variables that have no default (as `quix run` asks)

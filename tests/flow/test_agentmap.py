@@ -12,16 +12,13 @@ from confluent_kafka import Producer
 from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver, parse_agent_map
 from ribflow.flow.peer_follower import PeerFollower, wait_for_peer
 
-LAB_MAP = Path("/work/shared/testdata/lab/configs/bgp_agent.map")
-LAB_MAP_TEXT = """! flows exported from 127.0.0.1 (softflowd) are enriched with the RIB learned from
-! the BGP peer whose Router-ID is 10.0.0.3 (gobgpd, session address 127.0.0.3)
-bgp_ip=10.0.0.3\t\tip=127.0.0.1
-"""
+# the lab's bgp_agent.map (made in our own loopback lab; see tests/data/enrich/README.md)
+LAB_MAP = Path(__file__).resolve().parents[1] / "data" / "enrich" / "bgp_agent.map"
+LAB_MAP_TEXT = LAB_MAP.read_text()
 
 
 def test_parses_the_lab_file() -> None:
-    text = LAB_MAP.read_text() if LAB_MAP.exists() else LAB_MAP_TEXT
-    entries = parse_agent_map(text)
+    entries = parse_agent_map(LAB_MAP_TEXT)
     assert [(e.bgp_ip, str(e.exporters), e.line) for e in entries] == [
         ("10.0.0.3", "127.0.0.1/32", 3)
     ]

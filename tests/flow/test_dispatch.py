@@ -7,7 +7,6 @@ import struct
 import pytest
 from prometheus_client import REGISTRY
 
-from ribflow.flow import dispatch
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.types import DecodeResult
@@ -64,29 +63,11 @@ def test_unknown_version(first: bytes) -> None:
     )
 
 
-def test_sflow_module_is_imported_lazily_and_may_be_absent(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(dispatch, "SFLOW_MODULE", "ribflow.flow.no_such_sflow_module")
-    d = Dispatcher()
-    for _ in range(2):
-        with pytest.raises(FlowDecodeError) as exc:
-            d.decode(SFLOW, "e", NOW_MS)
-        assert exc.value.reason == "sflow-unavailable"
-    assert d.errors["sflow-unavailable"] == 2
-    # NetFlow keeps working without it
-    assert d.decode(v5_packet([{}]), "e", NOW_MS).records
-
-
 def test_real_sflow_decoder_is_used() -> None:
     from ribflow.flow.sflow import SflowDecoder
 
     d = Dispatcher()
     assert isinstance(d.sflow(), SflowDecoder)
-    try:
-        d.decode(SFLOW, "192.0.2.1", NOW_MS)
-    except FlowDecodeError as exc:
-        assert exc.reason != "sflow-unavailable"
 
 
 def test_a_decoder_bug_is_counted_not_raised_as_is(monkeypatch: pytest.MonkeyPatch) -> None:

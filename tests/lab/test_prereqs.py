@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from ribflow.lab import prereqs
-from ribflow.lab.errors import ComponentMissing, PrerequisiteMissing
+from ribflow.lab.errors import PrerequisiteMissing
 from ribflow.lab.prereqs import Tool
 
 
@@ -46,22 +44,7 @@ def test_apt_command_as_root_with_sudo_or_not_at_all() -> None:
     assert prereqs.apt_command([], euid=0, which=only("apt-get")) is None
 
 
-def test_missing_components_are_named() -> None:
-    def fake(module: str) -> object:
-        return None if module == "ribflow.enrich.app" else object()
-
-    assert prereqs.missing_components(fake) == ["enricher (ribflow.enrich.app)"]
-    assert prereqs.missing_components(lambda m: object()) == []
-
-
-def test_check_reports_missing_components_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prereqs, "missing_components", lambda: ["collector (ribflow.flow.app)"])
-    with pytest.raises(ComponentMissing, match=r"collector \(ribflow.flow.app\)"):
-        prereqs.check(False, True, allow_install=False)
-
-
 def test_check_without_install_names_the_packages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prereqs, "missing_components", lambda: [])
     monkeypatch.setattr(prereqs, "missing_tools",
                         lambda tools, which=None: [Tool("softflowd", "softflowd")])
     with pytest.raises(PrerequisiteMissing, match=r"softflowd.*rerun without --no-install"):
@@ -70,8 +53,7 @@ def test_check_without_install_names_the_packages(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.integration
 def test_the_real_machine_has_what_the_lab_needs() -> None:
-    # the components of this build and the tools CI installs (dev.sh) are all there
-    assert prereqs.missing_components(importlib.util.find_spec) == []
+    # the tools CI installs (dev.sh) are all there
     report = prereqs.check(start_kafka=True, kafka_jars_cached=True, allow_install=False)
     assert report.missing_required == []
     major = prereqs.java_major()

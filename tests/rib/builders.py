@@ -53,18 +53,25 @@ class Stream:
         withdraw: list[str] | None = None,
         path_id: int = 0,
         family: str | None = None,
+        rd: str | None = None,
     ) -> dict[str, Any]:
+        """An UPDATE; with ``rd`` an L3VPN one (family ``ipv4/ipv6 mpls-vpn``, label 100)."""
         msg = self._head("update")
         ann: list[dict[str, Any]] = []
         wd: list[dict[str, Any]] = []
+        safi = "mpls-vpn" if rd else "unicast"
+        vpn = {"rd": rd, "labels": [100]} if rd else {}
         if announce:
-            fam = family or ("ipv6 unicast" if ":" in announce[0] else "ipv4 unicast")
-            nlri = [{"prefix": p, "path_id": path_id} for p in announce]
+            fam = family or (f"ipv6 {safi}" if ":" in announce[0] else f"ipv4 {safi}")
+            nlri = [{"prefix": p, "path_id": path_id, **vpn} for p in announce]
             ann.append({"family": fam, "next_hop": next_hop, "nlri": nlri})
         if withdraw:
-            fam = family or ("ipv6 unicast" if ":" in withdraw[0] else "ipv4 unicast")
+            fam = family or (f"ipv6 {safi}" if ":" in withdraw[0] else f"ipv4 {safi}")
             wd.append(
-                {"family": fam, "nlri": [{"prefix": p, "path_id": path_id} for p in withdraw]}
+                {
+                    "family": fam,
+                    "nlri": [{"prefix": p, "path_id": path_id, **vpn} for p in withdraw],
+                }
             )
         msg.update(attrs=attrs if attrs is not None else {}, announce=ann, withdraw=wd)
         return msg

@@ -103,6 +103,7 @@ def test_random_ribs_match_the_oracle(seed: int) -> None:
                     present[fam].append((0, 0))
     assert len(rib) == len(oracle.routes)
     mismatches = 0
+    asked: dict[int, list[int]] = {AFI_IP: [], AFI_IP6: []}
     for i in range(100_000):
         afi = AFI_IP if i % 10 < 7 else AFI_IP6
         bits = 32 if afi == AFI_IP else 128
@@ -111,9 +112,17 @@ def test_random_ribs_match_the_oracle(seed: int) -> None:
             address = network | (rnd.getrandbits(bits - length) if length < bits else 0)
         else:
             address = rnd.getrandbits(bits)
+        asked[afi].append(address)
         if rib.lookup(afi, address) != oracle.lookup(afi, address):
             mismatches += 1
     assert mismatches == 0
+    # the batch lookups of the prefix tables: same answers, in order
+    for afi, table in ((AFI_IP, rib.v4), (AFI_IP6, rib.v6)):
+        size = table.bits // 8
+        expected = [oracle.lookup(afi, a) for a in asked[afi]]
+        assert table.lookup_many(asked[afi]) == expected
+        packed = b"".join(a.to_bytes(size, "big") for a in asked[afi])
+        assert table.lookup_packed(packed) == expected
 
 
 def test_default_route_and_more_specifics() -> None:

@@ -1,47 +1,121 @@
 //! `ribflow_lpm`: a compiled drop-in for `ribflow.rib.lpm.PrefixTable`.
 //!
 //! `PrefixTable(bits)` (32 or 128) offers the same methods with the same results: `insert`,
-//! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), `lengths`, `items`,
-//! `sorted_items`, `len()` and the `bits` attribute. Values are arbitrary Python objects, held
-//! by reference. The table does not take part in Python's cycle collector: its values (route
-//! attributes) never refer back to it, and traversing a million entries on every full
+//! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), the batch lookups
+//! `lookup_many` (a sequence of ints) and `lookup_packed` (bytes of big-endian addresses),
+//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute; `nbytes()` and
+//! `node_count()` describe the trie's own memory, the module's `shared_nbytes()` and
+//! `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
+//! held by reference. The table does not take part in Python's cycle collector: its values
+//! (route attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
+//!
+//! The class is `frozen` (no per-call borrow flag, an atomic operation in PyO3): its state sits
+//! in a [`GilCell`], used with the GIL held, and no Python code runs while it is borrowed.
 
 mod core;
+mod shared;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::core::{Addr, Core};
+use crate::core::Core;
+use crate::shared::{GilCell, Shared};
 
 type Value = Py<PyAny>;
+/// What the trie holds per prefix: an id into [`Shared`].
+type Id = u32;
 
 enum Inner {
-    V4(Core<u32, Value>),
-    V6(Core<u128, Value>),
+    V4(Core<u32, Id>),
+    V6(Core<u128, Id>),
+}
+
+/// An address of the table's family.
+#[derive(Clone, Copy)]
+enum Address {
+    V4(u32),
+    V6(u128),
+}
+
+impl Inner {
+    #[inline]
+    fn lookup(&self, address: Address) -> Option<Id> {
+        match (self, address) {
+            (Inner::V4(t), Address::V4(a)) => t.lookup(a).map(|(_, &id)| id),
+            (Inner::V6(t), Address::V6(a)) => t.lookup(a).map(|(_, &id)| id),
+            _ => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Inner::V4(t) => t.len(),
+            Inner::V6(t) => t.len(),
+        }
+    }
 }
 
 /// Exact and longest-prefix lookups for prefixes of one family (`bits` = 32 or 128).
-#[pyclass(module = "ribflow_lpm")]
+#[pyclass(module = "ribflow_lpm", frozen)]
 struct PrefixTable {
-    inner: Inner,
+    inner: GilCell<Inner>,
     /// Address width of the family: 32 or 128.
     #[pyo3(get)]
     bits: u32,
 }
 
-/// A network (or address) argument as the family's integer type; out of range is a ValueError.
-fn network_arg<'py, K: Addr + for<'a> FromPyObject<'a, 'py>>(
-    ob: &Bound<'py, PyAny>,
-) -> PyResult<K> {
-    match ob.extract::<K>() {
-        Ok(v) => Ok(v),
-        Err(_) if ob.is_instance_of::<PyInt>() => Err(PyValueError::new_err(
-            "network out of range for the address family",
-        )),
-        Err(_) => Err(PyTypeError::new_err("network must be an int")),
+/// An integer argument converted to the family's address type.
+trait FromInt: Sized {
+    /// `Ok(None)` when `ob` is an int outside the type's range; `TypeError` when not an int.
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>>;
+    /// The address from `Self::BYTES` big-endian bytes.
+    fn from_be_slice(bytes: &[u8]) -> Self;
+}
+
+impl FromInt for u32 {
+    #[inline]
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
+        match ob.extract::<u32>() {
+            Ok(v) => Ok(Some(v)),
+            Err(_) if ob.is_instance_of::<PyInt>() => Ok(None),
+            Err(_) => Err(PyTypeError::new_err("address must be an int")),
+        }
+    }
+    #[inline]
+    fn from_be_slice(bytes: &[u8]) -> Self {
+        u32::from_be_bytes(bytes.try_into().expect("4 bytes"))
+    }
+}
+
+impl FromInt for u128 {
+    /// PyO3's own u128 conversion is slow under the stable ABI (several Python operations);
+    /// this one costs one C call below 2**64 and one shift above.
+    #[inline]
+    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
+        if !ob.is_instance_of::<PyInt>() {
+            return Err(PyTypeError::new_err("address must be an int"));
+        }
+        match ob.extract::<u64>() {
+            Ok(v) => return Ok(Some(u128::from(v))),
+            Err(e) if !e.is_instance_of::<PyOverflowError>(ob.py()) => return Err(e),
+            Err(_) => {}
+        }
+        let high = match ob.rshift(64)?.extract::<u64>() {
+            Ok(h) => h,
+            Err(e) if e.is_instance_of::<PyOverflowError>(ob.py()) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: `ob` is a live int (checked above); the mask conversion cannot fail for ints.
+        let low = unsafe { ffi::PyLong_AsUnsignedLongLongMask(ob.as_ptr()) };
+        Ok(Some(u128::from(high) << 64 | u128::from(low)))
+    }
+    #[inline]
+    fn from_be_slice(bytes: &[u8]) -> Self {
+        u128::from_be_bytes(bytes.try_into().expect("16 bytes"))
     }
 }
 
@@ -54,31 +128,68 @@ fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
     Ok(length)
 }
 
-/// Address for a lookup: an int outside the family's range matches nothing (`Ok(None)`).
-fn address_arg<'py, K: Addr + for<'a> FromPyObject<'a, 'py>>(
-    ob: &Bound<'py, PyAny>,
-) -> PyResult<Option<K>> {
-    match ob.extract::<K>() {
-        Ok(v) => Ok(Some(v)),
-        Err(_) if ob.is_instance_of::<PyInt>() => Ok(None),
-        Err(_) => Err(PyTypeError::new_err("address must be an int")),
-    }
-}
-
-fn entries_list<'py, K>(
-    py: Python<'py>,
-    entries: Vec<(K, u32, &Value)>,
-) -> PyResult<Bound<'py, PyList>>
+/// `(network, length, value)` tuples of `entries` (ids copied out of the borrowed table).
+fn entries_list<'py, K>(py: Python<'py>, entries: Vec<(K, u32, Id)>) -> PyResult<Bound<'py, PyList>>
 where
     K: IntoPyObject<'py>,
 {
+    let values: Vec<Value> = shared::with(py, |s| {
+        entries.iter().map(|e| s.value(e.2).clone_ref(py)).collect()
+    });
     let mut tuples = Vec::with_capacity(entries.len());
-    for (network, length, value) in entries {
+    for ((network, length, _), value) in entries.into_iter().zip(values) {
         let network = network.into_bound_py_any(py)?;
         let length = length.into_bound_py_any(py)?;
-        tuples.push(PyTuple::new(py, [network, length, value.bind(py).clone()])?);
+        tuples.push(PyTuple::new(py, [network, length, value.into_bound(py)])?);
     }
     PyList::new(py, tuples)
+}
+
+/// The Python result of one lookup: the shared `(length, value)` tuple, or None.
+#[inline]
+fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<Id>) -> Bound<'py, PyAny> {
+    match hit {
+        Some(id) => shared.tuple(id).bind(py).clone().into_any(),
+        None => py.None().into_bound(py),
+    }
+}
+
+/// Owned copies of `(network, length, id)` entries.
+fn owned<K: Copy>(entries: Vec<(K, u32, &Id)>) -> Vec<(K, u32, Id)> {
+    entries.into_iter().map(|(n, l, &id)| (n, l, id)).collect()
+}
+
+impl PrefixTable {
+    /// `ob` as an address of the family: `Ok(None)` for an int out of its range.
+    #[inline]
+    fn address(&self, ob: &Bound<'_, PyAny>) -> PyResult<Option<Address>> {
+        Ok(if self.bits == 32 {
+            u32::from_int(ob)?.map(Address::V4)
+        } else {
+            u128::from_int(ob)?.map(Address::V6)
+        })
+    }
+
+    /// `ob` as a network of the family; out of range is a ValueError.
+    fn network(&self, ob: &Bound<'_, PyAny>) -> PyResult<Address> {
+        self.address(ob)?
+            .ok_or_else(|| PyValueError::new_err("network out of range for the address family"))
+    }
+
+    /// Empty the trie and give its result ids back (values are released after the borrows).
+    fn release_all(&self, py: Python<'_>) {
+        let ids = {
+            let mut inner = self.inner.borrow_mut(py);
+            match &mut *inner {
+                Inner::V4(t) => std::mem::take(t).into_values(),
+                Inner::V6(t) => std::mem::take(t).into_values(),
+            }
+        };
+        let freed: Vec<_> = shared::with_mut(py, |s| {
+            ids.into_iter().map(|id| s.release(py, id)).collect()
+        });
+        drop(freed);
+    }
 }
 
 #[pymethods]
@@ -90,19 +201,19 @@ impl PrefixTable {
             128 => Inner::V6(Core::default()),
             _ => return Err(PyValueError::new_err("bits must be 32 or 128")),
         };
-        Ok(Self { inner, bits })
+        Ok(Self {
+            inner: GilCell::new(inner),
+            bits,
+        })
     }
 
-    fn __len__(&self) -> usize {
-        match &self.inner {
-            Inner::V4(t) => t.len(),
-            Inner::V6(t) => t.len(),
-        }
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.borrow(py).len()
     }
 
     /// Set the value of `network/length`; returns the value it replaces, if any.
     fn insert(
-        &mut self,
+        &self,
         network: &Bound<'_, PyAny>,
         length: u32,
         value: Bound<'_, PyAny>,
@@ -112,28 +223,34 @@ impl PrefixTable {
                 "None cannot be stored (it means 'absent')",
             ));
         }
+        let py = value.py();
         let length = length_arg(length, self.bits)?;
-        Ok(match &mut self.inner {
-            Inner::V4(t) => t.insert(network_arg(network)?, length, value.unbind()),
-            Inner::V6(t) => t.insert(network_arg(network)?, length, value.unbind()),
-        })
+        let network = self.network(network)?;
+        let id = acquire(length, value)?;
+        let old = match (&mut *self.inner.borrow_mut(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.insert(n, length, id),
+            (Inner::V6(t), Address::V6(n)) => t.insert(n, length, id),
+            _ => unreachable!("the address is of the table's family"),
+        };
+        Ok(old.map(|id| release(py, id)))
     }
 
     /// Delete `network/length`; returns the value it had, or None if absent.
-    fn remove(&mut self, network: &Bound<'_, PyAny>, length: u32) -> PyResult<Option<Value>> {
+    fn remove(&self, network: &Bound<'_, PyAny>, length: u32) -> PyResult<Option<Value>> {
+        let py = network.py();
         let length = length_arg(length, self.bits)?;
-        Ok(match &mut self.inner {
-            Inner::V4(t) => t.remove(network_arg(network)?, length),
-            Inner::V6(t) => t.remove(network_arg(network)?, length),
-        })
+        let network = self.network(network)?;
+        let old = match (&mut *self.inner.borrow_mut(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.remove(n, length),
+            (Inner::V6(t), Address::V6(n)) => t.remove(n, length),
+            _ => None,
+        };
+        Ok(old.map(|id| release(py, id)))
     }
 
     /// Remove every entry.
-    fn clear(&mut self) {
-        match &mut self.inner {
-            Inner::V4(t) => t.clear(),
-            Inner::V6(t) => t.clear(),
-        }
+    fn clear(&self, py: Python<'_>) {
+        self.release_all(py);
     }
 
     /// Value of exactly `network/length`, or None.
@@ -144,64 +261,172 @@ impl PrefixTable {
         length: u32,
     ) -> PyResult<Option<Value>> {
         let length = length_arg(length, self.bits)?;
-        Ok(match &self.inner {
-            Inner::V4(t) => t
-                .get(network_arg(network)?, length)
-                .map(|v| v.clone_ref(py)),
-            Inner::V6(t) => t
-                .get(network_arg(network)?, length)
-                .map(|v| v.clone_ref(py)),
-        })
+        let network = self.network(network)?;
+        let id = match (&*self.inner.borrow(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.get(n, length).copied(),
+            (Inner::V6(t), Address::V6(n)) => t.get(n, length).copied(),
+            _ => None,
+        };
+        Ok(id.map(|id| shared::with(py, |s| s.value(id).clone_ref(py))))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
-    fn lookup(
-        &mut self,
-        py: Python<'_>,
-        address: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<(u32, Value)>> {
-        let clone = |v: &Value| v.clone_ref(py);
-        Ok(match &mut self.inner {
-            Inner::V4(t) => address_arg(address)?.and_then(|a| t.lookup(a, clone)),
-            Inner::V6(t) => address_arg(address)?.and_then(|a| t.lookup(a, clone)),
-        })
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        address: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hit = match self.address(address)? {
+            Some(a) => self.inner.borrow(py).lookup(a),
+            None => None,
+        };
+        Ok(shared::with(py, |s| found(py, s, hit)))
+    }
+
+    /// `lookup` of every address of an iterable of ints, as a list.
+    fn lookup_many<'py>(
+        &self,
+        py: Python<'py>,
+        addresses: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        // the addresses first: iterating may run Python code, which must not meet a borrow
+        let mut wanted = Vec::with_capacity(addresses.len().unwrap_or(0));
+        for address in addresses.try_iter()? {
+            wanted.push(self.address(&address?)?);
+        }
+        let hits: Vec<Option<Id>> = {
+            let inner = self.inner.borrow(py);
+            wanted
+                .into_iter()
+                .map(|a| a.and_then(|a| inner.lookup(a)))
+                .collect()
+        };
+        let items: Vec<_> =
+            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        PyList::new(py, items)
+    }
+
+    /// `lookup` of addresses packed in bytes (4 or 16 bytes each, big-endian, i.e. network
+    /// order as `socket.inet_pton` gives them), as a list.
+    fn lookup_packed<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let size = (self.bits / 8) as usize;
+        if !data.len().is_multiple_of(size) {
+            return Err(PyValueError::new_err(format!(
+                "packed addresses: {} bytes is not a multiple of {size}",
+                data.len()
+            )));
+        }
+        let hits: Vec<Option<Id>> = match &*self.inner.borrow(py) {
+            Inner::V4(t) => data
+                .chunks_exact(4)
+                .map(|c| t.lookup(u32::from_be_slice(c)).map(|(_, &id)| id))
+                .collect(),
+            Inner::V6(t) => data
+                .chunks_exact(16)
+                .map(|c| t.lookup(u128::from_be_slice(c)).map(|(_, &id)| id))
+                .collect(),
+        };
+        let items: Vec<_> =
+            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        PyList::new(py, items)
     }
 
     /// Prefix lengths present, longest first.
-    fn lengths(&self) -> Vec<u32> {
-        match &self.inner {
+    fn lengths(&self, py: Python<'_>) -> Vec<u32> {
+        match &*self.inner.borrow(py) {
             Inner::V4(t) => t.lengths(),
             Inner::V6(t) => t.lengths(),
         }
     }
 
-    /// Every `(network, length, value)`, grouped by length (no particular order inside).
+    /// Every `(network, length, value)`, grouped by length, shortest first.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
-            Inner::V4(t) => entries_list(py, t.items().collect()),
-            Inner::V6(t) => entries_list(py, t.items().collect()),
+        let inner = self.inner.borrow(py);
+        match &*inner {
+            Inner::V4(t) => {
+                let entries = owned(t.items());
+                drop(inner);
+                entries_list(py, entries)
+            }
+            Inner::V6(t) => {
+                let entries = owned(t.items());
+                drop(inner);
+                entries_list(py, entries)
+            }
         }
     }
 
     /// Every entry ordered by network then length (the order pmacct's dumps walk).
     fn sorted_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
+        let inner = self.inner.borrow(py);
+        match &*inner {
             Inner::V4(t) => {
-                let mut entries: Vec<_> = t.items().collect();
-                entries.sort_unstable_by_key(|e| (e.0, e.1));
+                let entries = owned(t.sorted_items());
+                drop(inner);
                 entries_list(py, entries)
             }
             Inner::V6(t) => {
-                let mut entries: Vec<_> = t.items().collect();
-                entries.sort_unstable_by_key(|e| (e.0, e.1));
+                let entries = owned(t.sorted_items());
+                drop(inner);
                 entries_list(py, entries)
             }
         }
     }
+
+    /// Bytes held by this table's trie (nodes and value ids). The result tuples are shared
+    /// by every table of the process: see the module's `shared_nbytes()`.
+    fn nbytes(&self, py: Python<'_>) -> usize {
+        match &*self.inner.borrow(py) {
+            Inner::V4(t) => t.memory(),
+            Inner::V6(t) => t.memory(),
+        }
+    }
+
+    /// Number of trie nodes.
+    fn node_count(&self, py: Python<'_>) -> usize {
+        match &*self.inner.borrow(py) {
+            Inner::V4(t) => t.nodes(),
+            Inner::V6(t) => t.nodes(),
+        }
+    }
+}
+
+impl Drop for PrefixTable {
+    fn drop(&mut self) {
+        if self.inner.get_mut().len() > 0 {
+            Python::attach(|py| self.release_all(py));
+        }
+    }
+}
+/// One more prefix refers to `(length, value)`: its id in the process-wide results.
+fn acquire(length: u32, value: Bound<'_, PyAny>) -> PyResult<Id> {
+    let py = value.py();
+    shared::with_mut(py, |s| s.acquire(length, value))
+}
+
+/// One prefix less refers to `id`: its value (the tuple is dropped after the borrow ends).
+fn release(py: Python<'_>, id: Id) -> Value {
+    let (value, freed) = shared::with_mut(py, |s| s.release(py, id));
+    drop(freed);
+    value
+}
+
+/// Bytes of the result tuples shared by every table of the process (tuples included).
+#[pyfunction]
+fn shared_nbytes(py: Python<'_>) -> usize {
+    shared::with(py, Shared::memory)
+}
+
+/// Number of distinct `(length, value)` results shared by every table of the process.
+#[pyfunction]
+fn shared_count(py: Python<'_>) -> usize {
+    shared::with(py, Shared::len)
 }
 
 #[pymodule]
 fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrefixTable>()?;
+    m.add_function(wrap_pyfunction!(shared_nbytes, m)?)?;
+    m.add_function(wrap_pyfunction!(shared_count, m)?)?;
     Ok(())
 }

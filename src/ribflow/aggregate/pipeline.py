@@ -47,7 +47,7 @@ from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import KafkaTarget, client_config, quix_connection
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
-from ribflow.topics import TopicSpec, ensure_topics
+from ribflow.topics import ensure_topics, specs
 
 __all__ = ["COMPONENT", "Aggregator"]
 
@@ -103,7 +103,7 @@ class Aggregator:
             s.dlq_topic(s.flows_enriched_topic),
             s.dlq_topic(s.flows_aggregated_topic),
         ]
-        return ensure_topics(s, [TopicSpec(n, s.partitions) for n in names])
+        return ensure_topics(s, specs(s, *names))
 
     def build(self) -> StreamingDataFrame:
         """Register the pipeline on the app and return its last dataframe."""

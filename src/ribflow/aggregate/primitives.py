@@ -2,7 +2,7 @@
 
 Each :class:`Primitive` maps a pmacct primitive name (``src_host``) to the key pmacct writes in
 its JSON output (``ip_src``) and to the key(s) read from a flows-enriched record. flows-enriched
-uses pmacct's own output keys (DESIGN.md), so both are normally the same key.
+uses pmacct's own output keys (ribflow.enrich.pmacct), so both are normally the same key.
 
 :data:`REGISTRY` is in the order pmacct's JSON writer emits the keys (plugin_cmn_json.c,
 ``compose_json``), so an aggregated record has pmacct's key order whatever order the operator
@@ -121,6 +121,7 @@ REGISTRY: tuple[Primitive, ...] = (
     _p("tcpflags", "tcp_flags", "flags"),
     _p("fwd_status", "fwd_status", "str"),
     _p("mpls_label_stack", "mpls_label_stack", "str"),
+    _p("srv6_seg_ipv6_list", "srv6_seg_ipv6_list", "path"),
     _p("proto", "ip_proto", "proto"),
     _p("tos", "tos", "int"),
     _p("flow_label", "flow_label", "int"),
@@ -134,6 +135,7 @@ REGISTRY: tuple[Primitive, ...] = (
     _p("fw_event", "fw_event", "int"),
     _p("mpls_label_top", "mpls_label_top", "int"),
     _p("mpls_label_bottom", "mpls_label_bottom", "int"),
+    _p("mpls_stack_depth", "mpls_stack_depth", "int"),
     _p("tunnel_src_mac", "tunnel_mac_src", "str"),
     _p("tunnel_dst_mac", "tunnel_mac_dst", "str"),
     _p("tunnel_src_host", "tunnel_ip_src", "str"),
@@ -145,6 +147,11 @@ REGISTRY: tuple[Primitive, ...] = (
     _p("tunnel_dst_port", "tunnel_port_dst", "int"),
     _p("tunnel_tcpflags", "tunnel_tcp_flags", "flags"),
     _p("vxlan", "vxlan", "int"),
+    _p("vrf_name", "vrf_name", "str"),
+    _p("ingress_vrf_name", "ingress_vrf_name", "str"),
+    _p("egress_vrf_name", "egress_vrf_name", "str"),
+    _p("in_iface_name", "iface_name_in", "str"),
+    _p("out_iface_name", "iface_name_out", "str"),
     _p("timestamp_start", "timestamp_start", "time"),
     _p("timestamp_end", "timestamp_end", "time"),
     _p("timestamp_arrival", "timestamp_arrival", "time"),

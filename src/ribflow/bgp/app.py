@@ -28,7 +28,7 @@ from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.topics import TopicSpec, ensure_topics, partition_counts
+from ribflow.topics import ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.bridge")
 
@@ -59,7 +59,7 @@ def prepare_topics(settings: BridgeSettings) -> None:
         if settings.bridge_create_topics:
             ensure_topics(
                 settings,
-                [TopicSpec(topic, settings.partitions), TopicSpec(dlq, settings.partitions)],
+                specs(settings, topic, dlq),
                 timeout=15.0,
             )
         counts = partition_counts(settings, [topic], timeout=15.0)

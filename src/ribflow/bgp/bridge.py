@@ -91,6 +91,8 @@ class Bridge:
 
     def run(self, neighbors: Iterable[NeighborSpec] = ()) -> int:
         """Process input until EOF or stop; returns the exit code."""
+        neighbors = list(neighbors)
+        self.metrics.configured(n.address for n in neighbors)
         self._emit(self.builder.start(neighbors))
         self._ask_sessions()
         pending = b""
@@ -230,6 +232,8 @@ class Bridge:
         self.metrics.publish(self.builder.stats)
         self.metrics.buffer(self.outbox.in_flight(), self.outbox.capacity)
         self.metrics.sessions({s: self.builder.peers.count(s) for s in ("connected", "up", "down")})
+        peers = self.builder.peers
+        self.metrics.neighbors(lambda a: peers.get(a).state if peers.known(a) else None)
 
     def _finish(self, timeout: float) -> int:
         missing = self.outbox.flush(timeout)

@@ -2,8 +2,6 @@
 
 * :class:`BadLine` — ExaBGP (or whoever writes to our stdin) gave us a line we cannot turn into
   events. It goes to the dead-letter topic with ``reason`` and the bridge carries on.
-* :class:`DeliveryFailed` — Kafka refused an event for good (not a retriable error). The stream of
-  that router has a gap, so the bridge stops and the restart re-learns the table (new epoch).
 """
 
 from __future__ import annotations
@@ -22,10 +20,6 @@ class BadLine(BgpError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-
-
-class DeliveryFailed(BgpError):
-    """Kafka permanently refused an event (the router's stream would have a gap)."""
 
 
 class NeighborConfigError(ConfigError):

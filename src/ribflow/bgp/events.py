@@ -23,6 +23,8 @@ REASON_EXABGP_SHUTDOWN = "exabgp-shutdown"
 class Nlri(TypedDict):
     prefix: str
     path_id: int
+    rd: NotRequired[str]  # L3VPN route distinguisher, pmacct's text form ('0:65001:10')
+    labels: NotRequired[list[int]]  # MPLS label stack (mpls-vpn, nlri-mpls)
     raw: NotRequired[dict[str, Any]]
 
 

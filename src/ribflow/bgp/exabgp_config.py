@@ -51,6 +51,14 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: it may hold TCP-MD5 passwords."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """The files of one rendering: ``configs[i]`` is ExaBGP process i's configuration."""
@@ -59,21 +67,55 @@ class Rendered:
     env: str
 
     def write(self, directory: Path) -> list[Path]:
-        """Write ``exabgp-<i>.conf`` and ``exabgp.env`` into ``directory``; returns the confs."""
+        """Write ``exabgp-<i>.conf`` (owner-only: MD5 passwords) and ``exabgp.env`` into
+        ``directory``; returns the confs."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
         for i, text in enumerate(self.configs):
             path = directory / f"exabgp-{i}.conf"
-            path.write_text(text)
+            _write_private(path, text)
             paths.append(path)
         (directory / "exabgp.env").write_text(self.env)
         return paths
+
+
+# the IPv4 families that may carry an IPv6 next hop (RFC 8950) in ExaBGP 5.0.15
+_EXTENDED_NEXT_HOP_SAFIS = ("unicast", "multicast", "mpls-vpn", "nlri-mpls")
+
+
+def extended_next_hop(families: list[str]) -> tuple[list[str], list[str]]:
+    """(families, nexthop entries) of a neighbour negotiating RFC 8950 extended next hop.
+
+    Each configured ``ipv4 <safi>`` gets an ``ipv4 <safi> ipv6`` entry. ExaBGP 5.0.15 silently
+    drops an entry unless ``ipv6 <safi>`` is negotiated too (configuration/neighbor/__init__.py,
+    ``_post_capa_nexthop``), so that family is added when it is missing: without it the
+    capability is not sent and a router's IPv6 next hop tears the session down (3/9)."""
+    out = list(families)
+    entries = []
+    for family in families:
+        afi, _, safi = family.partition(" ")
+        if afi == "ipv4" and safi in _EXTENDED_NEXT_HOP_SAFIS:
+            entries.append(f"{family} ipv6")
+            if f"ipv6 {safi}" not in out:
+                out.append(f"ipv6 {safi}")
+    return out, entries
 
 
 def render_neighbor(settings: BridgeSettings, spec: NeighborSpec) -> str:
     """One ``neighbor { ... }`` block."""
     local = spec.local_address or settings.bgp_local_address
     families = spec.families or settings.families()
+    enh = (
+        settings.bgp_extended_next_hop if spec.extended_next_hop is None else spec.extended_next_hop
+    )
+    entries: list[str] = []
+    if enh:
+        families, entries = extended_next_hop(families)
+    nexthop = (
+        "    nexthop {\n" + "".join(f"        {e};\n" for e in entries) + "    }\n"
+        if entries
+        else ""
+    )
     password = spec.md5_password if spec.md5_password is not None else settings.bgp_md5_password
     md5 = f'    md5-password "{_safe(password, "md5 password")}";\n' if password else ""
     add_path = settings.bgp_add_path if spec.add_path is None else spec.add_path
@@ -92,6 +134,8 @@ def render_neighbor(settings: BridgeSettings, spec: NeighborSpec) -> str:
         adj_rib_in=_bool(settings.exabgp_adj_rib_in),
         md5=md5,
         families="".join(f"        {f};\n" for f in families),
+        nexthop=nexthop,
+        extended_next_hop=_bool(bool(entries)),
         route_refresh="enable" if settings.bgp_route_refresh else "disable",
         graceful_restart=grace if grace else "disable",
         add_path="receive" if add_path else "disable",

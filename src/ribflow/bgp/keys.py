@@ -1,6 +1,6 @@
 """Router keys: which Kafka key(s) an event of a router is written under.
 
-The key is the router's identity shared with the flow side (DESIGN.md, "Router key"): the BGP
+The key is the router's identity shared with the flow side: the BGP
 neighbour address by default, or the router's BGP identifier. A hot router can be split into N
 shards: its events are then keyed ``"<router>/<shard>"`` for every shard 0..N-1 (each event is
 written N times, once per shard), so the flow decoder can spread that router's flows over N keys

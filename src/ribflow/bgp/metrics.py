@@ -7,7 +7,9 @@ table load does not pay a locked counter update per line.
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
+from collections.abc import Callable, Iterable
 
 from prometheus_client import Counter, Gauge
 
@@ -28,6 +30,21 @@ ERRORS = Counter(
 ATTR_RAW = Counter(
     "ribflow_bridge_attr_raw_total", "Known attributes kept raw (unexpected shape)", ["name"]
 )
+REPAIRED = Counter(
+    "ribflow_bridge_repaired_total",
+    "UPDATE lines ExaBGP wrote as invalid JSON that were repaired, by fault",
+    ["fault"],
+)
+ATTR_DROPPED = Counter(
+    "ribflow_bridge_attr_dropped_total",
+    "Attributes ExaBGP could not render (invalid JSON), dropped from their UPDATE",
+    ["name"],
+)
+RD_GUESSED = Counter(
+    "ribflow_bridge_rd_type_guessed_total",
+    "Route distinguishers ExaBGP wrote ambiguously (type 0 or 2) taken as type 0 without the "
+    "raw UPDATE to tell",
+)
 DELIVERY_FAILED = Counter(
     "ribflow_bridge_delivery_failed_total", "Events Kafka refused for good", ["error"]
 )
@@ -41,13 +58,45 @@ BLOCKED_SECONDS = Counter(
     "ribflow_bridge_backpressure_seconds_total", "Time spent not reading ExaBGP (buffer full)"
 )
 SESSIONS = Gauge("ribflow_bridge_sessions", "BGP sessions by last state", ["state"])
+NEIGHBOR_UP = Gauge(
+    "ribflow_bridge_neighbor_up",
+    "1 while the session with a configured neighbour is established, else 0 (a neighbour that "
+    "never comes up, e.g. refused for a wrong TCP-MD5 password, stays 0)",
+    ["neighbor"],
+)
+NEIGHBOR_DOWN_SECONDS = Gauge(
+    "ribflow_bridge_neighbor_down_seconds",
+    "Seconds since the session with a configured neighbour was last seen established (since "
+    "the bridge started when it has not been up since); 0 while it is up",
+    ["neighbor"],
+)
 
 
 class BridgeMetrics:
     """Publishes the bridge's and the builder's local tallies as Prometheus metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: Tally[str] = Tally()
+        self._clock = clock
+        self._last_up: dict[str, float] = {}  # configured neighbour -> when last seen up
+
+    def configured(self, neighbors: Iterable[str]) -> None:
+        """The configured neighbours (one label each: the set is the operator's, bounded)."""
+        now = self._clock()
+        for address in neighbors:
+            self._last_up.setdefault(address, now)  # "down since the bridge started"
+            NEIGHBOR_UP.labels(neighbor=address).set(0)
+            NEIGHBOR_DOWN_SECONDS.labels(neighbor=address).set(0)
+
+    def neighbors(self, state_of: Callable[[str], str | None]) -> None:
+        """Update the per-neighbour gauges from each configured neighbour's session state."""
+        now = self._clock()
+        for address, last_up in self._last_up.items():
+            up = state_of(address) == "up"
+            if up:
+                self._last_up[address] = last_up = now
+            NEIGHBOR_UP.labels(neighbor=address).set(1 if up else 0)
+            NEIGHBOR_DOWN_SECONDS.labels(neighbor=address).set(round(now - last_up, 3))
 
     def publish(self, tallies: Tally[str]) -> None:
         """Add what changed in ``tallies`` since the last call (keys 'kind:label' or 'kind')."""
@@ -70,6 +119,13 @@ class BridgeMetrics:
             elif kind == "attr-raw":
                 ATTR_RAW.labels(name=label).inc(delta)
                 BAD_INPUT.labels(component=COMPONENT, reason="attr-raw").inc(delta)
+            elif kind == "rd-type-guessed":
+                RD_GUESSED.inc(delta)
+            elif kind == "repaired":
+                REPAIRED.labels(fault=label).inc(delta)
+            elif kind == "attr-dropped":
+                ATTR_DROPPED.labels(name=label).inc(delta)
+                BAD_INPUT.labels(component=COMPONENT, reason="attr-dropped").inc(delta)
             elif kind == "error":
                 ERRORS.labels(reason=label).inc(delta)
                 BAD_INPUT.labels(component=COMPONENT, reason=label).inc(delta)

@@ -26,7 +26,6 @@ attributes are not errors: they travel raw.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -43,11 +42,13 @@ from ribflow.bgp.events import (
     Announce,
     Attrs,
     Event,
-    Nlri,
     Withdraw,
 )
 from ribflow.bgp.keys import RouterKeys
+from ribflow.bgp.nlri import NlriReader
 from ribflow.bgp.peers import Peer, PeerTable
+from ribflow.bgp.rd import RdReader
+from ribflow.bgp.repair import repair_line
 from ribflow.bgp.settings import NeighborSpec, RouterKeyMode
 from ribflow.bgp.wire import aspath_segment_types
 
@@ -58,18 +59,8 @@ SESSION_STATES = frozenset({"connected", "up", "down"})
 IGNORED_TYPES = frozenset({"keepalive", "negotiated", "fsm", "signal", "operational"})
 # answers ExaBGP writes when API acknowledgements are on (we turn them off; tolerate them anyway)
 ACK_LINES = frozenset({b"done", b"error", b"shutdown"})
-_NLRI_META = ("nlri", "path-information")
 _MAX32 = 0xFFFFFFFF
 _MAX_TIME = 1 << 42  # ms: year 2109
-
-
-def _path_id(text: Any) -> int:
-    """ADD-PATH path identifier: ExaBGP writes the 4 bytes dotted ('0.0.0.2')."""
-    if type(text) is int:
-        if not 0 <= text <= _MAX32:
-            raise ValueError(f"path id {text} out of range")
-        return text
-    return int.from_bytes(socket.inet_aton(text), "big")
 
 
 def _asn(value: Any) -> int | None:
@@ -103,7 +94,7 @@ class EventBuilder:
         self.refresh_wanted: list[tuple[str, list[str]]] = []
         self._clock = clock
         self._seq: dict[str, int] = {}
-        self._path_ids: dict[str, int] = {}
+        self._nlri = NlriReader(self.stats)
         self._dispatch: dict[str, Callable[[dict[str, Any]], list[Keyed]]] = {
             "update": self._update,
             "state": self._state,
@@ -124,7 +115,9 @@ class EventBuilder:
             if stripped in ACK_LINES:
                 self.stats["ignored:ack"] += 1
                 return []
-            raise BadLine("invalid-json", str(exc)) from None
+            msg = repair_line(line, self.stats)
+            if msg is None:
+                raise BadLine("invalid-json", str(exc)) from None
         handler: Callable[[Any], list[Keyed]] | None
         if type(msg) is dict:
             kind = msg.get("type")
@@ -339,10 +332,12 @@ class EventBuilder:
             out.append(self._keyed(event))
             return out
 
+        body = msg.get("body")
+        rds = RdReader(body if type(body) is str else None)
         announce: list[Announce] = []
         for family, by_next_hop in update.get("announce", {}).items():
             for next_hop, items in by_next_hop.items():
-                nlri = self._nlris(items)
+                nlri = self._nlri.nlris(items, rds)
                 self.stats["nlri:announce"] += len(nlri)
                 announce.append(
                     {
@@ -353,19 +348,19 @@ class EventBuilder:
                 )
         withdraw: list[Withdraw] = []
         for family, items in update.get("withdraw", {}).items():
-            nlri = self._nlris(items)
+            nlri = self._nlri.nlris(items, rds)
             self.stats["nlri:withdraw"] += len(nlri)
             withdraw.append({"family": family, "nlri": nlri})
         if not announce and not withdraw:
             self.stats["ignored:empty-update"] += 1
             return []
 
+        if rds.guessed:
+            self.stats["rd-type-guessed"] += rds.guessed
         source = update.get("attribute")
         attrs: Attrs = normalise_attrs(source, self._bad_attr) if source else {}
-        if self.wire_aspath and "as_path" in attrs:
-            body = msg.get("body")
-            if type(body) is str:
-                apply_wire_types(attrs, aspath_segment_types(body, peer.asn4))
+        if self.wire_aspath and "as_path" in attrs and type(body) is str:
+            apply_wire_types(attrs, aspath_segment_types(body, peer.asn4))
 
         self._established(peer, time_ms, out)
         event = self._header(peer, "update", time_ms)
@@ -375,52 +370,6 @@ class EventBuilder:
         out.append(self._keyed(event))
         return out
 
-    # ------------------------------------------------------------------ NLRI
+    # ------------------------------------------------------------------ attributes
     def _bad_attr(self, name: str) -> None:
         self.stats[f"attr-raw:{name}"] += 1
-
-    def _pid(self, text: Any) -> int:
-        pid = self._path_ids.get(text) if type(text) is str else None
-        if pid is None:
-            pid = _path_id(text)
-            if type(text) is str and len(self._path_ids) < 65536:
-                self._path_ids[text] = pid
-        return pid
-
-    def _nlris(self, items: list[Any]) -> list[Nlri]:
-        out: list[Nlri] = []
-        append = out.append
-        for item in items:
-            if type(item) is dict:
-                prefix = item.get("nlri")
-                size = len(item)
-                if type(prefix) is str:
-                    if size == 1:
-                        append({"prefix": prefix, "path_id": 0})
-                        continue
-                    if size == 2 and "path-information" in item:
-                        append({"prefix": prefix, "path_id": self._pid(item["path-information"])})
-                        continue
-                append(self._raw_nlri(item))
-            elif type(item) is str:  # ExaBGP's "compact" encoding
-                append({"prefix": item, "path_id": 0})
-            else:
-                append(
-                    {"prefix": orjson.dumps(item).decode(), "path_id": 0, "raw": {"value": item}}
-                )
-        return out
-
-    def _raw_nlri(self, item: dict[str, Any]) -> Nlri:
-        """An NLRI of a family we do not model (VPN, labelled, flowspec, EVPN, ...): kept raw."""
-        prefix = item.get("nlri")
-        if type(prefix) is not str:
-            prefix = item.get("string")
-        if type(prefix) is not str:
-            prefix = orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode()
-        pid = item.get("path-information")
-        self.stats["nlri:raw"] += 1
-        return {
-            "prefix": prefix,
-            "path_id": 0 if pid is None else self._pid(pid),
-            "raw": {k: v for k, v in item.items() if k not in _NLRI_META},
-        }

@@ -32,7 +32,7 @@ class Peer:
 
 
 class PeerTable:
-    """Peers by session address; ``router_ids()`` is the agent-map view (peer -> router id)."""
+    """Peers by session address."""
 
     def __init__(self) -> None:
         self._peers: dict[str, Peer] = {}
@@ -51,9 +51,6 @@ class PeerTable:
 
     def __len__(self) -> int:
         return len(self._peers)
-
-    def router_ids(self) -> dict[str, str]:
-        return {a: p.router_id for a, p in self._peers.items() if p.router_id}
 
     def count(self, state: str) -> int:
         return sum(1 for p in self._peers.values() if p.state == state)

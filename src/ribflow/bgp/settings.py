@@ -78,6 +78,10 @@ class NeighborSpec(BaseModel):
     families: list[str] | None = None
     add_path: bool | None = None
     passive: bool | None = None
+    extended_next_hop: bool | None = Field(
+        None,
+        description="Negotiate RFC 8950 extended next hop (IPv6 next hops on IPv4 routes).",
+    )
     shards: int | None = Field(None, ge=1, le=256, description="Router key shards of this router.")
 
     @field_validator("address", "local_address", "router_id")
@@ -160,6 +164,12 @@ class BridgeSettings(AppSettings):
         True,
         alias="BGP_ADD_PATH",
         description="Negotiate ADD-PATH receive (several paths per prefix).",
+    )
+    bgp_extended_next_hop: bool = Field(
+        True,
+        alias="BGP_EXTENDED_NEXT_HOP",
+        description="Negotiate RFC 8950 extended next hop for the IPv4 families (routers may "
+        "send IPv6 next hops on IPv4 and VPNv4 routes); per-neighbour override in the file.",
     )
     bgp_route_refresh: bool = Field(
         True, alias="BGP_ROUTE_REFRESH", description="Advertise the route-refresh capability."

@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def exabgp_command(env_file: Path, config: Path) -> list[str]:
-    """The command line of one ExaBGP server (ExaBGP from this Python environment)."""
-    return [sys.executable, "-m", "exabgp", "--env-file", str(env_file), "server", str(config)]
+    """The command line of one ExaBGP server (ExaBGP from this Python environment, with
+    ribflow's next-hop fix: see exabgp_main.py)."""
+    cmd = [sys.executable, "-m", "ribflow.bgp.exabgp_main", "--env-file", str(env_file)]
+    return [*cmd, "server", str(config)]
 
 
 def render_to(settings: BridgeSettings, directory: Path) -> tuple[Path, list[Path]]:

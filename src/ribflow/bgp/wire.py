@@ -29,11 +29,12 @@ def _segment_types(data: bytes, width: int) -> list[str] | None:
     return out if i == end else None
 
 
-def aspath_segment_types(body_hex: str, asn4: bool = True) -> list[str] | None:
-    """Types of the AS_PATH segments of the UPDATE whose body is ``body_hex`` (``0x...``).
+def attribute_value(body_hex: str, code: int) -> bytes | None:
+    """The value of path attribute ``code`` in the UPDATE whose body is ``body_hex``
+    (``0x...``), or None (absent or malformed).
 
-    Walks the hex text itself and converts only the AS_PATH value: an UPDATE body can be
-    kilobytes of NLRI and MP_REACH that we have no use for here."""
+    Walks the hex text itself and converts only that value: an UPDATE body can be kilobytes of
+    NLRI and MP_REACH that we have no use for here."""
     h = body_hex[2:] if body_hex[:2] in ("0x", "0X") else body_hex
     try:
         pos = 4 + int(h[0:4], 16) * 2  # skip the withdrawn routes
@@ -43,20 +44,27 @@ def aspath_segment_types(body_hex: str, asn4: bool = True) -> list[str] | None:
             return None
         while pos + 6 <= end:
             flags = int(h[pos : pos + 2], 16)
-            code = int(h[pos + 2 : pos + 4], 16)
+            kind = int(h[pos + 2 : pos + 4], 16)
             if flags & _EXTENDED_LENGTH:
                 length = int(h[pos + 4 : pos + 8], 16)
                 pos += 8
             else:
                 length = int(h[pos + 4 : pos + 6], 16)
                 pos += 6
-            if code == AS_PATH:
+            if kind == code:
                 if pos + length * 2 > end:
                     return None
-                value = bytes.fromhex(h[pos : pos + length * 2])
-                first, second = (4, 2) if asn4 else (2, 4)
-                return _segment_types(value, first) or _segment_types(value, second)
+                return bytes.fromhex(h[pos : pos + length * 2])
             pos += length * 2
     except ValueError:
         return None
     return None
+
+
+def aspath_segment_types(body_hex: str, asn4: bool = True) -> list[str] | None:
+    """Types of the AS_PATH segments of the UPDATE whose body is ``body_hex`` (``0x...``)."""
+    value = attribute_value(body_hex, AS_PATH)
+    if value is None:
+        return None
+    first, second = (4, 2) if asn4 else (2, 4)
+    return _segment_types(value, first) or _segment_types(value, second)

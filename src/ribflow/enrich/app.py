@@ -16,7 +16,7 @@ from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
-from ribflow.topics import TopicSpec, check_copartitioned, ensure_topics
+from ribflow.topics import check_copartitioned, ensure_topics, specs
 
 log = logging.getLogger("ribflow.enricher")
 
@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def prepare_topics(settings: EnricherSettings) -> int:
+    """Create missing inputs and outputs from the topic catalogue; returns the inputs' partition
+    count (existing inputs are checked: they must be co-partitioned)."""
+    from ribflow.enrich.pipeline import output_topic_specs
+
+    inputs = [settings.bgp_updates_topic, settings.flows_topic]
+    ensure_topics(settings, specs(settings, *inputs))
+    partitions = check_copartitioned(settings, inputs)
+    ensure_topics(settings, output_topic_specs(settings, partitions))
+    return partitions
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.settings:
@@ -51,14 +63,9 @@ def main(argv: list[str]) -> int:
     setup_logging(settings.log_level)
     if (refused := startup_check(settings, "enricher")) is not None:
         return refused
-    inputs = [settings.bgp_updates_topic, settings.flows_topic]
     try:
-        # missing inputs are created like ribflow's tooling does; existing ones are checked
-        ensure_topics(settings, [TopicSpec(t, settings.partitions) for t in inputs])
-        partitions = check_copartitioned(settings, inputs)
-        from ribflow.enrich.pipeline import build, output_topic_specs
-
-        ensure_topics(settings, output_topic_specs(settings, partitions))
+        partitions = prepare_topics(settings)
+        from ribflow.enrich.pipeline import build
     except (RibflowError, KafkaException) as exc:
         log.error("refusing to start: %s", exc)
         print(f"ribflow enricher: {exc}", file=sys.stderr)

@@ -4,7 +4,9 @@ State is keyed by the message key (the router key); under it:
 
 * ``b"m"`` -> the router's metadata (JSON of :class:`~ribflow.rib.apply.RouterMeta`);
 * ``b"r" + afi + length + network + path_id`` (11 bytes for IPv4, 23 for IPv6) -> the
-  canonical JSON of the route's attribute set (:attr:`RouteAttrs.key`).
+  canonical JSON of the route's attribute set (:attr:`RouteAttrs.key`);
+* ``b"v" + len(rd) + rd + <the route key above>`` -> the same, for a route in the table of an
+  L3VPN route distinguisher (``rd`` in pmacct's text form, ASCII).
 
 Values start with ``{``, never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan of the
 store can always tell them apart. Route keys are fixed-size so a scan can parse them without
@@ -23,6 +25,7 @@ from ribflow.rib.table import Route
 
 META_KEY: Final = b"m"
 ROUTE_TAG: Final = 0x72  # "r"
+VRF_TAG: Final = 0x76  # "v"
 _V4 = struct.Struct("!BBBIL")
 _V6 = struct.Struct("!BBB16sL")
 
@@ -45,18 +48,40 @@ def parse_route_key(key: bytes) -> tuple[int, int, int, int] | None:
     return None
 
 
-def table_key(router: str, route: Route | tuple[int, int, int, int]) -> bytes:
-    """``bgp-rib`` key: ``router|prefix|path-id``."""
+def vrf_route_key(rd: str, afi: int, network: int, length: int, path_id: int) -> bytes:
+    """State key of one path of the table of ``rd`` ("": the global table, :func:`route_key`)."""
+    if not rd:
+        return route_key(afi, network, length, path_id)
+    tag = rd.encode("ascii")
+    return bytes((VRF_TAG, len(tag))) + tag + route_key(afi, network, length, path_id)
+
+
+def parse_vrf_route_key(key: bytes) -> tuple[str, tuple[int, int, int, int]] | None:
+    """``(rd, (afi, network, length, path_id))`` of a state key of a VRF path, else ``None``."""
+    if len(key) < 2 or key[0] != VRF_TAG:
+        return None
+    end = 2 + key[1]
+    parsed = parse_route_key(key[end:])
+    if parsed is None:
+        return None
+    try:
+        return key[2:end].decode("ascii"), parsed
+    except UnicodeDecodeError:
+        return None
+
+
+def table_key(router: str, route: Route | tuple[int, int, int, int], rd: str = "") -> bytes:
+    """``bgp-rib`` key: ``router|prefix|path-id``, and ``|rd`` for a route of an RD's table."""
     if isinstance(route, Route):
         afi, network, length, path_id = route.afi, route.network, route.length, route.path_id
+        rd = route.rd
     else:
         afi, network, length, path_id = route
-    return f"{router}|{format_prefix(afi, network, length)}|{path_id}".encode()
+    key = f"{router}|{format_prefix(afi, network, length)}|{path_id}"
+    return (f"{key}|{rd}" if rd else key).encode()
 
 
-_VALUE = (
-    b'{"v":1,"router":%b,"peer":%b,"prefix":"%b","afi":%d,"path_id":%d,"time_ms":%d,"attrs":%b}'
-)
+_VALUE = b'{"v":1,"router":%b,"peer":%b,"prefix":"%b","afi":%d,"path_id":%d,"time_ms":%d,"attrs":%b'
 
 
 def table_value(router: str, peer: str, route: Route, time_ms: int) -> bytes:
@@ -69,9 +94,11 @@ def table_record(
 ) -> tuple[bytes, bytes]:
     """``bgp-rib`` key and value of one path; router and peer come JSON-encoded (per message)."""
     prefix = format_prefix(route.afi, route.network, route.length)
-    key = f"{router}|{prefix}|{route.path_id}".encode()
+    key = f"{router}|{prefix}|{route.path_id}"
     value = _VALUE % (
         router_json, peer_json, prefix.encode(), route.afi, route.path_id, time_ms,
         route.attrs.key,
     )  # fmt: skip
-    return key, value
+    if route.rd:
+        return f"{key}|{route.rd}".encode(), value + b',"rd":"%b"}' % route.rd.encode()
+    return key.encode(), value + b"}"

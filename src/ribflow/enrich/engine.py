@@ -20,9 +20,17 @@ import orjson
 
 from ribflow.dlq import DeadLetters
 from ribflow.enrich import metrics as m
-from ribflow.enrich.codec import META_KEY, parse_route_key, route_key, table_key, table_record
-from ribflow.enrich.flows import enrich_records
+from ribflow.enrich.codec import (
+    META_KEY,
+    parse_route_key,
+    parse_vrf_route_key,
+    table_key,
+    table_record,
+    vrf_route_key,
+)
+from ribflow.enrich.flows import RD, enrich_by_rd, enrich_records
 from ribflow.enrich.pmacct import DumpFormatter, FlowFormatter, FormatOptions
+from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 from ribflow.rib.apply import RouterMeta, RouterState, apply_event
@@ -89,7 +97,7 @@ class _StateSink:
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
 
     def route_set(self, router: RouterState, route: Route) -> None:
-        key = route_key(route.afi, route.network, route.length, route.path_id)
+        key = vrf_route_key(route.rd, route.afi, route.network, route.length, route.path_id)
         self._state.set_bytes(key, route.attrs.key)
         if self._table:
             if self._json is None:
@@ -100,14 +108,14 @@ class _StateSink:
             )
 
     def route_deleted(
-        self, router: RouterState, afi: int, network: int, length: int, path_id: int
+        self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
     ) -> None:
-        self._state.delete(route_key(afi, network, length, path_id))
+        self._state.delete(vrf_route_key(rd, afi, network, length, path_id))
         if self._table:
             self._out.produce(
                 self._table,
                 value=None,
-                key=table_key(self._router, (afi, network, length, path_id)),
+                key=table_key(self._router, (afi, network, length, path_id), rd),
                 timestamp=self._time_ms or None,
             )
 
@@ -164,9 +172,14 @@ class Enricher:
     """Per-router RIBs in memory (mirroring state), flow enrichment and periodic dumps."""
 
     def __init__(
-        self, config: EnricherConfig, out: Output, clock: Callable[[], float] = time.time
+        self,
+        config: EnricherConfig,
+        out: Output,
+        clock: Callable[[], float] = time.time,
+        rd_map: RdMapFollower | None = None,
     ) -> None:
         self.config = config
+        self.rd_map = rd_map
         self._out = out
         self._clock = clock
         self.pool = AttrPool()
@@ -199,7 +212,8 @@ class Enricher:
         for router in self._partition_routers.pop(partition, set()):
             state = self.routers.pop(router, None)
             if state is not None:
-                state.rib.clear()
+                for table in state.tables():
+                    table.clear()
             self._router_partition.pop(router, None)
             self._next_dump.pop(router, None)
         self._sources.pop(partition, None)
@@ -225,15 +239,20 @@ class Enricher:
                     self._rlog.warning("bad_meta", "unreadable metadata of router %s", router)
                 state.meta.router = router
                 continue
-            parsed = parse_route_key(key)
+            rd, parsed = "", parse_route_key(key)
             if parsed is None:
-                continue
+                vrf = parse_vrf_route_key(key)
+                if vrf is None:
+                    continue
+                rd, parsed = vrf
             try:
                 attrs = self.pool.intern_key(value)
             except BadEvent:
                 self._rlog.warning("bad_stored_route", "unreadable stored route of %s", router)
                 continue
-            self._router(router, partition).rib.announce(*parsed, attrs)
+            state = self._router(router, partition)
+            table = state.vrf(rd, self.pool) if rd else state.rib
+            table.announce(*parsed, attrs)
             loaded += 1
         self.pool.sweep()
         m.REBUILDS.inc()
@@ -261,7 +280,7 @@ class Enricher:
 
     def _update_gauges(self) -> None:
         m.RIB_ROUTERS.set(len(self.routers))
-        m.RIB_ROUTES.set(sum(len(s.rib) for s in self.routers.values()))
+        m.RIB_ROUTES.set(sum(s.paths() for s in self.routers.values()))
         m.ATTR_SETS.set(len(self.pool))
 
     # -- BGP -----------------------------------------------------------------------------------
@@ -332,13 +351,19 @@ class Enricher:
             self._reject(self._dlq_flows, bytes(raw or b""), reason, key, str(exc))
             return 0
         rs = self.routers.get(router)
-        rib = rs.rib if rs is not None and len(rs.rib) else None
 
         def bad(rec: Any, exc: Exception) -> None:
             detail = f"{type(exc).__name__}: {exc}"
             self._reject(self._dlq_flows, rec, "bad_record", key, detail)
 
-        outputs, src_hits, dst_hits = enrich_records(records, rib, self.flow_fmt, bad)
+        if self.rd_map is None and not any(type(r) is dict and r.get(RD) for r in records):
+            rib = rs.rib if rs is not None and len(rs.rib) else None
+            outputs, src_hits, dst_hits = enrich_records(records, rib, self.flow_fmt, bad)
+            enriched = len(outputs) if rib is not None else 0
+        else:
+            outputs, src_hits, dst_hits, enriched = enrich_by_rd(
+                records, rs, self.rd_map, self.flow_fmt, bad
+            )
         if not outputs:
             return 0
         topic, out = self.config.topics.enriched, self._out
@@ -350,14 +375,14 @@ class Enricher:
                 out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)
         n = len(outputs)
         c = self._counters
-        if rib is not None:
-            c.enriched.inc(n)
+        if enriched:
+            c.enriched.inc(enriched)
             c.src_hit.inc(src_hits)
-            c.src_miss.inc(n - src_hits)
+            c.src_miss.inc(enriched - src_hits)
             c.dst_hit.inc(dst_hits)
-            c.dst_miss.inc(n - dst_hits)
-        else:
-            c.no_rib.inc(n)
+            c.dst_miss.inc(enriched - dst_hits)
+        if n > enriched:
+            c.no_rib.inc(n - enriched)
         return n
 
     # -- dumps ---------------------------------------------------------------------------------
@@ -384,9 +409,11 @@ class Enricher:
         key = router.encode()
         out.produce(topic, value=orjson.dumps(fmt.init(peer, seq, now_ms)), key=key)
         entries = 0
-        for route in state.rib.routes(ordered=True):
-            out.produce(topic, value=orjson.dumps(fmt.route(peer, seq, now_ms, route)), key=key)
-            entries += 1
+        for table in state.tables():
+            for route in table.routes(ordered=True):
+                value = orjson.dumps(fmt.route(peer, seq, now_ms, route))
+                out.produce(topic, value=value, key=key)
+                entries += 1
         out.produce(topic, value=orjson.dumps(fmt.close(peer, seq, now_ms, entries)), key=key)
         m.DUMPS.inc()
         return entries
@@ -395,6 +422,6 @@ class Enricher:
         """Counts for logs and tests."""
         return {
             "routers": len(self.routers),
-            "paths": sum(len(s.rib) for s in self.routers.values()),
+            "paths": sum(s.paths() for s in self.routers.values()),
             "attr_sets": len(self.pool),
         }

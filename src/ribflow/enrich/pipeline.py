@@ -25,9 +25,10 @@ from quixstreams.state.rocksdb import RocksDBOptions
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.quix_store import ProducerOutput, QuixStore
+from ribflow.enrich.rdmap import RdMap, RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.kafka.client import quix_connection
-from ribflow.topics import COMPACTED, TopicSpec
+from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,12 @@ def topics_of(settings: EnricherSettings) -> Topics:
 
 
 def output_topic_specs(settings: EnricherSettings, partitions: int) -> list[TopicSpec]:
-    """The topics the enricher writes, with their configs (bgp-rib is a compacted table)."""
+    """The topics the enricher writes, as the catalogue configures them."""
     t = topics_of(settings)
-    specs = [
-        TopicSpec(t.enriched, partitions),
-        TopicSpec(t.rib_dump, partitions),
-        TopicSpec(t.bgp_dlq, 1),
-        TopicSpec(t.flows_dlq, 1),
-    ]
+    names = [t.enriched, t.rib_dump, t.bgp_dlq, t.flows_dlq]
     if t.rib_table:
-        specs.append(TopicSpec(t.rib_table, partitions, COMPACTED))
-    return specs
+        names.append(t.rib_table)
+    return specs(settings, *names, partitions=partitions)
 
 
 def config_of(settings: EnricherSettings) -> EnricherConfig:
@@ -67,6 +63,9 @@ def config_of(settings: EnricherSettings) -> EnricherConfig:
             comms_as_array=settings.comms_as_array,
             timestamps_since_epoch=settings.timestamps_since_epoch,
             timestamps_usec=settings.timestamps_usec,
+            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
+            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
+            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
             writer_id=f"{settings.writer_name}/{os.getpid()}",
             fields=tuple(fields) if fields else None,
         ),
@@ -184,7 +183,10 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
 
     sdf = sdf.apply(process, stateful=True, metadata=True)
     store = QuixStore(app, sdf)
-    enricher = Enricher(config_of(settings), ProducerOutput(store.producer()), clock=clock)
+    rd_map = RdMapFollower(RdMap.load(settings.flow_to_rd_map)) if settings.flow_to_rd_map else None
+    enricher = Enricher(
+        config_of(settings), ProducerOutput(store.producer()), clock=clock, rd_map=rd_map
+    )
     sync = _Sync(enricher, store)
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)

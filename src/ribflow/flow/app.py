@@ -2,8 +2,8 @@
 
 Wires CollectorSettings to the library: topics (created with ensure_topics), the Dispatcher
 (restored from flow-templates), the agent map and its BGP follower, the UDP listeners, the
-Kafka producer and /metrics. Exit status: 0 after a clean stop, 2 for bad settings or an
-unreadable agent map, 1 when Kafka or a port is not usable at start.
+Kafka producer, the exporter allowlist and /metrics. Exit status: 0 after a clean stop, 2 for
+bad settings, an unreadable agent map or allow file, 1 when Kafka or a port is not usable at start.
 
 With COLLECTOR_WORKERS > 1 this process only creates the topics, binds the sockets and
 supervises the workers (``flow/workers.py``); each worker is this same command with the hidden
@@ -26,13 +26,15 @@ from pydantic import ValidationError
 
 from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver
 from ribflow.bgp.keys import RouterKeys
-from ribflow.errors import RibflowError
+from ribflow.errors import ConfigError, RibflowError
 from ribflow.flow import collector_metrics as m
+from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import KeyChooser
 from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
+from ribflow.flow.pretag import PreTagMap, PreTagMapError
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
@@ -41,19 +43,16 @@ from ribflow.kafka.client import client_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
-from ribflow.topics import COMPACTED, TopicSpec, ensure_topics, partition_counts
+from ribflow.topics import TopicSpec, ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.collector")
 
 
 def topic_specs(s: CollectorSettings) -> list[TopicSpec]:
-    """The topics the collector writes, with their partition counts and configs."""
-    return [
-        TopicSpec(s.flows_topic, s.partitions),
-        TopicSpec(s.sflow_counters_topic, s.partitions),
-        TopicSpec(s.dlq_topic(s.flows_topic), s.partitions),
-        TopicSpec(s.flow_templates_topic, s.partitions, COMPACTED),
-    ]
+    """The topics the collector writes, as the catalogue configures them."""
+    return specs(
+        s, s.flows_topic, s.sflow_counters_topic, s.dlq_topic(s.flows_topic), s.flow_templates_topic
+    )
 
 
 def producer_config(s: CollectorSettings) -> dict[str, Any]:
@@ -139,7 +138,9 @@ def main(argv: list[str]) -> int:
         role = WorkerRole(args.worker, [int(f) for f in args.fds.split(",") if f], args.ready_fd)
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
-    except AgentMapError as exc:
+        gate = exporter_gate(settings)  # each worker loads and follows the file itself
+        pretag = PreTagMap.load(settings.pre_tag_map) if settings.pre_tag_map else None
+    except (AgentMapError, ConfigError, PreTagMapError) as exc:
         log.error("%s", exc)
         return 2
     if role is None and (refused := startup_check(settings, "collector")) is not None:
@@ -148,10 +149,17 @@ def main(argv: list[str]) -> int:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
             return supervise(settings)
-        return run(settings, agent_map, role)
+        return run(settings, agent_map, role, gate, pretag)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
+
+
+def exporter_gate(settings: CollectorSettings) -> ExporterGate:
+    """The allowlist of ALLOWED_EXPORTERS(_FILE) (raises ConfigError for a broken file)."""
+    return ExporterGate.from_settings(
+        settings.allowed_exporters, settings.allowed_exporters_file, settings.denied_source_labels
+    )
 
 
 def prepare_topics(settings: CollectorSettings) -> None:
@@ -169,7 +177,11 @@ def prepare_topics(settings: CollectorSettings) -> None:
 
 
 def run(
-    settings: CollectorSettings, agent_map: AgentMap | None, role: WorkerRole | None = None
+    settings: CollectorSettings,
+    agent_map: AgentMap | None,
+    role: WorkerRole | None = None,
+    gate: ExporterGate | None = None,
+    pretag: PreTagMap | None = None,
 ) -> int:
     """Start everything, serve until a signal, stop in order (``role``: as one of several
     workers, on inherited sockets, topics already prepared by the parent)."""
@@ -214,6 +226,9 @@ def run(
         dlq_partial=settings.dlq_partial,
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
+        gate=gate or exporter_gate(settings),
+        max_export_skew_ms=settings.max_export_skew_ms,
+        pretag=pretag,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -225,12 +240,13 @@ def run(
         signal.signal(signal.SIGINT, on_signal)
     if role is None:
         log.info(
-            "collector ready: %s -> %s (backpressure %s)",
+            "collector ready: %s -> %s (backpressure %s; exporters: %s)",
             ", ".join(lst.label for lst in listeners), settings.flows_topic, settings.backpressure,
+            collector.gate.describe(),
         )  # fmt: skip
     else:
-        log.info("worker %d (pid %d) ready on %s", role.index, os.getpid(),
-                 ", ".join(lst.label for lst in listeners))  # fmt: skip
+        log.info("worker %d (pid %d) ready on %s (exporters: %s)", role.index, os.getpid(),
+                 ", ".join(lst.label for lst in listeners), collector.gate.describe())  # fmt: skip
         role.ready()
     try:
         collector.run()

@@ -12,6 +12,10 @@ burst, and what it cannot hold the kernel drops and counts (ribflow_collector_ud
 total, read from /proc/net/udp). ``drop`` keeps reading and decoding (templates stay current) and
 drops the records, counted in ribflow_collector_dropped_records_total. Loss is never silent.
 
+Export packets from a source the ExporterGate does not allow (ALLOWED_EXPORTERS /
+ALLOWED_EXPORTERS_FILE, ``flow/allowlist.py``) are dropped before decoding: counted per source,
+logged rate-limited, never dead-lettered (that would hand the topic to whoever can send UDP).
+
 Undecodable packets go to the dead-letter topic with their reason (bounded per second; the
 rest are counted); template/sampling changes go to the compacted flow-templates topic.
 """
@@ -30,8 +34,11 @@ import orjson
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
 from ribflow.flow import collector_metrics as m
+from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, KeyChooser
 from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.pretag import PreTagMap
+from ribflow.flow.record import kafka_time
 from ribflow.flow.templates_topic import StatefulDecoder
 from ribflow.flow.types import PacketDecoder
 from ribflow.flow.udp import Listener, socket_stats
@@ -73,6 +80,9 @@ class Collector:
         dlq_partial: bool = True,
         dlq_max_per_second: int = 1000,
         stats_interval_s: float = 1.0,
+        gate: ExporterGate | None = None,
+        max_export_skew_ms: int = 300_000,
+        pretag: PreTagMap | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.listeners = listeners
@@ -85,7 +95,10 @@ class Collector:
         self.dlq_partial = dlq_partial
         self.dlq_max_per_second = dlq_max_per_second
         self.stats_interval_s = stats_interval_s
+        self.gate = gate or ExporterGate()
         self.clock = clock
+        self.max_export_skew_ms = max_export_skew_ms
+        self.pretag = pretag
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
         self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
@@ -99,6 +112,7 @@ class Collector:
         self._drops_seen: dict[int, int] = {}
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
+        self.denied_packets = 0
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -143,6 +157,9 @@ class Collector:
     # -- one packet --------------------------------------------------------------------------
     def process(self, data: bytes, source: str, now_ms: int) -> None:
         """Decode one datagram from ``source`` and publish what it gave."""
+        if not self.gate.allows(source):
+            self._deny(source)
+            return
         proto = m.protocol_of(data)
         self.tallies.packets[proto] += 1
         try:
@@ -156,10 +173,19 @@ class Collector:
             return
         router = ""
         if records:
+            if self.pretag is not None:
+                self.pretag.apply(records)
             exporter = records[0]["exporter"]
             router = self.resolver.router_for(exporter)
             self.tallies.records[proto] += len(records)
-            ts = records[0].get("time_export_ms") or now_ms
+            export_ms = records[0].get("time_export_ms")
+            ts = kafka_time(export_ms, now_ms, self.max_export_skew_ms)
+            if export_ms is not None and ts != export_ms:
+                m.SKEWED.inc()
+                self._bad.warning(
+                    "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
+                    "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
+                )  # fmt: skip
             self.batcher.add(router, exporter, records, ts, now_ms)
         if result.counters:
             self._send_counters(result.counters, router, now_ms)
@@ -170,6 +196,15 @@ class Collector:
             if self.dlq_partial:
                 detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
                 self._dead_letter(data, result.errors[0], source, detail)
+
+    def _deny(self, source: str) -> None:
+        """A source that is not an allowed exporter: count and log (rate-limited), nothing else."""
+        self.tallies.denied[self.gate.label(source)] += 1
+        self.denied_packets += 1
+        self._bad.warning(
+            "denied", "dropped an export packet from %s: not an allowed exporter "
+            "(ALLOWED_EXPORTERS / ALLOWED_EXPORTERS_FILE)", source,
+        )  # fmt: skip
 
     def _reject(self, data: bytes, reason: str, source: str, detail: str) -> None:
         """Nothing usable in the packet: count, log (rate-limited), dead-letter."""

@@ -29,7 +29,19 @@ PARTIAL = Counter(
     "Problems in packets that were partly decoded, by reason",
     ["reason"],
 )
+DENIED = Counter(
+    "ribflow_collector_denied_packets_total",
+    "Export packets dropped before decoding because their source is not an allowed exporter "
+    "(ALLOWED_EXPORTERS / ALLOWED_EXPORTERS_FILE), by source address (the first "
+    "DENIED_SOURCE_LABELS sources; later ones as 'other')",
+    ["source"],
+)
 MESSAGES = Counter("ribflow_collector_messages_total", "Kafka messages produced", ["topic"])
+SKEWED = Counter(
+    "ribflow_collector_skewed_export_time_total",
+    "Flows messages stamped with the arrival time because the export time was more than "
+    "MAX_EXPORT_SKEW_MS away from it",
+)
 DROPPED = Counter(
     "ribflow_collector_dropped_records_total",
     "Flow records dropped by the collector itself (BACKPRESSURE=drop with Kafka's queue full)",
@@ -100,6 +112,7 @@ class Tallies:
         self.records: Tally[str] = Tally()
         self.counter_samples = 0
         self.messages: Tally[str] = Tally()
+        self.denied: Tally[str] = Tally()  # by metric label (bounded, see ExporterGate.label)
 
     def publish(self) -> None:
         for proto, n in self.packets.items():
@@ -108,9 +121,12 @@ class Tallies:
             RECORDS.labels(proto).inc(n)
         for topic, n in self.messages.items():
             MESSAGES.labels(topic).inc(n)
+        for source, n in self.denied.items():
+            DENIED.labels(source).inc(n)
         if self.counter_samples:
             COUNTER_SAMPLES.inc(self.counter_samples)
         self.packets.clear()
         self.records.clear()
         self.messages.clear()
+        self.denied.clear()
         self.counter_samples = 0

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ribflow.bgp.settings import parse_hot_routers
+from ribflow.flow.allowlist import parse_networks
 from ribflow.settings import AppSettings
 
 Backpressure = Literal["block", "drop"]
@@ -57,6 +58,37 @@ class CollectorSettings(AppSettings):
         alias="AGENT_MAP_FILE",
         description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines), re-read "
         "within 5 s when it changes (a broken file keeps the last good map); empty: none.",
+    )
+    allowed_exporters: str = Field(
+        "",
+        alias="ALLOWED_EXPORTERS",
+        description="Addresses/prefixes (IPv4, IPv6) allowed to send exports, comma-separated; "
+        "export packets from any other source are dropped before decoding. Empty, and "
+        "ALLOWED_EXPORTERS_FILE empty too: every source is taken (the lab's default).",
+    )
+    allowed_exporters_file: str = Field(
+        "",
+        alias="ALLOWED_EXPORTERS_FILE",
+        description="pmacct nfacctd_allow_file: one address or prefix per line, '!' comments; "
+        "bad lines skipped and counted, no entry at all denies everything. Adds to "
+        "ALLOWED_EXPORTERS; re-read within 5 s when it changes (an unreadable file keeps the "
+        "last good list).",
+    )
+    denied_source_labels: int = Field(
+        64,
+        alias="DENIED_SOURCE_LABELS",
+        ge=0,
+        le=100_000,
+        description="Distinct denied source addresses that get their own label in "
+        "ribflow_collector_denied_packets_total; later ones are counted as 'other'.",
+    )
+    pre_tag_map: str = Field(
+        "",
+        alias="PRE_TAG_MAP",
+        description="pmacct pre_tag_map file (set_tag/set_tag2/set_label rules keyed by "
+        "exporter, interfaces, direction, addresses...; first match wins): records get "
+        "tag/tag2/label. Read at start; a key ribflow cannot evaluate refuses the map. "
+        "Empty: none.",
     )
     fallback_router: str = Field(
         "",
@@ -141,6 +173,17 @@ class CollectorSettings(AppSettings):
         le=60_000,
         description="Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1).",
     )
+    max_export_skew_ms: int = Field(
+        300_000,
+        alias="MAX_EXPORT_SKEW_MS",
+        ge=0,
+        le=7 * 86_400_000,
+        description="Largest distance (ms) between an export packet's export time and its "
+        "arrival for the export time to become the Kafka timestamp of its flows message; "
+        "beyond it (an exporter clock off by hours or days, a replayed capture) the arrival "
+        "time is used, so retention and the broker's timestamp limits never drop the message. "
+        "The record keeps its export time (time_export_ms). 0: always the arrival time.",
+    )
     dlq_partial: bool = Field(
         True,
         alias="DLQ_PARTIAL",
@@ -208,6 +251,12 @@ class CollectorSettings(AppSettings):
     @classmethod
     def _check_fallback(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("allowed_exporters")
+    @classmethod
+    def _check_allowed(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("bgp_hot_routers")
     @classmethod

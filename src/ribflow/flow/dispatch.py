@@ -11,10 +11,8 @@ exception is a bug in us, counted as ``internal-error`` and logged, never a cras
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter as Tally
-from typing import Any
 
 from prometheus_client import Counter
 
@@ -22,6 +20,7 @@ from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.ipfix import IpfixDecoder
 from ribflow.flow.netflow5 import NetflowV5Decoder
 from ribflow.flow.netflow9 import NetflowV9Decoder
+from ribflow.flow.sflow import SflowDecoder
 from ribflow.flow.state import DecoderState
 from ribflow.flow.types import DecodeResult, PacketDecoder
 from ribflow.logs import RateLimitedLog
@@ -33,7 +32,6 @@ DECODE_ERRORS = Counter(
     "Flow export packets or parts of them that could not be decoded, by reason",
     ["reason"],
 )
-SFLOW_MODULE = "ribflow.flow.sflow"
 _SFLOW_V5 = b"\x00\x00\x00\x05"
 
 
@@ -47,8 +45,7 @@ class Dispatcher:
         self.v5 = NetflowV5Decoder()
         self.v9 = NetflowV9Decoder(self.state)
         self.ipfix = IpfixDecoder(self.state)
-        self._sflow = sflow
-        self._sflow_missing = False
+        self._sflow = sflow or SflowDecoder()
         self.errors: Tally[str] = Tally()  # this instance's own count (the summary of `decode`)
         self._log = RateLimitedLog(log)
 
@@ -78,21 +75,11 @@ class Dispatcher:
         if version == 5:
             return self.v5.decode(data, exporter, received_ms)
         if data[:4] == _SFLOW_V5:
-            return self.sflow().decode(data, exporter, received_ms)
+            return self._sflow.decode(data, exporter, received_ms)
         raise FlowDecodeError("unknown-version", f"first bytes {data[:4].hex()}")
 
     def sflow(self) -> PacketDecoder:
-        """The sFlow decoder, imported on first use (FlowDecodeError if this build lacks it)."""
-        if self._sflow is None:
-            if self._sflow_missing:
-                raise FlowDecodeError("sflow-unavailable")
-            try:
-                module: Any = importlib.import_module(SFLOW_MODULE)
-                self._sflow = module.SflowDecoder()
-            except (ImportError, AttributeError) as exc:
-                self._sflow_missing = True
-                raise FlowDecodeError("sflow-unavailable", str(exc)) from None
-        assert self._sflow is not None
+        """The sFlow decoder."""
         return self._sflow
 
     def flush(self) -> DecodeResult:

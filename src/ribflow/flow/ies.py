@@ -34,6 +34,17 @@ NEXT_HOP_V4, NEXT_HOP_V6, BGP_NEXT_HOP_V4, BGP_NEXT_HOP_V6 = 15, 62, 18, 63
 SRC_AS, DST_AS = 16, 17
 VLAN_ID, DOT1Q_VLAN_ID = 58, 243
 DIRECTION = 61
+# Layer 2, MPLS, VPN, tunnels, SRv6 (issue 13: what ISP routers send)
+SRC_MAC, POST_DST_MAC, DST_MAC, POST_SRC_MAC = 56, 57, 80, 81
+POST_VLAN_ID, POST_DOT1Q_VLAN_ID = 59, 254
+ETHERNET_TYPE = 256
+MPLS_LABELS = tuple(range(70, 80))  # mplsTopLabelStackSection .. mplsLabelStackSection10
+FORWARDING_STATUS = 89
+MPLS_VPN_RD = 90
+INTERFACE_NAME, INTERFACE_DESCRIPTION = 82, 83
+INGRESS_VRF_ID, EGRESS_VRF_ID, VRF_NAME = 234, 235, 236
+SRH_SEGMENT_LIST = 497  # srhSegmentIPv6ListSection (RFC 9487)
+HUAWEI_PEN, HUAWEI_SRV6_SEGMENT_LIST = 2011, 505  # Huawei's element before RFC 9487
 # Time
 LAST_SWITCHED, FIRST_SWITCHED = 21, 22  # ms since the exporter's boot (sysUpTime)
 START_SEC, END_SEC = 150, 151
@@ -96,46 +107,3 @@ MAX_VALUE: Final[dict[str, int]] = {
     "src_mask": 128,
     "dst_mask": 128,
 }
-
-# Elements with a reverse (RFC 5103) twin that the reverse half of a biflow takes.
-REVERSIBLE: Final = frozenset(
-    {
-        OCTET_DELTA, PACKET_DELTA, OCTET_TOTAL, PACKET_TOTAL, TCP_FLAGS, TOS,
-        START_SEC, END_SEC, START_MS, END_MS, START_US, END_US, START_NS, END_NS,
-        START_DELTA_US, END_DELTA_US, FIRST_SWITCHED, LAST_SWITCHED, VLAN_ID,
-    }
-)
-
-# Short names for log lines and debugging.
-NAMES: Final[dict[int, str]] = {
-    1: "octetDeltaCount", 2: "packetDeltaCount", 4: "protocolIdentifier",
-    5: "ipClassOfService", 6: "tcpControlBits", 7: "sourceTransportPort",
-    8: "sourceIPv4Address", 9: "sourceIPv4PrefixLength", 10: "ingressInterface",
-    11: "destinationTransportPort", 12: "destinationIPv4Address",
-    13: "destinationIPv4PrefixLength", 14: "egressInterface", 15: "ipNextHopIPv4Address",
-    16: "bgpSourceAsNumber", 17: "bgpDestinationAsNumber", 18: "bgpNextHopIPv4Address",
-    21: "flowEndSysUpTime", 22: "flowStartSysUpTime", 23: "postOctetDeltaCount",
-    24: "postPacketDeltaCount", 27: "sourceIPv6Address", 28: "destinationIPv6Address",
-    29: "sourceIPv6PrefixLength", 30: "destinationIPv6PrefixLength", 34: "samplingInterval",
-    35: "samplingAlgorithm", 48: "samplerId", 49: "samplerMode", 50: "samplerRandomInterval",
-    58: "vlanId", 61: "flowDirection", 62: "ipNextHopIPv6Address",
-    63: "bgpNextHopIPv6Address", 85: "octetTotalCount", 86: "packetTotalCount",
-    150: "flowStartSeconds", 151: "flowEndSeconds", 152: "flowStartMilliseconds",
-    153: "flowEndMilliseconds", 154: "flowStartMicroseconds", 155: "flowEndMicroseconds",
-    156: "flowStartNanoseconds", 157: "flowEndNanoseconds",
-    158: "flowStartDeltaMicroseconds", 159: "flowEndDeltaMicroseconds",
-    160: "systemInitTimeMilliseconds", 180: "udpSourcePort", 181: "udpDestinationPort",
-    182: "tcpSourcePort", 183: "tcpDestinationPort", 231: "initiatorOctets",
-    243: "dot1qVlanId", 252: "ingressPhysicalInterface", 253: "egressPhysicalInterface",
-    298: "initiatorPackets", 302: "selectorId", 305: "samplingPacketInterval",
-    306: "samplingPacketSpace", 309: "samplingSize", 310: "samplingPopulation",
-}
-
-
-def name_of(ie: int, pen: int = 0) -> str:
-    """A readable name for element ``ie`` of enterprise ``pen`` (0 = IANA)."""
-    if pen == 0:
-        return NAMES.get(ie, f"ie{ie}")
-    if pen == REVERSE_PEN:
-        return "reverse:" + NAMES.get(ie, f"ie{ie}")
-    return f"{pen}:{ie}"

@@ -45,16 +45,6 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
 
-def ipv4_text(raw: bytes) -> str:
-    """Dotted-quad text of 4 bytes."""
-    return _inet_ntop(_AF_INET, raw)
-
-
-def ipv6_text(raw: bytes) -> str:
-    """RFC 5952 text of 16 bytes (IPv4-mapped ones as ``::ffff:a.b.c.d``, as tshark prints)."""
-    return _inet_ntop(_AF_INET6, raw)
-
-
 def decode_header(protocol: int, d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
     """Fill ``rec`` from the sampled header ``d[off:end]``; returns whether IP was found.
 

@@ -1,10 +1,11 @@
 """Templates and where they live: the template store interface and its in-memory implementation.
 
 A template is known per (exporter address, NetFlow version, source id / observation domain,
-template id) — the key the traps in DESIGN.md ask for. The store is an interface (``TemplateStore``)
-so persistence or expiry can wrap it (goflow2's decorator idea); ``MemoryTemplateStore`` is the
-implementation every decoder uses. It bounds how many templates one exporter and all exporters
-may define, so a template flood costs a counter, not memory.
+template id), so exporters and observation domains never share one. ``TemplateStore`` is the
+interface; ``MemoryTemplateStore`` is its one implementation, which every decoder uses (the
+collector persists its snapshots itself, see ``ribflow.flow.templates_topic``). It bounds how
+many templates one exporter and all exporters may define, so a template flood costs a counter,
+not memory.
 
 ``snapshot()``/``restore()`` exchange ``{key: value}`` with string keys such as
 ``tpl|192.0.2.1|10|0|256`` and small JSON values, which the collector keeps in the compacted

@@ -107,12 +107,11 @@ def _end_offsets(consumer: Consumer, topic: str, deadline: float) -> dict[int, i
 
 
 class TemplateSync:
-    """Restores a decoder from the topic, then writes its state changes back."""
+    """Restores a decoder's templates and sampling state from the compacted topic."""
 
     def __init__(self, decoder: StatefulDecoder, topic: str) -> None:
         self.decoder = decoder
         self.topic = topic
-        self.written = 0
 
     def restore(self, broker: KafkaTarget, timeout: float) -> int:
         """Load the topic's latest state into the decoder; returns how many entries."""
@@ -121,7 +120,3 @@ class TemplateSync:
             self.decoder.restore(table)
         log.info("restored %d template/sampling entries from %s", len(table), self.topic)
         return len(table)
-
-    def changes(self) -> dict[str, bytes | None]:
-        """What changed since the last call (to be produced by the caller)."""
-        return self.decoder.drain_changes()

@@ -247,7 +247,8 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format"]
-        cmd += ["-t", cluster_id, "-c", str(props), "--ignore-formatted"]
+        # "=" form: a random id may start with "-", which argparse would take for an option
+        cmd += [f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted"]
         cmd += secure.scram_arguments(self.cfg.sasl_users)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:

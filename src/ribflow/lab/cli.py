@@ -19,7 +19,6 @@ import orjson
 from pydantic import ValidationError
 
 from ribflow.errors import RibflowError
-from ribflow.lab.errors import ComponentMissing
 from ribflow.lab.kafkaview import tail
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.state import LabState
@@ -197,9 +196,6 @@ def main(argv: list[str]) -> int:
     handlers = {"up": cmd_up, "status": cmd_status, "tail": cmd_tail, "down": cmd_down}
     try:
         return handlers[args.action](args)
-    except ComponentMissing as exc:
-        print(f"ribflow lab {args.action}: {exc}", file=sys.stderr)
-        return 4
     except (RibflowError, ValidationError) as exc:
         print(f"ribflow lab {args.action}: {exc}", file=sys.stderr)
         return 2

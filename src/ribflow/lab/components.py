@@ -227,8 +227,10 @@ def exporter_health(paths: LabPaths) -> Health:
         if not alive(rec):
             return False, "exited"
         st = ExporterStatus.read(paths.exporter_dir / "exporter.json")
-        if st is None or st.passes == 0:
-            why = f": {st.last_error}" if st and st.last_error else ""
+        if st is None or st.pid != rec.pid:  # none yet, or left by an earlier exporter
+            return False, "no status from this exporter yet"
+        if st.passes == 0:
+            why = f": {st.last_error}" if st.last_error else ""
             return False, "no export pass finished yet" + why
         return True, f"{st.passes} passes of {st.flows_per_pass} flows"
 

@@ -17,9 +17,5 @@ class PrerequisiteMissing(LabError, EnvironmentProblem):
     """A tool the lab needs (gobgpd, softflowd, Java, ...) is missing and could not be installed."""
 
 
-class ComponentMissing(LabError):
-    """A ribflow component the lab runs is not in this build (its module cannot be imported)."""
-
-
 class StartFailed(LabError):
     """A lab process exited or never became healthy; the message names it and quotes its log."""

@@ -7,7 +7,6 @@ Also installed when missing, for poking at the lab: tshark, kcat, BIRD 2 and pma
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ribflow.lab.errors import ComponentMissing, PrerequisiteMissing
+from ribflow.lab.errors import PrerequisiteMissing
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +40,6 @@ EXTRA_TOOLS = (
     Tool("bird", "bird2", required=False),
     Tool("nfacctd", "pmacct", required=False),
 )
-
-# sub-command -> module the lab runs through `ribflow <sub-command>`
-COMPONENTS: dict[str, str] = {
-    "exabgp": "ribflow.bgp.exabgp_cli",
-    "bridge": "ribflow.bgp.app",
-    "collector": "ribflow.flow.app",
-    "enricher": "ribflow.enrich.app",
-    "aggregator": "ribflow.aggregate.app",
-}
 
 Which = Callable[[str], str | None]
 
@@ -149,29 +139,10 @@ def exabgp_executable() -> str | None:
     return shutil.which("exabgp")
 
 
-def missing_components(find_spec: Callable[[str], object] = importlib.util.find_spec) -> list[str]:
-    """`ribflow` sub-commands the lab runs whose modules are not in this build."""
-    out = []
-    for command, module in COMPONENTS.items():
-        try:
-            spec = find_spec(module)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
-            out.append(f"{command} ({module})")
-    return out
-
-
 def check(start_kafka: bool, kafka_jars_cached: bool, allow_install: bool) -> Report:
     """Check (and, if allowed, install) what the lab needs; raise when something required is
-    still missing afterwards. Missing ribflow components raise :class:`ComponentMissing`."""
+    still missing afterwards."""
     report = Report()
-    absent = missing_components()
-    if absent:
-        raise ComponentMissing(
-            "these lab components are not in this build yet: " + ", ".join(absent)
-            + " (their `ribflow` sub-commands cannot run)"
-        )
     if exabgp_executable() is None:
         report.problems.append("exabgp not found (pip install exabgp==5.0.15)")
     tools = needed_tools(start_kafka, kafka_jars_cached)

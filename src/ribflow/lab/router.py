@@ -38,6 +38,7 @@ class Peer:
     hold_time: int | None = None  # keepalive = hold_time / 3 (at least 1 s)
     connect_retry: int | None = None
     add_paths_send: int = 0
+    auth_password: str = ""  # TCP-MD5 (RFC 2385) key of the session; empty: none
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class RouterConfig:
         out += [f'    neighbor-address = "{peer.address}"', f"    peer-as = {self.asn}"]
         if peer.description:
             out.append(f'    description = "{peer.description}"')
+        if peer.auth_password:
+            out.append(f'    auth-password = "{peer.auth_password}"')
         out += ["  [neighbors.transport.config]", f'    local-address = "{self.address}"']
         out.append(f"    passive-mode = {'true' if peer.passive else 'false'}")
         if peer.graceful_restart:

@@ -155,7 +155,7 @@ def write(
             send(router.encode(), value)
             messages += 1
         n_routers += 1
-        n_routes += len(state.rib)
+        n_routes += state.paths()
     messages += 1
     send(key, cp.end_message(header, messages, n_routers, n_routes))
     left = producer.flush(60)

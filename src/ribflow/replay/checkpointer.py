@@ -21,7 +21,7 @@ from ribflow.replay.kafkaio import Reader, timestamp_of
 from ribflow.replay.ribs import Discard, History, apply_bgp, make_enricher, replay_config
 from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.window import format_time
-from ribflow.topics import TopicSpec, check_copartitioned, ensure_topics
+from ribflow.topics import check_copartitioned, checkpoint_spec, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ class Written:
 
 
 def ensure_checkpoint_topic(settings: ReplaySettings, partitions: int) -> None:
-    retention = str(settings.checkpoint_retention_hours * 3_600_000)
-    config = {"cleanup.policy": "delete", "retention.ms": retention,
-              "max.message.bytes": str(4 * 1024 * 1024)}  # fmt: skip
-    ensure_topics(settings, [TopicSpec(settings.checkpoint_topic, partitions, config)])
+    spec = checkpoint_spec(
+        settings, settings.checkpoint_topic, partitions, settings.checkpoint_retention_hours
+    )
+    ensure_topics(settings, [spec])
 
 
 def write_partition(

@@ -19,7 +19,7 @@ from confluent_kafka.admin import NewTopic
 from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
-from ribflow.topics import admin_client
+from ribflow.topics import admin_client, replay_output_spec
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,13 @@ def prepare_topic(
 
 
 def _create(admin: Any, topic: str, partitions: int, replication: int) -> None:
-    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication)
+    spec = replay_output_spec(topic, partitions, replication)
+    new = NewTopic(
+        spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=spec.replication,
+        config=dict(spec.config),
+    )
     for _ in range(60):
         futures = admin.create_topics([new], operation_timeout=30)
         try:

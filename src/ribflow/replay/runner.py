@@ -25,7 +25,7 @@ from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.stats import RouterStats, Totals
 from ribflow.replay.timeline import PointInTime
 from ribflow.replay.window import Window
-from ribflow.topics import TopicSpec, admin_client, check_copartitioned, ensure_topics
+from ribflow.topics import admin_client, check_copartitioned, dlq_spec, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def run(
             replication=settings.replication_factor,
         )  # fmt: skip
         dlq = settings.dlq_topic(output)
-        ensure_topics(broker, [TopicSpec(dlq, 1)])
+        ensure_topics(broker, [dlq_spec(settings, output)])
         out = PinnedOutput(broker, output)
         writer = settings.writer_id or f"{enricher_settings.writer_name}/replay"
         enricher = make_enricher(replay_config(enricher_settings, output, dlq, writer), out)

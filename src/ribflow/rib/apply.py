@@ -8,6 +8,8 @@ Rules (the table must never keep routes the router no longer has):
   routes are flushed first (they may have been withdrawn while nobody listened);
 * session ``up`` and ``down`` flush the router's routes at once, like pmacct; End-of-RIB marks
   the family as synced (re-learning after a flap is complete);
+* a router has one table per route distinguisher: the global one (unicast and labelled unicast)
+  and one per RD of its L3VPN routes; epochs, sessions and flushes apply to all of them;
 * in an UPDATE, withdrawals apply before announcements (RFC 4271 order); a re-announcement with
   identical attributes changes nothing and is not reported.
 
@@ -74,8 +76,10 @@ class ChangeSink(Protocol):
     def route_set(self, router: RouterState, route: Route) -> None: ...
 
     def route_deleted(
-        self, router: RouterState, afi: int, network: int, length: int, path_id: int
-    ) -> None: ...
+        self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
+    ) -> None:
+        """A path left the table of ``rd`` ("" the global table; passed only when not "")."""
+        ...
 
     def meta_changed(self, router: RouterState) -> None: ...
 
@@ -85,7 +89,27 @@ class RouterState:
     """A router's RIB and metadata, as one unit."""
 
     meta: RouterMeta
-    rib: RouterRib
+    rib: RouterRib  # the global table
+    vrfs: dict[str, RouterRib] = field(default_factory=dict)  # RD -> table of its VPN routes
+
+    def table(self, rd: str) -> RouterRib | None:
+        """The table of a route distinguisher ("": the global one), None if it has none."""
+        return self.vrfs.get(rd) if rd else self.rib
+
+    def vrf(self, rd: str, pool: AttrPool) -> RouterRib:
+        """The table of ``rd``, created when new."""
+        table = self.vrfs.get(rd)
+        if table is None:
+            table = self.vrfs[rd] = RouterRib(pool, rd)
+        return table
+
+    def tables(self) -> list[RouterRib]:
+        """The global table, then the VRF tables."""
+        return [self.rib, *self.vrfs.values()]
+
+    def paths(self) -> int:
+        """Paths in all tables."""
+        return len(self.rib) + sum(len(t) for t in self.vrfs.values())
 
 
 @dataclass(slots=True)
@@ -101,13 +125,26 @@ class ApplyResult:
     errors: list[str] = field(default_factory=list)
 
 
+def _deleted(
+    sink: ChangeSink, state: RouterState, afi: int, network: int, length: int, pid: int, rd: str
+) -> None:
+    if rd:
+        sink.route_deleted(state, afi, network, length, pid, rd)
+    else:
+        sink.route_deleted(state, afi, network, length, pid)
+
+
 def flush(state: RouterState, sink: ChangeSink) -> int:
-    """Remove every route of the router (reported to the sink); returns how many."""
-    removed = state.rib.clear()
-    for r in removed:
-        sink.route_deleted(state, r.afi, r.network, r.length, r.path_id)
+    """Remove every route of the router, in every table (reported to the sink); returns how
+    many."""
+    count = 0
+    for table in state.tables():
+        for r in table.clear():
+            _deleted(sink, state, r.afi, r.network, r.length, r.path_id, r.rd)
+            count += 1
+    state.vrfs.clear()
     state.meta.synced = []
-    return len(removed)
+    return count
 
 
 def _sequence(state: RouterState, event: Event, result: ApplyResult, sink: ChangeSink) -> bool:
@@ -143,7 +180,14 @@ def _apply_update(
         if rib.withdraw(afi, network, length, path_id) is not None:
             sink.route_deleted(state, afi, network, length, path_id)
             result.withdrawn += 1
-    for next_hop, nlris in event.announce:
+    for rd, (afi, network, length, path_id) in event.vpn_withdraw:
+        vrf = state.vrfs.get(rd)
+        if vrf is not None and vrf.withdraw(afi, network, length, path_id) is not None:
+            sink.route_deleted(state, afi, network, length, path_id, rd)
+            result.withdrawn += 1
+    groups = [(rib, next_hop, nlris) for next_hop, nlris in event.announce]
+    groups += [(state.vrf(rd, pool), nh, nlris) for rd, nh, nlris in event.vpn_announce if nlris]
+    for table, next_hop, nlris in groups:
         if not nlris:
             continue
         try:
@@ -152,12 +196,14 @@ def _apply_update(
             result.errors.append(f"{exc.reason}:{exc.detail}"[:200])
             continue
         for afi, network, length, path_id in nlris:
-            if rib.get(afi, network, length, path_id) is attrs:
+            if table.get(afi, network, length, path_id) is attrs:
                 continue
-            rib.announce(afi, network, length, path_id, attrs)
-            sink.route_set(state, Route(afi, network, length, path_id, attrs))
+            table.announce(afi, network, length, path_id, attrs)
+            sink.route_set(state, Route(afi, network, length, path_id, attrs, table.rd))
             result.announced += 1
         pool.drop_if_unused(attrs)
+    for rd in [rd for rd, vrf in state.vrfs.items() if not len(vrf)]:
+        del state.vrfs[rd]  # a VRF whose last route left
     result.errors.extend(event.errors)
 
 

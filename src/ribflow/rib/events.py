@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ribflow.rib.errors import BadEvent
-from ribflow.rib.prefix import afi_of_family, parse_prefix
+from ribflow.rib.prefix import afi_of_family, check_rd, parse_prefix, vpn_afi_of_family
 
 # (afi, network, length, path_id)
 Nlri = tuple[int, int, int, int]
@@ -40,6 +40,9 @@ class UpdateEvent:
     attrs: dict[str, Any]
     announce: list[tuple[str | None, list[Nlri]]]
     withdraw: list[Nlri]
+    # L3VPN routes, by route distinguisher (pmacct's text form): (rd, next hop, NLRIs), (rd, NLRI)
+    vpn_announce: list[tuple[str, str | None, list[Nlri]]] = field(default_factory=list)
+    vpn_withdraw: list[tuple[str, Nlri]] = field(default_factory=list)
     skipped_families: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     masked: int = 0
@@ -136,6 +139,22 @@ def _nlris(family: str, items: Any, expected_afi: int, event: UpdateEvent) -> li
     return out
 
 
+def _by_rd(family: str, items: Any, afi: int, event: UpdateEvent) -> dict[str, list[Nlri]]:
+    """The NLRIs of an L3VPN group by route distinguisher; one without an RD is an error."""
+    if not isinstance(items, list):
+        raise BadEvent("bad_message", f"nlri of {family!r} is not a list")
+    out: dict[str, list[Nlri]] = {}
+    for item in items:
+        raw = item.get("rd") if isinstance(item, dict) else None
+        try:
+            rd = check_rd(raw) if isinstance(raw, str) else check_rd("")
+        except ValueError:
+            event.errors.append(f"bad_rd:{item!r}"[:200])
+            continue
+        out.setdefault(rd, []).extend(_nlris(family, [item], afi, event))
+    return out
+
+
 def _update(header: EventHeader, obj: dict[str, Any]) -> UpdateEvent:
     attrs = obj.get("attrs")
     if attrs is None:
@@ -150,13 +169,18 @@ def _update(header: EventHeader, obj: dict[str, Any]) -> UpdateEvent:
         if not isinstance(group, dict) or not isinstance(group.get("family"), str):
             raise BadEvent("bad_message", f"announce group {group!r}"[:200])
         family: str = group["family"]
-        afi = afi_of_family(family)
-        if afi is None:
-            event.skipped_families.append(family)
-            continue
         next_hop = group.get("next_hop")
         if next_hop is not None and not isinstance(next_hop, str):
             raise BadEvent("bad_message", f"next_hop {next_hop!r}")
+        afi = afi_of_family(family)
+        if afi is None:
+            vpn = vpn_afi_of_family(family)
+            if vpn is None:
+                event.skipped_families.append(family)
+                continue
+            for rd, nlris in _by_rd(family, group.get("nlri"), vpn, event).items():
+                event.vpn_announce.append((rd, next_hop, nlris))
+            continue
         event.announce.append((next_hop, _nlris(family, group.get("nlri"), afi, event)))
     for group in withdraw:
         if not isinstance(group, dict) or not isinstance(group.get("family"), str):
@@ -164,7 +188,12 @@ def _update(header: EventHeader, obj: dict[str, Any]) -> UpdateEvent:
         family = group["family"]
         afi = afi_of_family(family)
         if afi is None:
-            event.skipped_families.append(family)
+            vpn = vpn_afi_of_family(family)
+            if vpn is None:
+                event.skipped_families.append(family)
+                continue
+            for rd, nlris in _by_rd(family, group.get("nlri"), vpn, event).items():
+                event.vpn_withdraw.extend((rd, n) for n in nlris)
             continue
         event.withdraw.extend(_nlris(family, group.get("nlri"), afi, event))
     return event

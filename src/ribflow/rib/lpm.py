@@ -15,9 +15,11 @@ costs ~25 probes for an unrouted IPv4 address in a real table, so the address sp
 Memory per entry is the dict slot plus the int key (~80 bytes); values are shared objects.
 
 :func:`new_table` is what the RIB uses: it returns the compiled table of the ``ribflow_lpm``
-extension (rust/ribflow-lpm, same layout in Rust, same API and results) when that module is
-installed, else this pure-Python :class:`PrefixTable`. ``RIBFLOW_PURE_LPM=1`` in the
-environment forces the pure-Python table (for tests and side-by-side benchmarks).
+extension (rust/ribflow-lpm: a multibit trie with popcount-compressed nodes, same API and
+results) when that module is installed, else this pure-Python :class:`PrefixTable`.
+``RIBFLOW_PURE_LPM=1`` in the environment forces the pure-Python table (for tests and
+side-by-side benchmarks). Both offer batch lookups, :meth:`PrefixTable.lookup_many` (ints) and
+:meth:`PrefixTable.lookup_packed` (big-endian bytes), so one call serves many addresses.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class LpmTable(Protocol[V]):
     def clear(self) -> None: ...
     def get(self, network: int, length: int) -> V | None: ...
     def lookup(self, address: int) -> tuple[int, V] | None: ...
+    def lookup_many(self, addresses: Iterable[int]) -> list[tuple[int, V] | None]: ...
+    def lookup_packed(self, data: bytes) -> list[tuple[int, V] | None]: ...
     def lengths(self) -> list[int]: ...
     def items(self) -> Iterable[tuple[int, int, V]]: ...
     def sorted_items(self) -> list[tuple[int, int, V]]: ...
@@ -236,6 +240,20 @@ class PrefixTable(Generic[V]):
             cache.clear()
         cache[block] = (self._gen, result)
         return result
+
+    def lookup_many(self, addresses: Iterable[int]) -> list[tuple[int, V] | None]:
+        """:meth:`lookup` of every address, as a list (one call for many lookups)."""
+        lookup = self.lookup
+        return [lookup(a) for a in addresses]
+
+    def lookup_packed(self, data: bytes) -> list[tuple[int, V] | None]:
+        """:meth:`lookup` of addresses packed in ``data``: 4 (IPv4) or 16 (IPv6) bytes each,
+        big-endian (network order, as ``socket.inet_pton`` gives them)."""
+        size = self.bits // 8
+        if len(data) % size:
+            raise ValueError(f"packed addresses: {len(data)} bytes is not a multiple of {size}")
+        lookup, from_bytes = self.lookup, int.from_bytes
+        return [lookup(from_bytes(data[i : i + size])) for i in range(0, len(data), size)]
 
     def lengths(self) -> list[int]:
         """Prefix lengths present, longest first."""

@@ -33,15 +33,18 @@ class Route:
     length: int
     path_id: int
     attrs: RouteAttrs
+    rd: str = ""  # the route distinguisher of an L3VPN route ("" in the global table)
 
 
 class RouterRib:
-    """The routes one router sent us, with longest-prefix lookups."""
+    """The routes one router sent us for one table (the global one, ``rd`` "", or the VRF of
+    one route distinguisher), with longest-prefix lookups."""
 
-    __slots__ = ("_pool", "_routes", "v4", "v6")
+    __slots__ = ("_pool", "_routes", "rd", "v4", "v6")
 
-    def __init__(self, pool: AttrPool) -> None:
+    def __init__(self, pool: AttrPool, rd: str = "") -> None:
         self._pool = pool
+        self.rd = rd
         self.v4: LpmTable[Entry] = new_table(32)
         self.v6: LpmTable[Entry] = new_table(128)
         self._routes = 0
@@ -147,11 +150,11 @@ class RouterRib:
             entries = table.sorted_items() if ordered else table.items()
             for network, length, entry in entries:
                 if type(entry) is RouteAttrs:
-                    yield Route(afi, network, length, 0, entry)
+                    yield Route(afi, network, length, 0, entry, self.rd)
                 else:
                     paths = sorted(entry, key=lambda p: p[0])  # type: ignore[arg-type]
                     for pid, attrs in paths:
-                        yield Route(afi, network, length, pid, attrs)
+                        yield Route(afi, network, length, pid, attrs, self.rd)
 
     def lookup(
         self, afi: int, address: int, next_hop: str | None = None

@@ -32,13 +32,6 @@ def as_path_key(record: Record) -> str | None:
     return _text(path)
 
 
-def field_key(name: str) -> KeyFn:
-    def key(record: Record) -> str | None:
-        return _text(record.get(name))
-
-    return key
-
-
 def asn_key(name: str) -> KeyFn:
     """An AS number field; 0 (pmacct's "no route") reads as "0 (unrouted)"."""
 

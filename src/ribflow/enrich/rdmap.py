@@ -1,0 +1,208 @@
+"""pmacct's ``flow_to_rd_map``: which L3VPN route distinguisher's table a flow is looked up in.
+
+Used for flows whose record has no RD of its own (IPFIX IE 90, ``mpls_vpn_rd``). File format (as
+pmacct's): one rule per line, ``key=value`` pairs separated by whitespace, ``!`` starts a comment
+line; the first rule that matches wins. Keys:
+
+* ``id`` (required): the RD, in pmacct's text form ``0:<asn>:<n>``, ``1:<ipv4>:<n>`` or
+  ``2:<asn4>:<n>``;
+* ``ip`` (required): the exporter's address, or a prefix;
+* ``in`` / ``out``: input / output interface (SNMP index);
+* ``bgp_nexthop``: the flow's BGP next hop;
+* ``vlan``: the flow's VLAN id (a ribflow addition: a VRF bound to a VLAN sub-interface).
+
+Keys pmacct knows for this map that ribflow does not match on (``mpls_vpn_id``,
+``mpls_label_bottom``) are refused rather than silently ignored. The file is followed like the
+agent map: checked at most every ``reload_interval`` seconds, a broken new version is refused
+(logged, counted as ``bad_flow_to_rd_map``) and the previous map stays in force.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ribflow.errors import ConfigError
+from ribflow.logs import RateLimitedLog
+from ribflow.metrics import BAD_INPUT
+from ribflow.rib.prefix import check_rd
+from ribflow.watched import FileStamp, file_stamp
+
+log = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_INT_KEYS = ("in", "out", "vlan")
+_UNSUPPORTED = ("mpls_vpn_id", "mpls_label_bottom", "filter", "label", "jeq", "set_tag")
+
+
+class RdMapError(ConfigError):
+    """The flow_to_rd_map file is broken (the message names the file and line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RdRule:
+    rd: str
+    exporters: IPNetwork
+    in_if: int | None = None
+    out_if: int | None = None
+    vlan: int | None = None
+    bgp_nexthop: str | None = None
+
+    def matches(self, rec: dict[str, Any]) -> bool:
+        return (
+            (self.in_if is None or rec.get("in_if") == self.in_if)
+            and (self.out_if is None or rec.get("out_if") == self.out_if)
+            and (self.vlan is None or rec.get("vlan") == self.vlan)
+            and (self.bgp_nexthop is None or _address(rec.get("bgp_next_hop")) == self.bgp_nexthop)
+        )
+
+
+def _address(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        return None
+
+
+def _rule(fields: dict[str, str], where: str) -> RdRule:
+    for key in ("id", "ip"):
+        if key not in fields:
+            raise RdMapError(f"{where}: {key}= is missing")
+    try:
+        rd = check_rd(fields["id"])
+        exporters = ipaddress.ip_network(fields["ip"], strict=True)
+        ints = {k: int(fields[k]) for k in _INT_KEYS if k in fields}
+        if any(not 0 <= v <= 0xFFFFFFFF for v in ints.values()):
+            raise ValueError("in/out/vlan out of range")
+        nexthop = fields.get("bgp_nexthop")
+        if nexthop is not None:
+            nexthop = ipaddress.ip_address(nexthop).compressed
+    except ValueError as exc:
+        raise RdMapError(f"{where}: {exc}") from None
+    return RdRule(rd, exporters, ints.get("in"), ints.get("out"), ints.get("vlan"), nexthop)
+
+
+def parse_rd_map(text: str, source: str = "<flow_to_rd_map>") -> list[RdRule]:
+    """The rules of a map file's text; raises :class:`RdMapError` on the first broken line."""
+    rules: list[RdRule] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("!"):
+            continue
+        where = f"{source}:{number}"
+        fields: dict[str, str] = {}
+        for token in line.split():
+            key, sep, value = token.partition("=")
+            if not sep or not key or not value:
+                raise RdMapError(f"{where}: expected key=value, got {token!r}")
+            if key in fields:
+                raise RdMapError(f"{where}: {key} given twice")
+            if key in _UNSUPPORTED:
+                raise RdMapError(f"{where}: {key}= is not supported by ribflow's flow_to_rd_map")
+            if key not in ("id", "ip", "bgp_nexthop", *_INT_KEYS):
+                raise RdMapError(f"{where}: unknown key {key!r}")
+            fields[key] = value
+        rules.append(_rule(fields, where))
+    return rules
+
+
+class RdMap:
+    """First-match lookups over the rules (candidates cached per exporter)."""
+
+    def __init__(
+        self, rules: list[RdRule], source: Path | None = None, stamp: FileStamp | None = None
+    ) -> None:
+        self.rules = list(rules)
+        self.source, self.stamp = source, stamp
+        self._by_exporter: dict[str, tuple[RdRule, ...]] = {}
+
+    @classmethod
+    def load(cls, path: str | Path) -> RdMap:
+        p = Path(path)
+        try:
+            stamp = file_stamp(p)
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RdMapError(f"cannot read flow_to_rd_map {p}: {exc}") from None
+        return cls(parse_rd_map(text, str(p)), source=p, stamp=stamp)
+
+    def _candidates(self, exporter: str) -> tuple[RdRule, ...]:
+        found = self._by_exporter.get(exporter)
+        if found is None:
+            try:
+                addr = ipaddress.ip_address(exporter)
+                found = tuple(
+                    r
+                    for r in self.rules
+                    if addr.version == r.exporters.version and addr in r.exporters
+                )
+            except ValueError:
+                found = ()
+            if len(self._by_exporter) > 65536:
+                self._by_exporter.clear()
+            self._by_exporter[exporter] = found
+        return found
+
+    def lookup(self, rec: dict[str, Any]) -> str | None:
+        """The RD of the first rule matching the record (``exporter``, ``in_if``, ...)."""
+        for rule in self._candidates(rec.get("exporter") or ""):
+            if rule.matches(rec):
+                return rule.rd
+        return None
+
+
+class RdMapFollower:
+    """The map in force, reloaded when its file changes (see the module docstring)."""
+
+    def __init__(
+        self,
+        rd_map: RdMap,
+        reload_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.map = rd_map
+        self._interval, self._clock = reload_interval, clock
+        watched = rd_map.source is not None and reload_interval > 0
+        self._next = clock() + reload_interval if watched else float("inf")
+        self._refused: FileStamp | None = None
+        self._rlog = RateLimitedLog(log)
+
+    def lookup(self, rec: dict[str, Any]) -> str | None:
+        if self._clock() >= self._next:
+            self.check_reload()
+        return self.map.lookup(rec)
+
+    def check_reload(self) -> bool:
+        """Reload the file if it changed; returns whether a new map is in force."""
+        self._next = self._clock() + self._interval
+        source = self.map.source
+        if source is None:
+            return False
+        try:
+            stamp: FileStamp | None = file_stamp(source)
+        except OSError:
+            stamp = None
+        if stamp == self.map.stamp or (stamp is not None and stamp == self._refused):
+            return False
+        if stamp is not None:
+            try:
+                self.map = RdMap.load(source)
+            except RdMapError as exc:
+                detail = str(exc)
+            else:
+                self._refused = None
+                log.info("flow_to_rd_map %s reloaded: %d rules", source, len(self.map.rules))
+                return True
+        else:
+            detail = f"flow_to_rd_map {source} is unreadable"
+        self._refused = stamp
+        BAD_INPUT.labels(component="enricher", reason="bad_flow_to_rd_map").inc()
+        self._rlog.warning("bad_flow_to_rd_map", "%s; keeping the loaded map", detail)
+        return False
