@@ -180,3 +180,16 @@ def test_scram_credentials_are_salted_not_plain() -> None:
     assert "SCRAM-SHA-256=[name=ribflow,iterations=8192,salt=" in args[1]
     assert "SCRAM-SHA-512=[name=ribflow,iterations=8192,salt=" in args[3]
     assert all(PASSWORD not in a for a in args)
+
+
+def test_a_broker_that_does_not_answer_yet_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ribflow.kafka.client import KafkaUnreachable, check_connection, startup_check
+    from tests.fixtures.kafka import free_port
+
+    nobody = f"127.0.1.4:{free_port('127.0.1.4')}"  # nothing listens there
+    with pytest.raises(KafkaUnreachable, match=r"no Kafka broker answered at 127\.0\.1\.4"):
+        check_connection(nobody, timeout=1.0)
+    assert startup_check(nobody, "test", timeout=1.0) is None  # the app goes on and waits
+    assert "starting anyway" in caplog.text
