@@ -216,7 +216,9 @@ class LocalKafka:
     def _format(self, java: str, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own ids: "-..." would read as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format"]
         cmd += ["-t", cluster_id, "-c", str(props), "--ignore-formatted"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
