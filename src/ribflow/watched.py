@@ -69,14 +69,27 @@ class WatchedFile(Generic[T]):
         self._rlog = RateLimitedLog(log)
 
     @classmethod
-    def open(cls, path: str | Path, load: Callable[[Path], T], **kwargs: object) -> WatchedFile[T]:
+    def open(
+        cls,
+        path: str | Path,
+        load: Callable[[Path], T],
+        *,
+        what: str,
+        component: str,
+        reason: str,
+        reload_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> WatchedFile[T]:
         """Load ``path`` now (errors propagate: a broken file at start is the caller's call)."""
         p = Path(path)
         try:
             stamp = file_stamp(p)
         except OSError as exc:
-            raise ConfigError(f"cannot read {kwargs.get('what', 'file')} {p}: {exc}") from None
-        return cls(p, load, load(p), stamp, **kwargs)  # type: ignore[arg-type]
+            raise ConfigError(f"cannot read {what} {p}: {exc}") from None
+        return cls(
+            p, load, load(p), stamp, what=what, component=component, reason=reason,
+            reload_interval=reload_interval, clock=clock,
+        )  # fmt: skip
 
     def due(self) -> bool:
         """Whether the next :meth:`check` is due (cheap: one clock read)."""

@@ -124,3 +124,20 @@ def test_the_example_in_the_repository_is_what_the_renderer_writes(
     out = render(s)
     assert (example / "exabgp-0.conf").read_text() == out.configs[0]
     assert (example / "exabgp.env").read_text() == out.env
+
+
+@pytest.mark.integration
+def test_exabgp_accepts_vpn_families_with_extended_next_hop(tmp_path: Path) -> None:
+    s = load_settings(
+        BGP_LOCAL_ADDRESS="127.0.4.20",
+        BGP_NEIGHBORS="192.0.2.1",
+        BGP_FAMILIES="ipv4 unicast,ipv4 mpls-vpn,ipv6 mpls-vpn,ipv4 nlri-mpls",
+    )
+    out = render(s)
+    conf = out.configs[0]
+    for entry in ("ipv4 unicast ipv6;", "ipv4 mpls-vpn ipv6;", "ipv4 nlri-mpls ipv6;"):
+        assert entry in conf
+    env_file = tmp_path / "exabgp" / "exabgp.env"
+    (path,) = out.write(tmp_path / "exabgp")
+    result = exabgp_validate(env_file, path)
+    assert result.returncode == 0, result.stdout + result.stderr

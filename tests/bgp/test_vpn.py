@@ -15,7 +15,7 @@ import pytest
 
 from ribflow.bgp.errors import BadLine
 from ribflow.bgp.exabgp_config import render_neighbor
-from ribflow.bgp.metrics import ATTR_DROPPED, REPAIRED, BridgeMetrics
+from ribflow.bgp.metrics import ATTR_DROPPED, RD_GUESSED, REPAIRED, BridgeMetrics
 from ribflow.bgp.parser import EventBuilder
 from ribflow.bgp.rd import RdReader
 from ribflow.bgp.repair import drop_bad_attributes, repair_prefix_sid
@@ -301,6 +301,16 @@ def test_an_ambiguous_rd_without_raw_bytes_is_type_0_and_counted() -> None:
 def test_bad_rd_texts_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         RdReader(None).pmacct(text)
+
+
+def test_without_the_raw_update_an_ambiguous_rd_is_counted() -> None:
+    line = lines()[4].replace(b'"body": "', b'"nobody": "')
+    b = EventBuilder(epoch_ms=1)
+    (event,) = updates(b, [line])
+    assert event["announce"][0]["nlri"][0]["rd"] == "0:65001:10"
+    before = RD_GUESSED._value.get()
+    BridgeMetrics().publish(b.stats)
+    assert RD_GUESSED._value.get() == before + 1
 
 
 def test_a_bad_rd_keeps_the_nlri_raw() -> None:

@@ -180,3 +180,18 @@ def test_dumps_carry_the_rd_of_vpn_routes() -> None:
     assert by[(RD_A, "10.2.0.0/24")]["safi"] == 128
     assert by[(None, "10.2.0.0/24")]["safi"] == 1
     assert len(dumps) == 5
+
+
+def test_ipv6_flows_use_the_vpnv6_table_of_their_rd() -> None:
+    h = Harness()
+    s = Stream(R1)
+    h.bgp(R1, s.session("up"))
+    h.bgp(R1, s.update(["2001:db8:a::/48"], "2001:db8::1", attrs(65060)))
+    h.bgp(R1, s.update(["2001:db8:a::/48"], "2001:db8::2", attrs(65061), rd=RD_A))
+    records = [flow("2001:db8:a::9", "2001:db8:a::5", exporter=EXPORTER) for _ in range(2)]
+    records[0]["mpls_vpn_rd"] = RD_A
+    out = enriched(h, records)
+    assert [(o["as_path"], o["peer_ip_dst"], o["net_dst"], o.get("mpls_vpn_rd")) for o in out] == [
+        ("65061", "2001:db8::2", "2001:db8:a::", RD_A),
+        ("65060", "2001:db8::1", "2001:db8:a::", None),
+    ]

@@ -23,15 +23,22 @@ def _loaded_rib() -> object:
         msgs.append(s.update([f"10.{i}.0.0/16", f"10.{i}.1.0/24"], attrs=a))
     msgs.append(s.update(["2001:db8::/32"], next_hop="2001:db8::1", attrs=attrs(65020)))
     msgs.append(s.update(["192.0.2.0/24"], attrs=attrs(65030), path_id=7))
+    # L3VPN: the same prefix in two VRFs, one via an IPv6 next hop (RFC 8950)
+    msgs.append(s.update(["10.0.0.0/16"], "2001:db8::9", attrs(65040), rd="0:65001:10"))
+    msgs.append(s.update(["10.0.0.0/16"], attrs=attrs(65041), rd="2:4200000000:7"))
     msgs.append(s.eor())
     for m in msgs:
         enricher.on_bgp(0, R.encode(), orjson.dumps(m), NO_STATE, m["time_ms"])
     return enricher
 
 
-def _snapshot(enricher: object) -> list[tuple[int, int, int, int, bytes]]:
+def _snapshot(enricher: object) -> list[tuple[str, int, int, int, int, bytes]]:
     state = enricher.routers[R]  # type: ignore[attr-defined]
-    return [(r.afi, r.network, r.length, r.path_id, r.attrs.key) for r in state.rib.routes(True)]
+    return sorted(
+        (r.rd, r.afi, r.network, r.length, r.path_id, r.attrs.key)
+        for table in state.tables()
+        for r in table.routes(True)
+    )
 
 
 def test_round_trip_through_chunks() -> None:
@@ -40,12 +47,13 @@ def test_round_trip_through_chunks() -> None:
     state = source.routers[R]  # type: ignore[attr-defined]
     raw = [cp.begin_message(header, "bgp-updates")]
     raw += list(cp.router_messages(header, R, state, complete=True, chunk=7))
-    raw.append(cp.end_message(header, len(raw) + 1, 1, len(state.rib)))
+    raw.append(cp.end_message(header, len(raw) + 1, 1, state.paths()))
     objs = [cp.parse(r) for r in raw]
     for obj in objs:
         validate("bgp-rib-checkpoints.v1", obj)
     assert [o["type"] for o in objs][:2] == ["begin", "routes"] and objs[-1]["type"] == "end"
-    assert len(objs) == 2 + -(-len(state.rib) // 7)
+    assert len(objs) == 2 + -(-state.paths() // 7)
+    assert len(state.vrfs) == 2 and {r[0] for r in _snapshot(source)} >= {"0:65001:10"}
     assert cp.header_of(objs[0]) == header
     assert objs[-1]["messages"] == len(raw)
 

@@ -116,6 +116,11 @@ def test_a_vpn_nlri_without_an_rd_is_an_error_the_rest_applies() -> None:
     r = apply_event(h.state, event, h.pool, h.sink)
     assert r.announced == 1 and r.errors and r.errors[0].startswith("bad_rd:")
     assert h.lookup(RD_A, "10.2.0.1") is not None
+    for bad in ("nonsense", "0:70000:1", "1:1.2.3.4:70000", "0:1:1" + "1" * 300, 7):
+        msg = s.update(["10.4.0.0/24"], "192.0.2.1", attrs(65011), rd=RD_A)
+        msg["announce"][0]["nlri"][0]["rd"] = bad
+        r = apply_event(h.state, parse_event(msg), h.pool, h.sink)
+        assert r.announced == 0 and r.errors[0].startswith("bad_rd:"), bad
 
 
 def test_labelled_unicast_goes_into_the_global_table() -> None:

@@ -40,6 +40,11 @@ ATTR_DROPPED = Counter(
     "Attributes ExaBGP could not render (invalid JSON), dropped from their UPDATE",
     ["name"],
 )
+RD_GUESSED = Counter(
+    "ribflow_bridge_rd_type_guessed_total",
+    "Route distinguishers ExaBGP wrote ambiguously (type 0 or 2) taken as type 0 without the "
+    "raw UPDATE to tell",
+)
 DELIVERY_FAILED = Counter(
     "ribflow_bridge_delivery_failed_total", "Events Kafka refused for good", ["error"]
 )
@@ -114,6 +119,8 @@ class BridgeMetrics:
             elif kind == "attr-raw":
                 ATTR_RAW.labels(name=label).inc(delta)
                 BAD_INPUT.labels(component=COMPONENT, reason="attr-raw").inc(delta)
+            elif kind == "rd-type-guessed":
+                RD_GUESSED.inc(delta)
             elif kind == "repaired":
                 REPAIRED.labels(fault=label).inc(delta)
             elif kind == "attr-dropped":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,37 +30,18 @@ from typing import Any
 from ribflow.errors import ConfigError
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
+from ribflow.rib.prefix import check_rd
 from ribflow.watched import FileStamp, file_stamp
 
 log = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_RD = re.compile(r"^(?:0:(\d{1,5})|1:(\d{1,3}(?:\.\d{1,3}){3})|2:(\d{1,10})):(\d{1,10})$")
 _INT_KEYS = ("in", "out", "vlan")
 _UNSUPPORTED = ("mpls_vpn_id", "mpls_label_bottom", "filter", "label", "jeq", "set_tag")
 
 
 class RdMapError(ConfigError):
     """The flow_to_rd_map file is broken (the message names the file and line)."""
-
-
-def check_rd(text: str) -> str:
-    """The RD if it is one of pmacct's text forms (numbers within their type's range)."""
-    m = _RD.match(text)
-    if m is None:
-        raise ValueError(f"{text!r} is not an RD (0:ASN:N, 1:IPv4:N, 2:ASN4:N)")
-    asn2, ip, asn4, number = m.groups()
-    n = int(number)
-    if asn2 is not None:
-        ok = int(asn2) <= 0xFFFF and n <= 0xFFFFFFFF
-    elif ip is not None:
-        ipaddress.IPv4Address(ip)
-        ok = n <= 0xFFFF
-    else:
-        ok = int(asn4) <= 0xFFFFFFFF and n <= 0xFFFF
-    if not ok:
-        raise ValueError(f"{text!r}: a number is out of range for its RD type")
-    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _rlog = RateLimitedLog(log)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 COMPONENT = "allowlist"
 BAD_LINE = "bad_allow_line"
+_V4_MAPPED = bytes(10) + b"\xff\xff"
 CACHE_MAX = 4096  # decisions remembered per source address (cleared when full)
 OTHER = "other"
 
@@ -122,14 +124,17 @@ class _Matcher:
         self.v6 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 6]
 
     def __call__(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
+        try:  # inet_pton: a C parse, cheaper than ipaddress (spoofed floods miss the cache)
+            if ":" in address:
+                packed = socket.inet_pton(socket.AF_INET6, address.split("%", 1)[0])
+                if packed[:12] == _V4_MAPPED:
+                    packed = packed[12:]
+            else:
+                packed = socket.inet_pton(socket.AF_INET, address)
+        except (OSError, ValueError):
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        value = int(ip)
-        nets = self.v4 if ip.version == 4 else self.v6
+        value = int.from_bytes(packed, "big")
+        nets = self.v4 if len(packed) == 4 else self.v6
         return any(value & mask == net for net, mask in nets)
 
 

@@ -102,6 +102,7 @@ def topic_env(s: LabSettings) -> dict[str, str]:
 def app_env(s: LabSettings, paths: LabPaths, app: str) -> dict[str, str]:
     """Environment of one ribflow app in the lab (each app appends its own group suffix)."""
     env = {
+        **s.connection_env(),  # address, TLS and SASL settings, secrets included
         "Quix__Broker__Address": s.broker_address,
         "Quix__Consumer__Group": s.group_prefix,
         "Quix__State__Dir": str(paths.state / app),

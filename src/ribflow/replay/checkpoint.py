@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import orjson
 
-from ribflow.enrich.codec import META_KEY, route_key
+from ribflow.enrich.codec import META_KEY, vrf_route_key
 from ribflow.rib.apply import RouterState
 from ribflow.rib.errors import BadEvent
 from ribflow.rib.prefix import format_prefix, parse_prefix
@@ -87,15 +87,17 @@ def router_messages(
     # grouped by attribute set, so each chunk lists few sets (the order does not matter to a
     # load; sorting keeps the checkpoint a function of the RIB alone)
     routes = sorted(
-        state.rib.routes(), key=lambda r: (r.attrs.key, r.afi, r.network, r.length, r.path_id)
+        (r for table in state.tables() for r in table.routes()),
+        key=lambda r: (r.attrs.key, r.rd, r.afi, r.network, r.length, r.path_id),
     )
     for start in range(0, max(len(routes), 1), chunk):
         part = routes[start : start + chunk]
         index: dict[bytes, int] = {}
-        rows: list[tuple[str, int, int]] = []
+        rows: list[tuple[str, int, int] | tuple[str, int, int, str]] = []
         for r in part:
             i = index.setdefault(r.attrs.key, len(index))
-            rows.append((format_prefix(r.afi, r.network, r.length), r.path_id, i))
+            prefix = format_prefix(r.afi, r.network, r.length)
+            rows.append((prefix, r.path_id, i, r.rd) if r.rd else (prefix, r.path_id, i))
         attrs = [key.decode() for key in index]
         yield orjson.dumps({**head, "meta": meta, "attrs": attrs, "routes": rows})
 
@@ -142,9 +144,12 @@ def items(obj: dict[str, Any]) -> Iterator[Item]:
     values = [a.encode() for a in attrs]
     for row in rows:
         try:
-            text, path_id, i = row
+            text, path_id, i, *rd = row
             (afi, network, length), _ = parse_prefix(text)
-            yield prefix, route_key(afi, network, length, path_id), values[i]
+            if len(rd) > 1 or (rd and (not isinstance(rd[0], str) or not rd[0])):
+                raise ValueError("the fourth item is not a route distinguisher")
+            key = vrf_route_key(rd[0] if rd else "", afi, network, length, path_id)
+            yield prefix, key, values[i]
         except (BadEvent, ValueError, TypeError, IndexError) as exc:
             raise BadCheckpoint(f"bad route {row!r}: {exc}") from None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ribflow.rib.errors import BadEvent
-from ribflow.rib.prefix import afi_of_family, parse_prefix, vpn_afi_of_family
+from ribflow.rib.prefix import afi_of_family, check_rd, parse_prefix, vpn_afi_of_family
 
 # (afi, network, length, path_id)
 Nlri = tuple[int, int, int, int]
@@ -145,8 +145,10 @@ def _by_rd(family: str, items: Any, afi: int, event: UpdateEvent) -> dict[str, l
         raise BadEvent("bad_message", f"nlri of {family!r} is not a list")
     out: dict[str, list[Nlri]] = {}
     for item in items:
-        rd = item.get("rd") if isinstance(item, dict) else None
-        if not isinstance(rd, str) or not rd:
+        raw = item.get("rd") if isinstance(item, dict) else None
+        try:
+            rd = check_rd(raw) if isinstance(raw, str) else check_rd("")
+        except ValueError:
             event.errors.append(f"bad_rd:{item!r}"[:200])
             continue
         out.setdefault(rd, []).extend(_nlris(family, [item], afi, event))

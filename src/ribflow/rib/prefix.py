@@ -7,6 +7,8 @@ An IPv4 address is an int below 2**32, an IPv6 address one below 2**128; a prefi
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 from typing import Final
 
@@ -88,3 +90,25 @@ def afi_of_family(family: str) -> int | None:
 def vpn_afi_of_family(family: str) -> int | None:
     """AFI of an L3VPN family (routes go into the table of their RD), else ``None``."""
     return _VPN.get(family)
+
+
+_RD = re.compile(r"^(?:0:(\d{1,5})|1:(\d{1,3}(?:\.\d{1,3}){3})|2:(\d{1,10})):(\d{1,10})$")
+
+
+def check_rd(text: str) -> str:
+    """The RD if it is one of pmacct's text forms (numbers within their type's range)."""
+    m = _RD.match(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not an RD (0:ASN:N, 1:IPv4:N, 2:ASN4:N)")
+    asn2, ip, asn4, number = m.groups()
+    n = int(number)
+    if asn2 is not None:
+        ok = int(asn2) <= 0xFFFF and n <= 0xFFFFFFFF
+    elif ip is not None:
+        ipaddress.IPv4Address(ip)
+        ok = n <= 0xFFFF
+    else:
+        ok = int(asn4) <= 0xFFFFFFFF and n <= 0xFFFF
+    if not ok:
+        raise ValueError(f"{text!r}: a number is out of range for its RD type")
+    return text
