@@ -245,9 +245,7 @@ class LocalKafka:
     def _format(self, java: str, libs: Path, props: Path) -> None:
         if (self.cfg.data_dir / "data" / "meta.properties").exists():
             return
-        cluster_id = "-"
-        while cluster_id.startswith("-"):  # as Kafka's own ids: "-..." would read as an option
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format"]
         # "=" form: a random id may start with "-", which argparse would take for an option
         cmd += [f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted"]
