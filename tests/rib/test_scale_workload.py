@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import orjson
-from ribflow.rib.synth import SynthTable
 
 from ribflow.schemas import validate
+from tests.fixtures.synth import SynthTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from bench_scale import router_messages, router_names
