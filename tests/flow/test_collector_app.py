@@ -54,7 +54,9 @@ def test_app_yaml_matches_the_settings() -> None:
         topic = var["inputType"] in ("InputTopic", "OutputTopic")
         assert topic == (var["name"] in TOPIC_SETTINGS), var["name"]
     docker = (APP / "dockerfile").read_text()
-    assert "COPY apps/collector/main.py" in docker and "pip install ." in docker
+    assert "COPY apps/collector/main.py" in docker
+    # ribflow itself and the wheel of the compiled core built from rust/ribflow-lpm
+    assert "pip install /tmp/wheels/*.whl ." in docker and "COPY rust/ribflow-lpm" in docker
 
 
 def test_settings_flag_and_bad_settings(
