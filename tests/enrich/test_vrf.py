@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ribflow.enrich.codec import parse_vrf_route_key, vrf_route_key
-from ribflow.enrich.rdmap import RdMap, RdMapError, RdMapFollower, check_rd, parse_rd_map
+from ribflow.enrich.rdmap import RdMapError, RdMapFollower, check_rd, parse_rd_map
 from ribflow.rib import AFI_IP
 from ribflow.schemas import validate
 from tests.enrich.fakes import Harness
@@ -85,7 +85,7 @@ def test_flow_to_rd_map_picks_the_table_and_the_output_carries_the_rd(tmp_path: 
         f"id=1:192.0.2.9:7 ip={EXPORTER} vlan=300\n"
     )
     clock = [0.0]
-    follower = RdMapFollower(RdMap.load(path), reload_interval=5, clock=lambda: clock[0])
+    follower = RdMapFollower(path, reload_interval=5, clock=lambda: clock[0])
     h = Harness()
     h.enricher.rd_map = follower
     feed(h)

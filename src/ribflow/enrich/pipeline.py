@@ -25,7 +25,7 @@ from quixstreams.state.rocksdb import RocksDBOptions
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.quix_store import ProducerOutput, QuixStore
-from ribflow.enrich.rdmap import RdMap, RdMapFollower
+from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.kafka.client import quix_connection
 from ribflow.topics import TopicSpec, specs
@@ -183,7 +183,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
 
     sdf = sdf.apply(process, stateful=True, metadata=True)
     store = QuixStore(app, sdf)
-    rd_map = RdMapFollower(RdMap.load(settings.flow_to_rd_map)) if settings.flow_to_rd_map else None
+    rd_map = RdMapFollower(settings.flow_to_rd_map) if settings.flow_to_rd_map else None
     enricher = Enricher(
         config_of(settings), ProducerOutput(store.producer()), clock=clock, rd_map=rd_map
     )

@@ -20,7 +20,6 @@ agent map: checked at most every ``reload_interval`` seconds, a broken new versi
 from __future__ import annotations
 
 import ipaddress
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,12 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ribflow.errors import ConfigError
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
 from ribflow.rib.prefix import check_rd
-from ribflow.watched import FileStamp, file_stamp
-
-log = logging.getLogger(__name__)
+from ribflow.watched import WatchedFile
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _INT_KEYS = ("in", "out", "vlan")
@@ -116,22 +111,18 @@ def parse_rd_map(text: str, source: str = "<flow_to_rd_map>") -> list[RdRule]:
 class RdMap:
     """First-match lookups over the rules (candidates cached per exporter)."""
 
-    def __init__(
-        self, rules: list[RdRule], source: Path | None = None, stamp: FileStamp | None = None
-    ) -> None:
+    def __init__(self, rules: list[RdRule]) -> None:
         self.rules = list(rules)
-        self.source, self.stamp = source, stamp
         self._by_exporter: dict[str, tuple[RdRule, ...]] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> RdMap:
         p = Path(path)
         try:
-            stamp = file_stamp(p)
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise RdMapError(f"cannot read flow_to_rd_map {p}: {exc}") from None
-        return cls(parse_rd_map(text, str(p)), source=p, stamp=stamp)
+        return cls(parse_rd_map(text, str(p)))
 
     def _candidates(self, exporter: str) -> tuple[RdRule, ...]:
         found = self._by_exporter.get(exporter)
@@ -159,50 +150,22 @@ class RdMap:
 
 
 class RdMapFollower:
-    """The map in force, reloaded when its file changes (see the module docstring)."""
+    """The map in force, followed on change like the agent map (:mod:`ribflow.watched`)."""
 
     def __init__(
         self,
-        rd_map: RdMap,
+        path: str | Path,
         reload_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.map = rd_map
-        self._interval, self._clock = reload_interval, clock
-        watched = rd_map.source is not None and reload_interval > 0
-        self._next = clock() + reload_interval if watched else float("inf")
-        self._refused: FileStamp | None = None
-        self._rlog = RateLimitedLog(log)
+        self._file = WatchedFile.open(
+            path, RdMap.load, what="flow_to_rd_map", component="enricher",
+            reason="bad_flow_to_rd_map", reload_interval=reload_interval, clock=clock,
+        )  # fmt: skip
+
+    @property
+    def map(self) -> RdMap:
+        return self._file.value
 
     def lookup(self, rec: dict[str, Any]) -> str | None:
-        if self._clock() >= self._next:
-            self.check_reload()
-        return self.map.lookup(rec)
-
-    def check_reload(self) -> bool:
-        """Reload the file if it changed; returns whether a new map is in force."""
-        self._next = self._clock() + self._interval
-        source = self.map.source
-        if source is None:
-            return False
-        try:
-            stamp: FileStamp | None = file_stamp(source)
-        except OSError:
-            stamp = None
-        if stamp == self.map.stamp or (stamp is not None and stamp == self._refused):
-            return False
-        if stamp is not None:
-            try:
-                self.map = RdMap.load(source)
-            except RdMapError as exc:
-                detail = str(exc)
-            else:
-                self._refused = None
-                log.info("flow_to_rd_map %s reloaded: %d rules", source, len(self.map.rules))
-                return True
-        else:
-            detail = f"flow_to_rd_map {source} is unreadable"
-        self._refused = stamp
-        BAD_INPUT.labels(component="enricher", reason="bad_flow_to_rd_map").inc()
-        self._rlog.warning("bad_flow_to_rd_map", "%s; keeping the loaded map", detail)
-        return False
+        return self._file.current().lookup(rec)
