@@ -308,3 +308,23 @@ def test_the_reverse_half_of_a_biflow_has_its_own_ends() -> None:
         5,
     )
     assert record_errors(fwd) == record_errors(rev) == []
+
+
+def test_vrf_and_interface_tables_survive_a_restart() -> None:
+    """The tables go to flow-templates with the templates: a restarted collector has them."""
+    packets = export_packets()
+    d = Dispatcher()
+    d.decode(packets[0], EXPORTER, NOW_MS)  # the option tables
+    changes = d.drain_changes()
+    assert {k.split("|")[0] for k in changes} >= {"tpl", "vrf", "ifn"}
+    saved = d.snapshot()
+    fresh = Dispatcher()
+    fresh.restore({**saved, "vrf|x|y|z|1": b"{", "ifn|1.2.3.4|10|0|7": b'{"name": 5}'})
+    assert fresh.drain_changes() == {} and fresh.snapshot() == saved
+    records = [r for p in packets[1:] for r in fresh.decode(p, EXPORTER, NOW_MS).records]
+    by_src = {r["src_addr"]: r for r in records}
+    assert (by_src["203.0.113.2"]["mpls_vpn_rd"], by_src["203.0.113.2"]["vrf_name"]) == (
+        "1:192.0.2.1:7",
+        "CUST-B",
+    )
+    assert by_src["10.1.0.1"]["iface_name_in"] == "HundredGigE0/0/0/1"

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from ribflow.enrich.pmacct_extra import BASE_LEN, extras, extras_json
+from ribflow.enrich.pmacct_extra import BASE_KEYS, BASE_LEN, extras, extras_json, has_extras
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import AFI_IP, format_address, format_prefix
 from ribflow.rib.table import Route
@@ -291,7 +291,7 @@ class FlowFormatter:
             cached_ts(received) or ts(received), cached_ts(exported) or ts(exported),
             _EXPORT_VERSION.get(g("version") or 0, 0), rec["packets"], rec["bytes"],
         )  # fmt: skip
-        if len(rec) != BASE_LEN:  # tunnel, MPLS, VRF... fields (absent from most exports)
+        if len(rec) != BASE_LEN and not BASE_KEYS.issuperset(rec):  # pmacct_extra.has_extras
             text += extras_json(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
                                 self._label_as_map)  # fmt: skip
         return text.encode() + self._tail
@@ -360,7 +360,7 @@ class FlowFormatter:
             "packets": rec["packets"],
             "bytes": rec["bytes"],
         }
-        if len(rec) != BASE_LEN:
+        if has_extras(rec):  # tunnel, MPLS, VRF... fields (absent from most exports)
             out.update(extras(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
                               self._label_as_map))  # fmt: skip
         out["writer_id"] = self.writer_id

@@ -2,8 +2,8 @@
 
 A flow record from a template without those elements has exactly the base keys
 (``ribflow.flow.record.RECORD_KEYS``) and is rendered by the formatter's fast path alone; a
-record with more keys also gets the keys below, after pmacct's base keys. Names and encodings
-are nfacctd's (plugin_cmn_json.c):
+record with other keys (:func:`has_extras`) also gets the keys below, after pmacct's base
+keys. Names and encodings are nfacctd's (plugin_cmn_json.c):
 
 ==========================  ==============================================================
 key                         value
@@ -41,6 +41,17 @@ import orjson
 from ribflow.flow.record import RECORD_KEYS
 
 BASE_LEN: Final = len(RECORD_KEYS)
+BASE_KEYS: Final = frozenset(RECORD_KEYS)
+
+
+def has_extras(rec: dict[str, Any]) -> bool:
+    """Whether ``rec`` may carry keys beyond the base record (the formatter then renders them).
+
+    A decoder's record has exactly the base keys: one length test. Any other record (a subset
+    of the keys, or more) is checked key by key. (A record of the base length whose keys are not
+    the base keys is taken as a base record: no decoder writes one.)
+    """
+    return len(rec) != BASE_LEN and not BASE_KEYS.issuperset(rec)
 
 # RFC 7270 forwardingStatus reason codes as pmacct names them (fwd_status_encode_as_string).
 _FWD_REASONS: Final = {

@@ -18,12 +18,19 @@ handlers do:
   ``default``), ``ingress_vrf_name``, ``egress_vrf_name``;
 * ``iface_name_in`` / ``iface_name_out`` from ``in_if`` / ``out_if``.
 
-State is per (exporter, version, domain), bounded (a flood costs a counter, not memory).
+State is per (exporter, version, domain), bounded (a flood costs a counter, not memory), and
+persisted with the templates in the compacted ``flow-templates`` topic (keys
+``vrf|exporter|version|domain|vrf id`` and ``ifn|...|ifindex``, small JSON values): routers
+resend their tables only every few minutes to half an hour, and a restarted collector must not
+write ``vrfid:<id>`` in the meantime.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from ribflow.flow import ies
 from ribflow.flow.codegen_extra import rd_text, text
@@ -65,6 +72,7 @@ class ExporterInfoStore:
         self.max_domains = max_domains
         self.max_entries = max_entries
         self._domains: dict[DomainKey, DomainInfo] = {}
+        self._changes: dict[str, bytes | None] = {}
 
     def get(self, key: DomainKey) -> DomainInfo | None:
         return self._domains.get(key)
@@ -83,25 +91,94 @@ class ExporterInfoStore:
         """Take what one options record says (numbers and the raw string/RD elements)."""
         ingress, egress = values.get(ies.INGRESS_VRF_ID), values.get(ies.EGRESS_VRF_ID)
         rd_raw, name_raw = raws.get(ies.MPLS_VPN_RD), raws.get(ies.VRF_NAME)
-        if ingress is not None and rd_raw is not None:
-            rd = _rd_of(rd_raw)
-            if rd is not None and (ingress or egress):
-                info = self._domain(key)
-                for vrf_id in (ingress, egress):
-                    if vrf_id:
-                        info.vrf_rd[vrf_id] = rd
+        rd = _rd_of(rd_raw) if rd_raw is not None else None
+        if ingress is not None and rd is not None:
+            for vrf_id in (ingress, egress):
+                if vrf_id:
+                    self.set_vrf(key, vrf_id, rd=rd)
         if ingress is not None and name_raw is not None:
             name = text(name_raw)
             if name is not None:
-                self._domain(key).vrf_names[ingress] = name
+                self.set_vrf(key, ingress, name=name)
         ifindex = values.get(ies.IN_IF)
         if ifindex is not None:
             if_name = text(raws.get(ies.INTERFACE_NAME, b""))
             if_descr = text(raws.get(ies.INTERFACE_DESCRIPTION, b""))
-            if if_name is not None:
-                self._domain(key).if_names[ifindex] = if_name
-            if if_descr is not None:
-                self._domain(key).if_descriptions[ifindex] = if_descr
+            if if_name is not None or if_descr is not None:
+                self.set_interface(key, ifindex, if_name, if_descr)
+
+    def set_vrf(
+        self, key: DomainKey, vrf_id: int, rd: str | None = None, name: str | None = None
+    ) -> None:
+        info = self._domain(key)
+        changed = False
+        if rd is not None and info.vrf_rd.get(vrf_id) != rd:
+            info.vrf_rd[vrf_id], changed = rd, True
+        if name is not None and info.vrf_names.get(vrf_id) != name:
+            info.vrf_names[vrf_id], changed = name, True
+        if changed:
+            value = {"rd": info.vrf_rd.get(vrf_id), "name": info.vrf_names.get(vrf_id)}
+            self._changes[_text("vrf", key, vrf_id)] = orjson.dumps(value)
+
+    def set_interface(
+        self, key: DomainKey, ifindex: int, name: str | None, description: str | None
+    ) -> None:
+        info = self._domain(key)
+        old = (info.if_names.get(ifindex), info.if_descriptions.get(ifindex))
+        if name is not None:
+            info.if_names[ifindex] = name
+        if description is not None:
+            info.if_descriptions[ifindex] = description
+        new = (info.if_names.get(ifindex), info.if_descriptions.get(ifindex))
+        if new != old:
+            value = {"name": new[0], "descr": new[1]}
+            self._changes[_text("ifn", key, ifindex)] = orjson.dumps(value)
+
+    def snapshot(self) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for key, info in self._domains.items():
+            for vrf_id in info.vrf_rd.keys() | info.vrf_names.keys():
+                value = {"rd": info.vrf_rd.get(vrf_id), "name": info.vrf_names.get(vrf_id)}
+                out[_text("vrf", key, vrf_id)] = orjson.dumps(value)
+            for ifindex in info.if_names.keys() | info.if_descriptions.keys():
+                value = {"name": info.if_names.get(ifindex),
+                         "descr": info.if_descriptions.get(ifindex)}  # fmt: skip
+                out[_text("ifn", key, ifindex)] = orjson.dumps(value)
+        return out
+
+    def restore(self, items: dict[str, bytes]) -> None:
+        """Load what ``snapshot`` gave (foreign and malformed entries are skipped)."""
+        for name, raw in items.items():
+            parts = name.split("|")
+            if raw is None or len(parts) != 5 or parts[0] not in ("vrf", "ifn"):
+                continue
+            try:
+                key = (parts[1], int(parts[2]), int(parts[3]))
+                number = int(parts[4])
+                value: dict[str, Any] = orjson.loads(raw)
+                first = _opt_str(value.get("rd" if parts[0] == "vrf" else "name"))
+                second = _opt_str(value.get("name" if parts[0] == "vrf" else "descr"))
+                if parts[0] == "vrf":
+                    self.set_vrf(key, number, rd=first, name=second)
+                else:
+                    self.set_interface(key, number, first, second)
+            except (ValueError, TypeError, AttributeError, FlowDecodeError):
+                continue
+            self._changes.pop(name, None)
+
+    def drain_changes(self) -> dict[str, bytes | None]:
+        changes, self._changes = self._changes, {}
+        return changes
+
+
+def _text(kind: str, key: DomainKey, number: int) -> str:
+    return "|".join((kind, key[0], str(key[1]), str(key[2]), str(number)))
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"not a string: {value!r}")
 
 
 def complete(records: list[FlowRecord], info: DomainInfo | None) -> None:

@@ -1,9 +1,10 @@
 """All the state a NetFlow v9 / IPFIX decoder keeps, in one object that can be saved and loaded.
 
-``DecoderState`` bundles the template store, the sampling/boot-time store and the data held for
-a template still to come. ``snapshot()`` / ``restore()`` round-trip templates and sampling (not
-the held data: it is seconds old) as ``{str: bytes}``, the form the collector keeps in the
-compacted ``flow-templates`` topic, so a restarted decoder decodes the first data packet at once.
+``DecoderState`` bundles the template store, the sampling/boot-time store, the exporters' VRF
+and interface tables and the data held for a template still to come. ``snapshot()`` /
+``restore()`` round-trip templates, sampling and tables (not the held data: it is seconds old)
+as ``{str: bytes}``, the form the collector keeps in the compacted ``flow-templates`` topic, so
+a restarted decoder decodes the first data packet at once.
 """
 
 from __future__ import annotations
@@ -31,18 +32,24 @@ class DecoderState:
         self.info = ExporterInfoStore()  # VRF tables, interface names (re-sent periodically)
 
     def snapshot(self) -> dict[str, bytes]:
-        """Everything worth persisting, keyed ``tpl|…``, ``smp|…`` and ``sys|…``."""
+        """Everything worth persisting, keyed ``tpl|…``, ``smp|…``, ``sys|…``, ``vrf|…``, ``ifn|…``.
+
+        (VRF and interface tables: ``ribflow.flow.exporter_info``.)
+        """
         out = self.templates.snapshot()
         out.update(self.sampling.snapshot())
+        out.update(self.info.snapshot())
         return out
 
     def restore(self, items: dict[str, bytes]) -> None:
         """Load a snapshot (or the compacted topic's latest values); unknown keys are ignored."""
         self.templates.restore({k: v for k, v in items.items() if k.startswith("tpl|")})
-        self.sampling.restore({k: v for k, v in items.items() if not k.startswith("tpl|")})
+        self.sampling.restore({k: v for k, v in items.items() if k.startswith(("smp|", "sys|"))})
+        self.info.restore({k: v for k, v in items.items() if k.startswith(("vrf|", "ifn|"))})
 
     def drain_changes(self) -> dict[str, bytes | None]:
         """What changed since the last call (None = withdrawn: publish a tombstone)."""
         out = self.templates.drain_changes()
         out.update(self.sampling.drain_changes())
+        out.update(self.info.drain_changes())
         return out
