@@ -10,9 +10,11 @@ decoded next hops are checked against tshark's decode of the same bytes, then th
 enricher to ``flows-enriched``, read back with kcat.
 
 Expected values come from gobgp's own adj-out (what it really sent ExaBGP), the path matched by
-next hop. A next hop that no path of the longest match has gets the enricher's best path
-(highest local-pref, shortest AS path, lowest origin, lowest MED, lowest path id): the test
-computes it from the adj-out attributes and checks it is gobgp's own best too.
+next hop; of the prefixes covering a destination, the longest that has a path via the flow's
+next hop (pmacct's walk of its tree: a flow to the /25 naming a next hop only the /24 has gets
+the /24). A next hop that no covering prefix has gets the longest match's best path (highest
+local-pref, shortest AS path, lowest origin, lowest MED, lowest path id; pmacct gives no route
+there): the test computes it from the adj-out attributes and checks it is gobgp's own best too.
 
 Loopback addresses of this module: ExaBGP 127.0.8.10, gobgpd 127.0.8.11.
 """
@@ -68,9 +70,10 @@ FLOWS4 = [
     ("198.51.100.1", "203.0.113.5", 2002, "192.0.2.2"),
     ("198.51.100.1", "203.0.113.5", 2003, "192.0.2.3"),
     ("198.51.100.1", "203.0.113.5", 2004, "192.0.2.99"),  # no path's: the best
-    # the /25 more specific has one path: the longest match wins whatever the next hop
-    ("198.51.100.1", "203.0.113.200", 2005, "192.0.2.3"),
-    ("198.51.100.1", "203.0.113.200", 2006, "192.0.2.1"),
+    # covered by the /25 too, whose one path is via 192.0.2.3
+    ("198.51.100.1", "203.0.113.200", 2005, "192.0.2.3"),  # the /25's path
+    ("198.51.100.1", "203.0.113.200", 2006, "192.0.2.1"),  # the /24's path via 192.0.2.1
+    ("198.51.100.1", "203.0.113.200", 2007, "192.0.2.99"),  # no prefix's: the /25's best
 ]
 FLOWS6 = [
     ("2001:db8:ffff::1", "2001:db8:100::5", 2011, "2001:db8::1"),
@@ -138,6 +141,22 @@ def best(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
     ranks = sorted(rank(p) for p in paths.values())
     assert len(ranks) < 2 or ranks[0] != ranks[1], "a tie only the path id breaks"
     return min(paths.values(), key=rank)
+
+
+def expected(
+    sent: dict[str, dict[str, dict[str, Any]]], dst: str, next_hop: str
+) -> tuple[str, dict[str, Any]]:
+    """(prefix, fields) a flow must get, as pmacct walks its tree: of the prefixes covering
+    ``dst``, the longest with a path via the flow's next hop, that path; if none has one, the
+    longest match's best path (where pmacct would give no route)."""
+    covering = sorted(
+        (p for p in sent if ipaddress.ip_address(dst) in ipaddress.ip_network(p)),
+        key=lambda p: -ipaddress.ip_network(p).prefixlen,
+    )
+    for prefix in covering:
+        if next_hop in sent[prefix]:
+            return prefix, sent[prefix][next_hop]
+    return covering[0], best(sent[covering[0]])
 
 
 def gobgp_best(gobgp: Gobgp, family: str, prefix: str) -> str:
@@ -233,11 +252,7 @@ def test_flows_take_the_add_path_path_their_export_names(
         for _src, dst, sport, nh in cases:
             o = by_port[sport]
             validate("flows-enriched.v1", o)
-            prefix = next(
-                p for p in (P4_MORE, P4, P6) if ipaddress.ip_address(dst) in ipaddress.ip_network(p)
-            )
-            paths = sent[prefix]
-            want = paths.get(nh) or best(paths)
+            prefix, want = expected(sent, dst, nh)
             net = ipaddress.ip_network(prefix)
             assert (o["net_dst"], o["mask_dst"]) == (str(net.network_address), net.prefixlen), o
             assert o["peer_ip_src"] == EXPORTER, o
@@ -247,10 +262,11 @@ def test_flows_take_the_add_path_path_their_export_names(
         # the named path won where the prefix has several, not the best: the choice mattered
         for sport, nh in ((2001, "192.0.2.1"), (2003, "192.0.2.3"), (2011, "2001:db8::1")):
             assert by_port[sport]["peer_ip_dst"] == nh
-        # a next hop no path has: the best; the /25 wins over the /24 path the flow names
+        # a next hop no path has: the best; a next hop of the covering /24 only: the /24's path
         assert by_port[2004]["peer_ip_dst"] == "192.0.2.2"
         assert by_port[2013]["peer_ip_dst"] == "2001:db8::2"
-        assert by_port[2006]["as_path"] == "65040"
+        assert (by_port[2006]["mask_dst"], by_port[2006]["as_path"]) == (24, "65010_65011_65012")
+        assert (by_port[2007]["mask_dst"], by_port[2007]["as_path"]) == (25, "65040")
     finally:
         for d in reversed(daemons):
             d.stop()

@@ -111,6 +111,34 @@ def test_add_path_selects_by_next_hop_else_best() -> None:
     assert h.as_path_of("192.0.2.7") is None and len(h.state.rib) == 0
 
 
+def test_add_path_next_hop_found_on_a_shorter_prefix() -> None:
+    """As pmacct walks its tree: the longest prefix that has a path via the flow's BGP next hop
+    gives that path; none has one: the longest match's best path."""
+    h, s = Harness(), Stream("r1")
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.1", attrs=attrs(1), path_id=1))
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.2", attrs=attrs(2, local_pref=200),
+                     path_id=2))  # fmt: skip
+    h.apply(s.update(["192.0.2.128/25"], next_hop="10.0.0.3", attrs=attrs(3), path_id=1))
+    h.apply(s.update(["192.0.2.192/26"], next_hop="10.0.0.4", attrs=attrs(4), path_id=1))
+    h.apply(s.update(["2001:db8::/32"], next_hop="2001:db8::1", attrs=attrs(6), path_id=1))
+    h.apply(s.update(["2001:db8:1::/48"], next_hop="2001:db8::2", attrs=attrs(7), path_id=1))
+
+    def route(address: str, next_hop: str | None) -> tuple[int, str] | None:
+        afi, value = parse_address(address)
+        found = h.state.rib.lookup(afi, value, next_hop)
+        return (found[0], found[1].as_path_str) if found else None
+
+    assert route("192.0.2.200", "10.0.0.4") == (26, "4")
+    assert route("192.0.2.200", "10.0.0.3") == (25, "3")
+    assert route("192.0.2.200", "10.0.0.1") == (24, "1")  # not the /26's path via 10.0.0.4
+    assert route("192.0.2.200", "10.0.0.2") == (24, "2")
+    assert route("192.0.2.100", "10.0.0.3") == (24, "2")  # the /25 does not cover it: best
+    for unknown in ("10.9.9.9", "0.0.0.0", "", None):  # no prefix has it: the /26's best
+        assert route("192.0.2.200", unknown) == (26, "4")
+    assert route("2001:db8:1::9", "2001:db8:0::1") == (32, "6")  # any spelling
+    assert route("2001:db8:1::9", "::") == (48, "7")
+
+
 def test_add_path_next_hop_spelling_does_not_matter() -> None:
     h, s = Harness(), Stream("r1")
     h.apply(s.update(["2001:db8::/32"], next_hop="2001:db8::1", attrs=attrs(1), path_id=1))

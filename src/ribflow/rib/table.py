@@ -1,9 +1,11 @@
 """One router's RIB: IPv4 and IPv6 prefix tables whose entries reference interned attributes.
 
 An entry is the :class:`RouteAttrs` itself for the common case (one path, path id 0) and a tuple
-of ``(path_id, attrs)`` pairs, best first, under ADD-PATH. Lookups for a flow's destination pick
-the path whose next hop equals the flow's BGP next hop (as pmacct does), else the best path:
-highest local-pref, then shortest AS path, lowest origin, lowest MED, lowest path id.
+of ``(path_id, attrs)`` pairs, best first, under ADD-PATH. Lookups for a flow's destination
+(:func:`pick_route`) take, as pmacct does, the longest prefix with a path whose next hop is the
+flow's BGP next hop, that path; when no prefix covering the address has one, the longest match's
+best path: highest local-pref, then shortest AS path, lowest origin, lowest MED, lowest path id
+(pmacct gives no route then).
 """
 
 from __future__ import annotations
@@ -166,21 +168,69 @@ class RouterRib:
         length, entry = found
         if type(entry) is RouteAttrs:
             return length, entry
-        return length, pick_path(entry, next_hop)  # type: ignore[arg-type]
+        bits = 32 if afi == AFI_IP else 128
+        table = self.v4 if afi == AFI_IP else self.v6
+        return pick_route(table, bits, address, length, entry, next_hop)  # type: ignore[arg-type]
+
+
+_UNSPECIFIED = frozenset({"", "0.0.0.0", "::"})  # exporters that know no BGP next hop send these
+
+
+def _via(paths: Paths, next_hop: str, canonical: str) -> RouteAttrs | None:
+    for _, attrs in paths:
+        if attrs.next_hop == next_hop or attrs.next_hop == canonical:
+            return attrs
+    return None
+
+
+def _canonical(next_hop: str) -> str:
+    try:
+        return normalise_address(next_hop)
+    except (OSError, ValueError):
+        return next_hop
 
 
 def pick_path(paths: Paths, next_hop: str | None) -> RouteAttrs:
-    """The ADD-PATH path a flow uses: the one via the flow's BGP next hop, else the best."""
+    """The ADD-PATH path of one prefix a flow uses: the one via the flow's BGP next hop, else
+    the best."""
     if next_hop:
-        for _, attrs in paths:
-            if attrs.next_hop == next_hop:
-                return attrs
-        try:
-            canonical = normalise_address(next_hop)
-        except (OSError, ValueError):
-            canonical = next_hop
-        if canonical != next_hop:
-            for _, attrs in paths:
-                if attrs.next_hop == canonical:
-                    return attrs
+        found = _via(paths, next_hop, _canonical(next_hop))
+        if found is not None:
+            return found
     return paths[0][1]
+
+
+def pick_route(
+    table: LpmTable[Entry],
+    bits: int,
+    address: int,
+    length: int,
+    paths: Paths,
+    next_hop: str | None,
+) -> tuple[int, RouteAttrs]:
+    """``(length, attrs)`` for a flow's destination whose longest match (``length``) has the
+    ADD-PATH ``paths``: the path via the flow's BGP next hop; if that prefix has none, the
+    longest shorter prefix covering ``address`` that has one (pmacct's walk: the next hop the
+    router exported says which route it forwarded by); else the longest match's best path."""
+    if not next_hop or next_hop in _UNSPECIFIED:
+        return length, paths[0][1]
+    canonical = _canonical(next_hop)
+    found = _via(paths, next_hop, canonical)
+    if found is not None:
+        return length, found
+    get = table.get
+    for shorter in table.lengths():  # longest first
+        if shorter >= length:
+            continue
+        shift = bits - shorter
+        entry = get((address >> shift) << shift, shorter)
+        if entry is None:
+            continue
+        if type(entry) is RouteAttrs:
+            if entry.next_hop == next_hop or entry.next_hop == canonical:
+                return shorter, entry
+        else:
+            found = _via(entry, next_hop, canonical)  # type: ignore[arg-type]
+            if found is not None:
+                return shorter, found
+    return length, paths[0][1]
