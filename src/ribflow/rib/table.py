@@ -194,7 +194,10 @@ def pick_path(paths: Paths, next_hop: str | None) -> RouteAttrs:
     """The ADD-PATH path of one prefix a flow uses: the one via the flow's BGP next hop, else
     the best."""
     if next_hop:
-        found = _via(paths, next_hop, _canonical(next_hop))
+        found = _via(paths, next_hop, next_hop)
+        if found is None:
+            canonical = _canonical(next_hop)
+            found = _via(paths, canonical, canonical)
         if found is not None:
             return found
     return paths[0][1]
@@ -214,10 +217,14 @@ def pick_route(
     router exported says which route it forwarded by); else the longest match's best path."""
     if not next_hop or next_hop in _UNSPECIFIED:
         return length, paths[0][1]
+    for _, attrs in paths:  # the common case first: the record spells it as the RIB does
+        if attrs.next_hop == next_hop:
+            return length, attrs
     canonical = _canonical(next_hop)
-    found = _via(paths, next_hop, canonical)
-    if found is not None:
-        return length, found
+    if canonical != next_hop:
+        found = _via(paths, canonical, canonical)
+        if found is not None:
+            return length, found
     get = table.get
     for shorter in table.lengths():  # longest first
         if shorter >= length:
