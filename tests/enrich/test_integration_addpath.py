@@ -54,12 +54,13 @@ ROUTES: list[tuple[str, int, list[str]]] = [
     (P4, 10, ["origin", "igp", "aspath", "65010,65011,65012", "nexthop", "192.0.2.1",
               "med", "5", "community", "65001:10"]),
     (P4, 20, ["origin", "igp", "aspath", "65020,65021", "nexthop", "192.0.2.2",
-              "local-pref", "200", "community", "65001:20,65001:21"]),
+              "local-pref", "200", "community", "65001:20,65001:21",
+              "large-community", "65001:20:1"]),
     (P4, 30, ["origin", "egp", "aspath", "65030", "nexthop", "192.0.2.3",
               "local-pref", "150", "med", "30"]),
     (P4_MORE, 40, ["origin", "igp", "aspath", "65040", "nexthop", "192.0.2.3"]),
     (P6, 10, ["origin", "igp", "aspath", "65060", "nexthop", "2001:db8::1",
-              "med", "6", "community", "65001:60"]),
+              "med", "6", "community", "65001:60", "large-community", "65001:60:1,65001:60:2"]),
     (P6, 20, ["origin", "igp", "aspath", "65070,65071", "nexthop", "2001:db8::2",
               "local-pref", "300", "community", "65001:70"]),
 ]  # fmt: skip
@@ -116,15 +117,19 @@ def adj_out(gobgp: Gobgp) -> dict[str, dict[str, dict[str, Any]]] | None:
         for prefix, paths in json.loads(text or "{}").items():
             for path in paths:
                 a = path_attributes(path)
-                origin = next(x["value"] for x in path["attrs"] if x["type"] == 1)
+                by_type = {x["type"]: x for x in path["attrs"]}
+                large = [f"{c['ASN']}:{c['LocalData1']}:{c['LocalData2']}"
+                         for c in by_type.get(32, {}).get("value", [])]  # fmt: skip
                 out.setdefault(prefix, {})[a["next_hop"]] = {
                     "as_path": "_".join(map(str, a["as_path"])),
                     "as_dst": a["as_path"][-1],
+                    "peer_as_dst": a["as_path"][0],
                     "peer_ip_dst": a["next_hop"],
                     "local_pref": a["local_pref"] if a["local_pref"] is not None else 100,
                     "med": a["med"] or 0,
                     "comms": "_".join(a["communities"]),
-                    "_origin": origin,
+                    "lcomms": "_".join(large),
+                    "_origin": by_type[1]["value"],
                 }
     want = {p: sum(r[0] == p for r in ROUTES) for p in (P4, P4_MORE, P6)}
     return out if {p: len(out.get(p, {})) for p in want} == want else None
