@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from ribflow.lab.errors import StartFailed
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv, path_attributes
 from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
@@ -112,7 +113,7 @@ def adj_out(gobgp: Gobgp) -> dict[str, dict[str, dict[str, Any]]] | None:
     for family in ("ipv4", "ipv6"):
         try:
             text = gobgp.run("neighbor", EXA, "adj-out", "-a", family, "-j")
-        except Exception:  # the session is not up yet
+        except StartFailed:  # the session is not up yet
             return None
         for prefix, paths in json.loads(text or "{}").items():
             for path in paths:
@@ -125,21 +126,22 @@ def adj_out(gobgp: Gobgp) -> dict[str, dict[str, dict[str, Any]]] | None:
                     "as_dst": a["as_path"][-1],
                     "peer_as_dst": a["as_path"][0],
                     "peer_ip_dst": a["next_hop"],
-                    "local_pref": a["local_pref"] if a["local_pref"] is not None else 100,
+                    "local_pref": a["local_pref"] or 0,  # pmacct's 0 when absent
                     "med": a["med"] or 0,
                     "comms": "_".join(a["communities"]),
                     "lcomms": "_".join(large),
                     "_origin": by_type[1]["value"],
+                    "_rank_lp": 100 if a["local_pref"] is None else a["local_pref"],
                 }
     want = {p: sum(r[0] == p for r in ROUTES) for p in (P4, P4_MORE, P6)}
     return out if {p: len(out.get(p, {})) for p in want} == want else None
 
 
 def rank(p: dict[str, Any]) -> tuple[int, int, int, int]:
-    """The enricher's best-path order (apps/enricher/README.md): highest local-pref, shortest
-    AS path, lowest origin (IGP, EGP, incomplete), lowest MED; then the lowest path id, which
-    the paths of this test never need (asserted)."""
-    return (-p["local_pref"], len(p["as_path"].split("_")), p["_origin"], p["med"])
+    """The enricher's best-path order (apps/enricher/README.md): highest local-pref (100 when
+    absent), shortest AS path, lowest origin (IGP, EGP, incomplete), lowest MED; then the
+    lowest path id, which the paths of this test never need (asserted)."""
+    return (-p["_rank_lp"], len(p["as_path"].split("_")), p["_origin"], p["med"])
 
 
 def best(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
