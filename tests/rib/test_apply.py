@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -137,6 +138,20 @@ def test_add_path_next_hop_found_on_a_shorter_prefix() -> None:
         assert route("192.0.2.200", unknown) == (26, "4")
     assert route("2001:db8:1::9", "2001:db8:0::1") == (32, "6")  # any spelling
     assert route("2001:db8:1::9", "::") == (48, "7")
+
+    def recount() -> dict[str, int]:
+        return dict(Counter(r.attrs.next_hop for r in h.state.rib.routes()))
+
+    # the table's next hops (a next hop nobody has skips the walk) follow every change
+    assert h.state.rib.next_hops == recount() and h.state.rib.next_hops["10.0.0.1"] == 1
+    h.apply(s.update(withdraw=["192.0.2.0/24"], path_id=1))
+    assert "10.0.0.1" not in h.state.rib.next_hops
+    assert route("192.0.2.200", "10.0.0.1") == (26, "4")  # nobody's now
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.5", attrs=attrs(2), path_id=2))
+    assert route("192.0.2.200", "10.0.0.5") == (24, "2")
+    assert h.state.rib.next_hops == recount() and "10.0.0.2" not in h.state.rib.next_hops
+    h.apply(s.session("down"))
+    assert h.state.rib.next_hops == {} == recount()
 
 
 def test_add_path_next_hop_spelling_does_not_matter() -> None:

@@ -74,7 +74,7 @@ def enrich_records(
                     else:
                         d_len, d_attrs = pick_route(
                             rib.v4 if d_afi == AFI_IP else rib.v6,
-                            d_bits, dst, d_len, entry, rec.get("bgp_next_hop"),
+                            d_bits, dst, d_len, entry, rec.get("bgp_next_hop"), rib.next_hops,
                         )  # fmt: skip
                     shift = d_bits - d_len
                     d_net = (dst >> shift) << shift

@@ -10,7 +10,7 @@ best path: highest local-pref, then shortest AS path, lowest origin, lowest MED,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from ribflow.rib.attrs import AttrPool, RouteAttrs
@@ -42,7 +42,7 @@ class RouterRib:
     """The routes one router sent us for one table (the global one, ``rd`` "", or the VRF of
     one route distinguisher), with longest-prefix lookups."""
 
-    __slots__ = ("_pool", "_routes", "rd", "v4", "v6")
+    __slots__ = ("_pool", "_routes", "next_hops", "rd", "v4", "v6")
 
     def __init__(self, pool: AttrPool, rd: str = "") -> None:
         self._pool = pool
@@ -50,6 +50,8 @@ class RouterRib:
         self.v4: LpmTable[Entry] = new_table(32)
         self.v6: LpmTable[Entry] = new_table(128)
         self._routes = 0
+        # paths per next hop: a flow's next hop that no path has skips pick_route's walk
+        self.next_hops: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Number of paths (a prefix with three ADD-PATH paths counts three)."""
@@ -70,6 +72,9 @@ class RouterRib:
         current = table.get(network, length)
         pool = self._pool
         pool.acquire(attrs)
+        nh = attrs.next_hop
+        if nh:
+            self.next_hops[nh] = self.next_hops.get(nh, 0) + 1
         old: RouteAttrs | None = None
         if current is None:
             table.insert(network, length, attrs if path_id == 0 else ((path_id, attrs),))
@@ -94,8 +99,18 @@ class RouterRib:
                 self._routes += 1
             table.insert(network, length, _sort_paths(paths))
         if old is not None:
+            self._drop_next_hop(old)
             pool.release(old)
         return old
+
+    def _drop_next_hop(self, attrs: RouteAttrs) -> None:
+        nh = attrs.next_hop
+        if nh:
+            left = self.next_hops.get(nh, 0) - 1
+            if left > 0:
+                self.next_hops[nh] = left
+            else:
+                self.next_hops.pop(nh, None)
 
     def withdraw(self, afi: int, network: int, length: int, path_id: int) -> RouteAttrs | None:
         """Remove a path; returns its attributes, or ``None`` if it was not there."""
@@ -121,6 +136,7 @@ class RouterRib:
             else:
                 table.insert(network, length, tuple(paths))
         self._routes -= 1
+        self._drop_next_hop(old)
         self._pool.release(old)
         return old
 
@@ -144,6 +160,7 @@ class RouterRib:
         self.v4.clear()
         self.v6.clear()
         self._routes = 0
+        self.next_hops.clear()
         return removed
 
     def routes(self, ordered: bool = False) -> Iterator[Route]:
@@ -170,7 +187,8 @@ class RouterRib:
             return length, entry
         bits = 32 if afi == AFI_IP else 128
         table = self.v4 if afi == AFI_IP else self.v6
-        return pick_route(table, bits, address, length, entry, next_hop)  # type: ignore[arg-type]
+        paths: Paths = entry  # type: ignore[assignment]
+        return pick_route(table, bits, address, length, paths, next_hop, self.next_hops)
 
 
 _UNSPECIFIED = frozenset({"", "0.0.0.0", "::"})  # exporters that know no BGP next hop send these
@@ -210,11 +228,13 @@ def pick_route(
     length: int,
     paths: Paths,
     next_hop: str | None,
+    known: Container[str],
 ) -> tuple[int, RouteAttrs]:
     """``(length, attrs)`` for a flow's destination whose longest match (``length``) has the
     ADD-PATH ``paths``: the path via the flow's BGP next hop; if that prefix has none, the
     longest shorter prefix covering ``address`` that has one (pmacct's walk: the next hop the
-    router exported says which route it forwarded by); else the longest match's best path."""
+    router exported says which route it forwarded by); else the longest match's best path.
+    ``known``: the next hops any path of the table has (a next hop outside it is nobody's)."""
     if not next_hop or next_hop in _UNSPECIFIED:
         return length, paths[0][1]
     for _, attrs in paths:  # the common case first: the record spells it as the RIB does
@@ -225,6 +245,8 @@ def pick_route(
         found = _via(paths, canonical, canonical)
         if found is not None:
             return length, found
+    if next_hop not in known and canonical not in known:
+        return length, paths[0][1]
     get = table.get
     for shorter in table.lengths():  # longest first
         if shorter >= length:
