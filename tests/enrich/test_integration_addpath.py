@@ -34,9 +34,10 @@ import pytest
 from ribflow.lab.errors import StartFailed
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv, path_attributes
 from ribflow.schemas import validate
-from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
+from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, read_json, running
 from tests.fixtures.kafka import free_port
+from tests.fixtures.waiting import wait_for
 from tests.flow.collector_harness import collector, kcat_records
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
 from tests.flow.pcapwriter import Packet, write_pcap
