@@ -19,7 +19,7 @@ table (in the same run, and in the ``exabgp alone`` run). Wall rate = prefixes /
 - first session up), for reference only.
 
 Tables: gen_mrt.py 100k IPv4 + 20k IPv6 (the lab's generator) and the 2002 RIPE RIS dump
-(TABLE_DUMP v1, converted with ribflow.bgp.mrt), loaded with ``gobgp mrt inject`` before the
+(TABLE_DUMP v1, converted with ribflow.mrt.tables), loaded with ``gobgp mrt inject`` before the
 sessions come up (the router then sends its table packed, as after a real session start).
 ``--scaling 2,4`` splits the 120k table over 2 (and 4) routers and receives it with
 EXABGP_PROCESSES=1 and =2 (the neighbours split between the processes).
@@ -55,9 +55,9 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from ribflow.bgp.mrt import convert  # noqa: E402
 from ribflow.lab.errors import StartFailed  # noqa: E402
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv  # noqa: E402
+from ribflow.mrt.tables import convert  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 GEN_MRT = DATA / "enrich" / "gen_mrt.py"

@@ -53,16 +53,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from ribflow.rib.mrt_load import read_rib  # noqa: E402
-from ribflow.rib.synth import SynthTable  # noqa: E402
+from ribflow.mrt.tables import read_rib  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
     gobgp,
     gobgpd,
     gobgpd_config,
     nfacctd,
     started,
-    wait_until,
 )
+from tests.fixtures.synth import SynthTable  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 BENCH_PMACCT = REPO / "benchmarks" / "pmacct"
 LAB_GEN = REPO / "tests" / "data" / "enrich" / "gen_mrt.py"
@@ -485,11 +485,11 @@ def bench_nfacctd(wl: Workload, work: Path) -> dict[str, float]:
     collector = nfacctd(d, NFACCTD_CONF.format(d=d, nf=NFACCTD))
     out = d / "out.json"
     with started(router, collector):
-        wait_until(lambda: _gobgp_ok(), 30, "gobgpd's API")
+        wait_for("gobgpd's API", lambda: _gobgp_ok(), 30)
         gobgp(GOBGPD, GRPC, "mrt", "inject", "global", str(wl.extra["mrt"]), timeout=600)
-        wait_until(lambda: _advertised(NFACCTD) >= wl.paths, 600, "nfacctd to get the table")
+        wait_for("nfacctd to get the table", lambda: _advertised(NFACCTD) >= wl.paths, 600)
         listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
-        wait_until(lambda: listening in (d / "nfacctd.log").read_text(), 60, listening)
+        wait_for(listening, lambda: listening in (d / "nfacctd.log").read_text(), 60)
         time.sleep(3)
         cpu0 = group_cpu(collector.pid)
         sent = subprocess.run(

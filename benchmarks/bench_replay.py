@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Replay benchmark: `ribflow replay` next to the live enricher, on the same data, in one run.
 
-Workload (seeded): one router per partition, each with a synthetic table (rib/synth.py) loaded
-at T0, then ``--churn`` re-announcements of random prefixes with other attribute sets spread
-over a 10-minute window, and ``--flows`` flow records (messages of 25, as export packets carry
-them) spread over the same window, every record's source and destination inside the table.
+Workload (seeded): one router per partition, each with a synthetic table (tests/fixtures/synth.py)
+loaded at T0, then ``--churn`` re-announcements of random prefixes with other attribute sets
+spread over a 10-minute window, and ``--flows`` flow records (messages of 25, as export packets
+carry them) spread over the same window, every record's source and destination inside the table.
 Everything is produced to fresh topics with explicit Kafka timestamps, then
 
 1. the live enricher (`ribflow enricher`, its defaults: RocksDB state with changelog, bgp-rib
@@ -43,8 +43,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 from ribflow.replay.window import format_time  # noqa: E402
-from ribflow.rib.synth import SynthTable  # noqa: E402
+from tests.fixtures.synth import SynthTable  # noqa: E402
 
 WINDOW_MS = 600_000
 ROUTERS = ["127.0.0.3", "127.0.0.5", "127.0.0.7", "127.0.0.9"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """RIB benchmark: apply rate, lookup rate and memory per route, next to the reference figures.
 
-Tables: a synthetic 1M-path table (ribflow.rib.synth, realistic length mix and ~4 paths per
+Tables: a synthetic 1M-path table (tests/fixtures/synth.py, realistic length mix and ~4 paths per
 attribute set) and the real 2002 RIPE RIS rrc05 table (TABLE_DUMP v1, 115k entries from 36
 peers; one RIB per peer, as the enricher keeps one per router). The bgp-updates messages are
 encoded first; "apply" then times JSON decoding, event parsing, interning and RIB insertion
@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ribflow.mrt.tables import read_rib
 
+from ribflow.mrt.tables import read_rib
 from ribflow.rib import (
     AttrPool,
     Route,
@@ -58,10 +58,12 @@ from ribflow.rib import (
     parse_event,
 )
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
-from ribflow.rib.synth import SynthTable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results import Figure, write_result
+
+from tests.fixtures.synth import SynthTable
 
 RIS = Path(__file__).resolve().parents[1] / "tests" / "data" / "rib" / "bview.20020722.2337.gz"
 REF_APPLY = 120_000 / 1.2  # pmacct: 120k routes in ~1.2 s

@@ -2,7 +2,7 @@
 """Scale benchmark: N routers x P shared prefixes through Kafka into a running enricher.
 
 What an operator with many routers meets: every router announces the same P prefixes (a
-synthetic table with the length mix of a full table, ribflow.rib.synth), with attributes drawn
+synthetic table with the length mix of a full table, tests/fixtures/synth.py), with attributes drawn
 from one pool of a few thousand attribute sets shared by all routers (each router keeps the
 table's set for most prefixes and takes another set of the pool for ``--vary`` of them). The
 messages are ``bgp-updates`` v1 as the bridge writes them (session up, updates of up to 200
@@ -55,8 +55,9 @@ from results import Figure, write_result
 
 from ribflow.kafka.local import BrokerConfig, LocalKafka
 from ribflow.rib import AFI_IP, AFI_IP6
-from ribflow.rib.synth import SynthRoute, SynthTable
-from tests.fixtures.kafka import free_port, warm_up
+from tests.fixtures.kafka import warm_up
+from tests.fixtures.ports import free_port
+from tests.fixtures.synth import SynthRoute, SynthTable
 
 KAFKA_HOST = "127.0.7.1"
 REF_PMACCT_BYTES = 38.0  # issue 12: pmacct's documented ~35-40 B per path at this scale

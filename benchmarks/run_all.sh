@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark in one go, each printing its own side-by-side table (ribflow vs the reference
 # measured in the same run: pmacct's nfacctd, the PyPI `netflow` package, ExaBGP alone, a
-# pass-through Quix app). Output goes to the terminal and to $OUT/<name>.txt.
+# pass-through Quix app). Output goes to the terminal and to $OUT/<name>.txt; the figures each
+# benchmark writes to benchmarks/results/<name>.json are then rendered into README.md.
 #
 #   ./dev.sh bench                 # all of them (about 30-40 min on 2 cores)
 #   ./dev.sh bench decode rib      # only some: decode collector bgp rib enricher aggregate replay fuzz
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-OUT=${OUT:-benchmarks/results/$(date -u +%Y%m%dT%H%M%SZ)}
+OUT=${OUT:-benchmarks/out/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 ALL=(decode fuzz collector bgp rib enricher aggregate replay)
 [ $# -gt 0 ] && ALL=("$@")
@@ -39,3 +40,4 @@ for name in "${ALL[@]}"; do
     "${cmd[@]}" 2>&1 | tee "$OUT/$name.txt"
 done
 echo "results in $OUT"
+"$PY" benchmarks/readme_figures.py --write

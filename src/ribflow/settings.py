@@ -14,31 +14,19 @@ import ipaddress
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-DEFAULT_BROKER = "127.0.0.1:9092"
+from ribflow.kafka.settings import DEFAULT_BROKER, KafkaClientSettings
+
+__all__ = ["DEFAULT_BROKER", "AppSettings", "LogLevel", "settings_rows", "settings_table"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class AppSettings(BaseSettings):
-    """Settings every ribflow app shares: broker, topics, partitions, logging and metrics."""
+class AppSettings(KafkaClientSettings):
+    """Settings every ribflow app shares: Kafka connection (see :mod:`ribflow.kafka.settings`),
+    topics, partitions, logging and metrics."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        populate_by_name=True,
-        case_sensitive=False,
-        validate_default=True,
-    )
-
-    broker_address: str = Field(
-        DEFAULT_BROKER,
-        alias="Quix__Broker__Address",
-        min_length=1,
-        description="Kafka bootstrap servers (host:port[,host:port]).",
-    )
     consumer_group: str = Field(
         "ribflow",
         alias="Quix__Consumer__Group",

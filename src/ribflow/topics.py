@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ribflow.errors import ConfigError
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.settings import AppSettings
 
 log = logging.getLogger(__name__)
@@ -109,19 +110,23 @@ class CoPartitionError(ConfigError):
     """Topics joined by router key do not have the same partition count."""
 
 
-def admin_client(broker: str) -> AdminClient:
+def admin_client(broker: KafkaTarget) -> AdminClient:
     quiet = logging.getLogger("ribflow.kafka.admin")
-    return AdminClient({"bootstrap.servers": broker}, logger=quiet)
+    return AdminClient(client_config(broker), logger=quiet)
 
 
-def partition_counts(broker: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, int]:
+def partition_counts(
+    broker: KafkaTarget, names: Iterable[str], timeout: float = 10.0
+) -> dict[str, int]:
     """Partition count of each named topic that exists (missing topics are left out)."""
     md = admin_client(broker).list_topics(timeout=timeout)
     wanted = set(names)
     return {n: len(t.partitions) for n, t in md.topics.items() if n in wanted and not t.error}
 
 
-def ensure_topics(broker: str, specs: Iterable[TopicSpec], timeout: float = 30.0) -> list[str]:
+def ensure_topics(
+    broker: KafkaTarget, specs: Iterable[TopicSpec], timeout: float = 30.0
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created.
 
     An existing topic keeps its configuration; a partition count that differs from the spec is
@@ -155,7 +160,7 @@ def ensure_topics(broker: str, specs: Iterable[TopicSpec], timeout: float = 30.0
     return created
 
 
-def check_copartitioned(broker: str, names: Iterable[str], timeout: float = 10.0) -> int:
+def check_copartitioned(broker: KafkaTarget, names: Iterable[str], timeout: float = 10.0) -> int:
     """Raise :class:`CoPartitionError` unless every named topic exists with one partition count."""
     names = list(names)
     counts = partition_counts(broker, names, timeout)

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from ribflow.errors import RibflowError
+from ribflow.kafka.client import startup_check
 from ribflow.settings import AppSettings
 from ribflow.topics import TopicSpec, catalogue, check_copartitioned, ensure_topics
 
@@ -31,8 +32,8 @@ def copartitioned_names(settings: AppSettings, prefix: str = "") -> list[str]:
 
 def create_all(settings: AppSettings, prefix: str = "") -> list[str]:
     """Create missing topics and check co-partitioning; returns the names created."""
-    created = ensure_topics(settings.broker_address, topic_specs(settings, prefix))
-    check_copartitioned(settings.broker_address, copartitioned_names(settings, prefix))
+    created = ensure_topics(settings, topic_specs(settings, prefix))
+    check_copartitioned(settings, copartitioned_names(settings, prefix))
     return created
 
 
@@ -59,6 +60,8 @@ def main(argv: list[str]) -> int:
             config = ",".join(f"{k}={v}" for k, v in sorted(s.config.items()))
             print(f"{s.name}\t{s.partitions}\t{config}")
         return 0
+    if (refused := startup_check(settings, "topics")) is not None:
+        return refused
     try:
         created = create_all(settings, args.prefix)
     except RibflowError as exc:

@@ -13,21 +13,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from ribflow.lab.router import Peer, RouterConfig, gobgpd_argv
+from tests.fixtures.waiting import wait_for
 
 EXA = "127.0.0.20"
 GOBGP = "127.0.0.21"
 GOBGP_GRPC = 50121
 BIRD = "127.0.0.22"
-
-T = TypeVar("T")
 
 
 def need(tool: str) -> str:
@@ -89,18 +87,6 @@ def children(pid: int) -> list[int]:
         if ppid == pid:
             out.append(int(entry.name))
     return out
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = probe()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------- kcat (the independent reader)

@@ -133,7 +133,7 @@ def test_kafka_outage_holds_exabgp_until_the_hold_timer_then_everything_is_relea
                 else None
             )
 
-        events = wait_for("the session back and the whole table again", relearnt, 240, interval=2)
+        events = wait_for("the session back and the whole table again", relearnt, 240, every=2)
     finally:
         pid = kafka.running_pid()
         if frozen and pid:

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from ribflow.bgp.mrt import TableDumpV2Writer, attr
+from ribflow.mrt.attributes import attribute as attr
+from ribflow.mrt.tables import RibEntry, write_table_dump_v2
 from ribflow.schemas import validate
 from tests.bgp.lab import (
     BIRD,
@@ -82,9 +83,7 @@ class Lab:
 
 def inject_mrt_routes(workdir: Path) -> None:
     """198.51.100.0/24 with what gobgp's CLI cannot express, then a pad route (gobgp 3.10
-    loses the tail of an injection, see ribflow.bgp.mrt)."""
-    w = TableDumpV2Writer()
-    peer = w.peer_index(GOBGP, 65001)
+    loses the tail of an injection, see ribflow.mrt.tables)."""
     path = (
         struct.pack("!BBII", 3, 2, 65500, 65501)  # AS_CONFED_SEQUENCE
         + struct.pack("!BBII", 2, 2, 65010, 4200000002)  # AS_SEQUENCE
@@ -100,17 +99,17 @@ def inject_mrt_routes(workdir: Path) -> None:
         + attr(0xC0, 7, struct.pack("!I", 4200000003) + ipaddress.IPv4Address("192.0.2.99").packed)
         + attr(0xC0, 99, b"\xde\xad\xbe\xef")  # unknown optional transitive
     )
-    w.add(ipaddress.ip_network("198.51.100.0/24"), [(peer, 0, attrs)])
     pad = (
         attr(0x40, 1, b"\x00")
         + attr(0x40, 2, b"")
         + attr(0x40, 3, ipaddress.IPv4Address("192.0.2.250").packed)
     )
-    for _ in range(3000):
-        w.add(ipaddress.ip_network("100.64.0.0/32"), [(peer, 0, pad)])
+    entries = [
+        RibEntry(ipaddress.IPv4Network("198.51.100.0/24"), attrs, GOBGP, 65001),
+        RibEntry(ipaddress.IPv4Network("100.64.0.0/32"), pad, GOBGP, 65001),
+    ]
     path_mrt = workdir / "routes.mrt"
-    with path_mrt.open("wb") as out:
-        w.write(out)
+    write_table_dump_v2(path_mrt, entries, tail_repeat=3000)
     gobgp("mrt", "inject", "global", str(path_mrt))
 
 
@@ -495,7 +494,7 @@ def test_router_stop_gives_a_down_at_once(lab: Lab) -> None:
             None,
         ),
         30,
-        interval=0.2,
+        every=0.2,
     )
     assert "notification received" in down["reason"] or "closing" in down["reason"]
     assert down["time_ms"] / 1000 - stopped < 10

@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from ribflow.bgp.mrt import TableDumpV2Writer, attr
 from ribflow.lab.router import Peer, RouterConfig, gobgpd_argv
+from ribflow.mrt.attributes import attribute as attr
+from ribflow.mrt.tables import RibEntry, write_table_dump_v2
 from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
 from tests.fixtures.kafka import free_port
@@ -120,22 +121,20 @@ class Lab:
 def inject_prefix_sid(lab: Lab) -> None:
     """10.40.0.0/24 with a BGP Prefix-SID (type 40) SRv6 L3 service: SID, End.DT4, structure
     (gobgp's CLI cannot set it; a TABLE_DUMP_V2 injection can). A pad route follows (gobgp
-    3.10 loses the tail of an injection, see ribflow.bgp.mrt)."""
-    w = TableDumpV2Writer()
-    peer = w.peer_index(GOBGP, 65001)
+    3.10 loses the tail of an injection, see ribflow.mrt.tables)."""
     structure = struct.pack("!BHBBBBBB", 1, 6, 32, 16, 16, 0, 16, 64)
     info = b"\x00" + ipaddress.IPv6Address(SID).packed + struct.pack("!BHB", 0, 19, 0) + structure
     sub = struct.pack("!BH", 1, len(info)) + info
     tlv = struct.pack("!BH", 5, len(sub) + 1) + b"\x00" + sub
     base = attr(0x40, 1, b"\x00") + attr(0x40, 2, b"")
     attrs = base + attr(0x40, 3, ipaddress.IPv4Address("192.0.2.40").packed) + attr(0xC0, 40, tlv)
-    w.add(ipaddress.ip_network("10.40.0.0/24"), [(peer, 0, attrs)])
     pad = base + attr(0x40, 3, ipaddress.IPv4Address("192.0.2.250").packed)
-    for _ in range(3000):
-        w.add(ipaddress.ip_network("100.64.0.0/32"), [(peer, 0, pad)])
+    entries = [
+        RibEntry(ipaddress.IPv4Network("10.40.0.0/24"), attrs, GOBGP, 65001),
+        RibEntry(ipaddress.IPv4Network("100.64.0.0/32"), pad, GOBGP, 65001),
+    ]
     path = lab.workdir / "sid.mrt"
-    with path.open("wb") as out:
-        w.write(out)
+    write_table_dump_v2(path, entries, tail_repeat=3000)
     lab.gobgp("mrt", "inject", "global", str(path))
 
 

@@ -2,7 +2,7 @@
 
 The reference is RIPE's bgpdump output shipped with its test data (``bgpdump -m`` of the 2002
 RIS dump, 115,521 lines). The converted file is read back by the small TDv2 reader below, written
-for this test only (it shares no code with ribflow.bgp.mrt).
+for this test only (it shares no code with ribflow.mrt).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ribflow.bgp.mrt import convert
+from ribflow.mrt.tables import convert
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "rib"  # RIPE-NCC/bgpdump test data
 SRC = DATA / "bview.20020722.2337.gz"

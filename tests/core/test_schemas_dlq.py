@@ -7,6 +7,7 @@ import pytest
 
 from ribflow.dlq import DeadLetters, dead_letter_envelope
 from ribflow.schemas import SCHEMA_DIR, ValidationError, schema_names, validate, validator
+from tests.fixtures.producer import FakeProducer
 
 
 def test_every_schema_is_valid_json_schema() -> None:
@@ -18,20 +19,12 @@ def test_every_schema_is_valid_json_schema() -> None:
         validator(name)  # raises SchemaError when the schema itself is broken
 
 
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes | None]] = []
-
-    def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        self.sent.append((topic, value, key))
-
-
 def test_dead_letter_envelope_validates_and_keeps_raw_bytes() -> None:
     prod = FakeProducer()
     DeadLetters(prod, "flows-dlq", "collector").send(
         b"\xff\x00garbage", "unknown-version", source_key="127.0.0.1"
     )
-    topic, value, key = prod.sent[0]
+    topic, value, key, _ = prod.sent[0]
     env = orjson.loads(value)
     validate("dlq", env)
     assert topic == "flows-dlq" and key == b"127.0.0.1"

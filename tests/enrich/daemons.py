@@ -160,14 +160,6 @@ def nfacctd(workdir: Path, config: str) -> Daemon:
     return Daemon("nfacctd", ["nfacctd", "-f", str(path)], workdir)
 
 
-def wait_until(check: object, timeout: float, what: str, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
 class UdpTap:
     """Receives UDP export datagrams, keeps them for a pcap, and forwards each to a collector.
 

@@ -12,7 +12,7 @@ import orjson
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
-from ribflow.rib.mrt_load import read_rib
+from ribflow.mrt.tables import read_rib
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "enrich"
 TOPICS = Topics(

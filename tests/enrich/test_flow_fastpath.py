@@ -19,9 +19,9 @@ from ribflow.enrich.flows import RECORD_ERRORS, enrich_records
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import BITS, parse_address
-from ribflow.rib.synth import SynthTable
 from ribflow.rib.table import RouterRib
 from tests.enrich.fakes import Harness
+from tests.fixtures.synth import SynthTable
 from tests.rib.builders import Stream, attrs
 
 ROUTER = "127.0.0.3"
@@ -96,6 +96,23 @@ def _records() -> list[Any]:
         {k: v for k, v in base.items() if k != "exporter"},
         "not a record",
         None,
+        # fields of tunnel/MPLS/VRF/L2/SRv6 exports (pmacct_extra), well and badly typed
+        {**good[0], "mac_src": "00:11:22:33:44:55", "mac_dst": "66:77:88:99:aa:bb",
+         "vlan_out": 7, "etype": 0x86DD, "mpls_vpn_rd": "1:192.0.2.1:7", "vrf_name": 'we"ird',
+         "iface_name_in": "Hu0/0/0/1", "fwd_status": 130, "mpls_label_stack": [16000, 17000],
+         "mpls_label_top": 16000, "mpls_label_bottom": 17000, "mpls_stack_depth": 2,
+         "tunnel_ip_src": "2001:db8::1", "tunnel_ip_dst": "2001:db8::2", "tunnel_ip_proto": 41,
+         "tunnel_port_src": 1, "srv6_seg_ipv6_list": ["fc00::1", "fc00::2"]},
+        {**good[1], "mpls_vpn_rd": "vrfid:5", "mpls_vpn_rd_origin": "map"},
+        {**good[2], "tag": 7, "label": "k1%v1,k2%v2"},
+        {**good[3], "tag2": 1 << 63, "label": "plain"},
+        {**base, "tag": "7"},
+        {**base, "label": 5},
+        {**base, "etype": "800"},
+        {**base, "tunnel_ip_proto": 300},
+        {**base, "mpls_label_stack": ["16000"]},
+        {**base, "srv6_seg_ipv6_list": [1]},
+        {**base, "fwd_status": None, "mac_src": 5},
     ]
     records = good + odd
     random.Random(5).shuffle(records)
@@ -109,8 +126,10 @@ def _records() -> list[Any]:
         FormatOptions(
             writer_id='w"%s/2', as_path_as_array=True, comms_as_array=True, timestamps_usec=True
         ),
-        FormatOptions(writer_id="w/3", timestamps_since_epoch=True),
+        FormatOptions(writer_id="w/3", timestamps_since_epoch=True,
+                      fwd_status_encode_as_string=True, mpls_label_stack_encode_as_array=True),
         FormatOptions(writer_id="w/4", fields=("as_dst", "net_src", "peer_ip_dst")),
+        FormatOptions(writer_id="w/5", pre_tag_label_encode_as_map=True),
     ],
 )
 def test_hot_loop_writes_what_the_generic_path_writes(options: FormatOptions) -> None:

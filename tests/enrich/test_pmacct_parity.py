@@ -33,10 +33,10 @@ from tests.enrich.daemons import (
     gobgpd_config,
     nfacctd,
     started,
-    wait_until,
 )
 from tests.enrich.fakes import DATA
 from tests.enrich.kafka_io import REPO, EnricherProcess, enricher_env, produce, read_json, running
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +135,7 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
     collector = nfacctd(tmp_path, NFACCTD_CONF.format(d=tmp_path, nf=NFACCTD, asn=ASN))
     speaker = exabgp(tmp_path, EXABGP, ROUTER, ASN, exa_out)
     with started(router):
-        wait_until(lambda: _try_gobgp(), 30, "gobgpd's API")
+        wait_for("gobgpd's API", lambda: _try_gobgp(), 30)
         total = _inject_hand_routes() + N4 + N6
         for _ in range(5):  # gobgp's `mrt inject` may exit before its last paths are in
             gobgp(ROUTER, GRPC, "mrt", "inject", "global", str(mrt))
@@ -146,14 +146,14 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
                 break
         assert _rib_size() == total
         with started(collector, speaker):
-            wait_until(lambda: _exabgp_prefixes(exa_out)[1] >= {"ipv4", "ipv6"}, 90,
-                       "ExaBGP to receive the table and both End-of-RIBs")  # fmt: skip
+            wait_for("ExaBGP to receive the table and both End-of-RIBs",
+                     lambda: _exabgp_prefixes(exa_out)[1] >= {"ipv4", "ipv6"}, 90)  # fmt: skip
             assert _exabgp_prefixes(exa_out)[0] == total
-            wait_until(lambda: _advertised_to(NFACCTD) >= total, 90, "nfacctd to get the table")
+            wait_for("nfacctd to get the table", lambda: _advertised_to(NFACCTD) >= total, 90)
             # nfacctd binds its NetFlow socket seconds after its BGP daemon: datagrams sent
             # before that are refused by the kernel and lost
             listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
-            wait_until(lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60, listening)
+            wait_for(listening, lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60)
             records, datagrams = _export_and_decode(tmp_path)
             keys = {_key(_pmacct_keys(r)) for r in records}
             expected = _nfacctd_records(tmp_path / "enriched-full.json", keys, collector, datagrams)
@@ -228,10 +228,10 @@ def _export_and_decode(tmp: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
             tmp,
         )  # fmt: skip
         with started(replay):
-            wait_until(lambda: not replay.alive(), 60, "softflowd to replay traffic.pcap")
+            wait_for("softflowd to replay traffic.pcap", lambda: not replay.alive(), 60)
         sent = re.search(r"Flows exported: \d+ \(\d+ records\) in (\d+) packets", replay.text())
         assert sent, replay.text()
-        wait_until(lambda: len(tap.datagrams) >= int(sent.group(1)), 30, "every export datagram")
+        wait_for("every export datagram", lambda: len(tap.datagrams) >= int(sent.group(1)), 30)
         assert tap.send_errors == 0
         tap.write_pcap(pcap)
         datagrams = [data for _, data in tap.datagrams]

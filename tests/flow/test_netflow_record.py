@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ribflow.flow.dispatch import Dispatcher
-from ribflow.flow.record import RECORD_KEYS, uptime_to_epoch
+from ribflow.flow.record import RECORD_KEYS, kafka_time, uptime_to_epoch
 from ribflow.schemas import validator
 from tests.flow.netflow_support import (
     NOW_MS,
@@ -60,6 +60,17 @@ def test_every_record_has_every_key_in_schema_order() -> None:
     ]
     assert len(records) == 4
     schema_keys = list(validator("flows.v1").schema["$defs"]["record"]["properties"])
-    assert list(RECORD_KEYS) == schema_keys
+    # the base keys in order, then the optional ones of richer templates (codegen_extra)
+    assert list(RECORD_KEYS) == schema_keys[: len(RECORD_KEYS)]
     for rec in records:
         assert tuple(rec) == RECORD_KEYS
+
+
+def test_kafka_time_is_the_export_time_bounded_by_the_arrival() -> None:
+    recv = NOW_MS
+    assert kafka_time(recv - 4000, recv, 300_000) == recv - 4000  # normal: the export time
+    assert kafka_time(recv + 4000, recv, 300_000) == recv + 4000
+    assert kafka_time(recv - 2 * 86_400_000, recv, 300_000) == recv  # clock 2 days behind
+    assert kafka_time(recv + 3_600_000, recv, 300_000) == recv  # ahead: the broker would refuse
+    assert kafka_time(None, recv, 300_000) == recv  # sFlow: no export clock
+    assert kafka_time(recv - 1, recv, 0) == recv  # 0: always the arrival

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.kafka import free_port
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.integration
 

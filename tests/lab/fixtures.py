@@ -14,7 +14,7 @@ from pathlib import Path
 from ribflow.lab.router import Gobgp, gobgpd_command, render_gobgpd
 from ribflow.lab.settings import LabSettings
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab"
+DATA = Path(__file__).resolve().parents[1] / "data" / "rib"
 RIS_DUMP = DATA / "bview.20020722.2337.gz"
 RIS_EXPECT = DATA / "bview.20020722.2337.gz.bgp.gz"
 

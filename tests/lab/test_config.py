@@ -118,3 +118,19 @@ def test_bridge_wrapper_records_its_pid_and_execs(tmp_path: Path) -> None:
                          check=True)
     assert out.stdout.strip() == "-m ribflow bridge --instance 0"
     assert int((tmp_path / "b.pid").read_text()) > 0
+
+
+def test_app_env_hands_the_kafka_security_settings_to_every_app(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-\n")
+    secure = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+              "KAFKA_SASL_USERNAME": "lab", "KAFKA_SASL_PASSWORD": "lab-secret",
+              "KAFKA_SSL_CA_LOCATION": str(ca)}  # fmt: skip
+    s = LabSettings.load(LAB_DIR=tmp_path, **secure)
+    from ribflow.enrich.settings import EnricherSettings
+
+    for app in ("collector", "enricher", "aggregator", "bridge"):
+        env = app_env(s, LabPaths(tmp_path), app)
+        assert {k: env[k] for k in secure} == secure, app
+    es = EnricherSettings(**app_env(s, LabPaths(tmp_path), "enricher"))
+    assert es.sasl_password is not None and es.sasl_password.get_secret_value() == "lab-secret"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,9 @@ from ribflow.lab.lab import Lab
 from ribflow.lab.procs import pid_alive
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.state import LabState, settings_snapshot
+from tests.fixtures.ports import free_port_pair
 
 pytestmark = pytest.mark.integration
-
-
-def two_free_ports() -> int:
-    """A port p with p and p+1 free on 127.0.0.1 (client and KRaft controller ports)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no two consecutive free ports")
 
 
 def test_an_answering_broker_is_reused_and_never_stopped(tmp_path: Path, kafka_broker: str) -> None:
@@ -45,14 +30,14 @@ def test_an_answering_broker_is_reused_and_never_stopped(tmp_path: Path, kafka_b
 
 
 def test_external_mode_refuses_to_start_one(tmp_path: Path) -> None:
-    s = LabSettings.load(Quix__Broker__Address=f"127.0.0.1:{two_free_ports()}",
+    s = LabSettings.load(Quix__Broker__Address=f"127.0.0.1:{free_port_pair()}",
                          LAB_DIR=tmp_path, LAB_KAFKA="external")
     with pytest.raises(LabError, match="no Kafka broker answers"):
         Lab(s, out=io.StringIO())._kafka_plan()
 
 
 def test_the_managed_broker_is_started_and_stopped_by_the_lab(tmp_path: Path) -> None:
-    address = f"127.0.0.1:{two_free_ports()}"
+    address = f"127.0.0.1:{free_port_pair()}"
     s = LabSettings.load(Quix__Broker__Address=address, LAB_DIR=tmp_path)
     out = io.StringIO()
     lab = Lab(s, out=out)

@@ -14,7 +14,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from ribflow.lab import procs
 from ribflow.lab.router import Gobgp
 from ribflow.lab.state import LabState
 from ribflow.lab.traffic import load_plan
+from tests.fixtures.ports import free_port
 from tests.lab.fixtures import SMOKE_COLLECTOR, SMOKE_EXABGP, SMOKE_GRPC, SMOKE_ROUTER
 
 pytestmark = pytest.mark.integration
@@ -43,12 +43,6 @@ NEW_NEXT_HOP = "192.0.2.99"
 def ribflow(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ribflow", *args], capture_output=True,
                           text=True, timeout=timeout)
-
-
-def free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -83,8 +77,8 @@ def lab(tmp_path: Path, kafka_broker: str) -> Iterator[Lab]:
         "--broker", kafka_broker, "--kafka", "external", "--topic-prefix", prefix,
         "--router", SMOKE_ROUTER, "--grpc-port", str(SMOKE_GRPC), "--exabgp", SMOKE_EXABGP,
         "--collector", SMOKE_COLLECTOR,
-        "--netflow-port", str(free_udp_port(SMOKE_COLLECTOR)),
-        "--sflow-port", str(free_udp_port(SMOKE_COLLECTOR)),
+        "--netflow-port", str(free_port(SMOKE_COLLECTOR, "udp")),
+        "--sflow-port", str(free_port(SMOKE_COLLECTOR, "udp")),
         "--table", "generated", "--table-v4", "3000", "--table-v6", "300",
         "--traffic-flows", "120", "--traffic-interval", "2", "--timeout", "120",
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ribflow.lab.mrt import (
+from ribflow.lab.table import generated_entries, ris_table
+from ribflow.mrt.attributes import (
     AGGREGATOR,
     AS4_AGGREGATOR,
     AS4_PATH,
@@ -22,19 +23,19 @@ from ribflow.lab.mrt import (
     FLAG_OPTIONAL,
     FLAG_TRANSITIVE,
     ORIGIN,
-    RibEntry,
     attribute,
     decode_as_path,
     decode_path,
     encode_as_path,
     iter_attributes,
-    one_per_prefix,
-    read_table_dump,
-    read_table_dump_v2,
     widen_attributes,
+)
+from ribflow.mrt.tables import (
+    RibEntry,
+    one_per_prefix,
+    read_entries,
     write_table_dump_v2,
 )
-from ribflow.lab.table import generated_entries, ris_table
 from tests.lab.fixtures import MRT_GRPC, MRT_ROUTER, RIS_DUMP, bgpdump_lines, running_gobgpd
 
 ORIGINS = {0: "IGP", 1: "EGP", 2: "INCOMPLETE"}
@@ -60,7 +61,7 @@ def bgpdump_fields(entry: RibEntry) -> list[str]:
 def test_ris_dump_reader_agrees_with_bgpdump_on_every_entry() -> None:
     expected = bgpdump_lines()
     with gzip.open(RIS_DUMP, "rb") as fh:
-        entries = list(read_table_dump(fh))  # type: ignore[arg-type]
+        entries = list(read_entries(fh))  # type: ignore[arg-type]
     assert len(entries) == len(expected) == 115_521
     mismatches = [
         (got, want[3:12])
@@ -78,7 +79,7 @@ def test_ris_dump_reader_agrees_with_bgpdump_on_every_entry() -> None:
 
 def test_one_route_per_prefix_prefers_the_full_table_peer() -> None:
     with gzip.open(RIS_DUMP, "rb") as fh:
-        entries = one_per_prefix(read_table_dump(fh))  # type: ignore[arg-type]
+        entries = one_per_prefix(read_entries(fh))  # type: ignore[arg-type]
     prefixes = {e.prefix for e in entries}
     assert len(prefixes) == len(entries) == len({ln[5] for ln in bgpdump_lines()}) == 112_988
     peers = [e.peer_ip for e in entries]
@@ -90,11 +91,15 @@ def test_widening_merges_as4_path_and_aggregator() -> None:
     four = encode_as_path([(AS_SEQUENCE, [4200000001, 70000])], width=4)
     attrs = attribute(FLAG_TRANSITIVE, ORIGIN, b"\x00")
     attrs += attribute(FLAG_TRANSITIVE, AS_PATH, two)
-    attrs += attribute(FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, struct.pack("!H4s", 23456,
-                                                                               bytes(4)))
+    attrs += attribute(
+        FLAG_OPTIONAL | FLAG_TRANSITIVE, AGGREGATOR, struct.pack("!H4s", 23456, bytes(4))
+    )
     attrs += attribute(FLAG_OPTIONAL | FLAG_TRANSITIVE, AS4_PATH, four)
-    attrs += attribute(FLAG_OPTIONAL | FLAG_TRANSITIVE, AS4_AGGREGATOR,
-                       struct.pack("!I4s", 70000, bytes([192, 0, 2, 1])))
+    attrs += attribute(
+        FLAG_OPTIONAL | FLAG_TRANSITIVE,
+        AS4_AGGREGATOR,
+        struct.pack("!I4s", 70000, bytes([192, 0, 2, 1])),
+    )
     wide = widen_attributes(attrs)
     codes = [c for _, c, _ in iter_attributes(wide)]
     assert AS4_PATH not in codes and AS4_AGGREGATOR not in codes
@@ -120,7 +125,7 @@ def test_table_dump_v2_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "t.mrt"
     assert write_table_dump_v2(out, entries, tail_repeat=50) == 600
     with open(out, "rb") as fh:
-        back = list(read_table_dump_v2(fh))
+        back = list(read_entries(fh))
     assert len(back) == 650  # the last 50 records repeated for gobgp's lost tail
     assert [(e.prefix, e.attrs) for e in back[:600]] == [(e.prefix, e.attrs) for e in entries]
     assert back[600:] == back[550:600]

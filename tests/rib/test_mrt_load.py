@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from ribflow.mrt.tables import MrtStats, read_rib
+from ribflow.mrt.tables import Route as RibEntry
 from ribflow.rib import AttrPool, RouterMeta, RouterRib, RouterState, apply_event, parse_event
-from ribflow.rib.mrt_load import MrtStats, RibEntry, read_rib
 from ribflow.schemas import validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "rib"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 
-from ribflow.rib.synth import SynthTable
 from ribflow.schemas import validate
+from tests.fixtures.synth import SynthTable
 
 
 def test_seeded_schema_valid_and_realistic() -> None:

@@ -3,22 +3,28 @@
 //! Layout: a multibit trie with a stride of 8 bits and popcount-compressed nodes (the idea of
 //! the tree bitmap / poptrie / bart family, written from their public descriptions).
 //!
-//! * The node at depth `d` covers address bits `[8d, 8d + 8)`. A prefix of length `L` lives in
-//!   the node at depth `max(0, ceil(L / 8) - 1)` with a relative length `r = L - 8d` in
+//! * The node at depth `d` covers address bits `[8d, 8d + 8)`. A prefix of length `L` has its
+//!   home in the node at depth `max(0, ceil(L / 8) - 1)` with a relative length `r = L - 8d` in
 //!   `1..=8` (`0` only for the default route, in the root).
 //! * Inside a node, a prefix is the index `(1 << r) | (octet >> (8 - r))` of a complete binary
 //!   tree: `1` is the node's own root, `256..512` are the eight-bit prefixes. A 512-bit bitmap
 //!   says which indexes hold a prefix; their values sit in a boxed slice in index order, so the
 //!   value of index `i` is at the popcount of the bitmap below `i`.
-//! * Children are one per octet value: a 256-bit bitmap and a boxed slice of nodes, again
-//!   addressed by popcount.
+//! * Below a node, each octet value has nothing, a child node, or a *leaf*: a prefix alone in
+//!   that whole subtree, kept whole (network, length, value) instead of a chain of nodes that
+//!   would hold only it (IPv6 prefixes and sparse tables would otherwise cost a node per
+//!   octet). Two 256-bit bitmaps say which octets have a child and which a leaf; children and
+//!   leaves sit in boxed slices addressed by popcount. A leaf is pushed down into a new child
+//!   when another prefix arrives in its subtree, and a child holding a single prefix is pulled
+//!   back up into a leaf when the other ones leave.
 //! * A lookup walks down while a child exists for the address's octets (at most 4 nodes for
-//!   IPv4, 16 for IPv6), then goes back up: in each node, the longest prefix covering the octet
-//!   is the highest set bit of `bitmap & ancestors(octet)`, where `ancestors` is a precomputed
-//!   table of the nine indexes on the octet's path from the node's root.
+//!   IPv4, 16 for IPv6); a leaf where the walk stops is the answer if it covers the address
+//!   (nothing below it can be longer). Otherwise it goes back up: in each node, the longest
+//!   prefix covering the octet is the highest set bit of `bitmap & ancestors(octet)`, where
+//!   `ancestors` is a precomputed table of the nine indexes on the octet's path.
 //!
 //! Slices grow by exactly one element per insert (no spare capacity), which keeps memory near
-//! 8 bytes per value plus the nodes (128 bytes each, shared by every prefix inside).
+//! 4 bytes per value plus the nodes (176 bytes each, shared by every prefix inside).
 
 /// An unsigned address type: `u32` for IPv4, `u128` for IPv6.
 pub trait Addr: Copy + Eq + Ord {
@@ -32,47 +38,49 @@ pub trait Addr: Copy + Eq + Ord {
     fn or(self, other: Self) -> Self;
     /// The all-zero address.
     fn zero() -> Self;
+    /// The first `length` bits of the address, the others zero.
+    fn mask(self, length: u32) -> Self;
+    /// Whether `self` and `other` agree on their first `length` bits.
+    fn same_prefix(self, other: Self, length: u32) -> bool;
 }
 
-impl Addr for u32 {
-    const BITS: u32 = 32;
-    #[inline(always)]
-    fn octet(self, depth: u32) -> u8 {
-        (self >> (24 - 8 * depth)) as u8
-    }
-    #[inline]
-    fn place(octet: u8, depth: u32) -> Self {
-        u32::from(octet) << (24 - 8 * depth)
-    }
-    #[inline]
-    fn or(self, other: Self) -> Self {
-        self | other
-    }
-    #[inline]
-    fn zero() -> Self {
-        0
-    }
+macro_rules! addr_impl {
+    ($t:ty) => {
+        impl Addr for $t {
+            const BITS: u32 = <$t>::BITS;
+            #[inline(always)]
+            fn octet(self, depth: u32) -> u8 {
+                (self >> (Self::BITS - 8 - 8 * depth)) as u8
+            }
+            #[inline]
+            fn place(octet: u8, depth: u32) -> Self {
+                <$t>::from(octet) << (Self::BITS - 8 - 8 * depth)
+            }
+            #[inline]
+            fn or(self, other: Self) -> Self {
+                self | other
+            }
+            #[inline]
+            fn zero() -> Self {
+                0
+            }
+            #[inline]
+            fn mask(self, length: u32) -> Self {
+                self.checked_shr(Self::BITS - length)
+                    .unwrap_or(0)
+                    .checked_shl(Self::BITS - length)
+                    .unwrap_or(0)
+            }
+            #[inline(always)]
+            fn same_prefix(self, other: Self, length: u32) -> bool {
+                (self ^ other).checked_shr(Self::BITS - length).unwrap_or(0) == 0
+            }
+        }
+    };
 }
 
-impl Addr for u128 {
-    const BITS: u32 = 128;
-    #[inline(always)]
-    fn octet(self, depth: u32) -> u8 {
-        (self >> (120 - 8 * depth)) as u8
-    }
-    #[inline]
-    fn place(octet: u8, depth: u32) -> Self {
-        u128::from(octet) << (120 - 8 * depth)
-    }
-    #[inline]
-    fn or(self, other: Self) -> Self {
-        self | other
-    }
-    #[inline]
-    fn zero() -> Self {
-        0
-    }
-}
+addr_impl!(u32);
+addr_impl!(u128);
 
 /// `ANCESTORS[o]`: the indexes `1..256` (relative lengths 0..=7) on the path to octet `o`.
 /// The eighth index, `256 + o`, is tested on its own.
@@ -99,6 +107,19 @@ fn prefix_index(octet: u8, r: u32) -> usize {
     (1usize << r) | (usize::from(octet) >> (8 - r))
 }
 
+/// Relative length of prefix index `index`.
+#[inline]
+fn index_length(index: usize) -> u32 {
+    usize::BITS - 1 - index.leading_zeros()
+}
+
+/// The first octet (at its node) of the prefix at `index`.
+#[inline]
+fn index_octet(index: usize) -> u8 {
+    let r = index_length(index);
+    ((index - (1usize << r)) << (8 - r)) as u8
+}
+
 /// Number of set bits of `words` below bit `bit`.
 #[inline(always)]
 fn rank<const N: usize>(words: &[u64; N], bit: usize) -> usize {
@@ -113,6 +134,16 @@ fn rank<const N: usize>(words: &[u64; N], bit: usize) -> usize {
 #[inline(always)]
 fn test<const N: usize>(words: &[u64; N], bit: usize) -> bool {
     words[bit / 64] >> (bit % 64) & 1 != 0
+}
+
+#[inline]
+fn set<const N: usize>(words: &mut [u64; N], bit: usize) {
+    words[bit / 64] |= 1u64 << (bit % 64);
+}
+
+#[inline]
+fn unset<const N: usize>(words: &mut [u64; N], bit: usize) {
+    words[bit / 64] &= !(1u64 << (bit % 64));
 }
 
 /// Insert `item` at `at`, growing the slice by exactly one.
@@ -131,30 +162,41 @@ fn slice_remove<T>(slice: &mut Box<[T]>, at: usize) -> T {
     item
 }
 
-#[repr(C, align(64))]
-struct Node<V> {
-    /// Bit `i` set when prefix index `i` (1..512) holds a value.
-    prefixes: [u64; 8],
-    /// Bit `o` set when there is a child for octet `o`.
-    kids: [u64; 4],
-    values: Box<[V]>,
-    children: Box<[Node<V>]>,
+/// A prefix kept whole below a node, alone in its subtree.
+struct Leaf<K, V> {
+    network: K,
+    length: u8,
+    value: V,
 }
 
-impl<V> Default for Node<V> {
+struct Node<K, V> {
+    /// Bit `i` set when prefix index `i` (1..512) holds a value.
+    prefixes: [u64; 8],
+    /// Bit `o` set when there is a child node for octet `o`.
+    kids: [u64; 4],
+    /// Bit `o` set when there is a leaf for octet `o` (never with a child).
+    leaf_bits: [u64; 4],
+    values: Box<[V]>,
+    children: Box<[Node<K, V>]>,
+    leaves: Box<[Leaf<K, V>]>,
+}
+
+impl<K, V> Default for Node<K, V> {
     fn default() -> Self {
         Self {
             prefixes: [0; 8],
             kids: [0; 4],
+            leaf_bits: [0; 4],
             values: Box::default(),
             children: Box::default(),
+            leaves: Box::default(),
         }
     }
 }
 
-impl<V> Node<V> {
+impl<K: Addr, V> Node<K, V> {
     #[inline(always)]
-    fn child(&self, octet: u8) -> Option<&Node<V>> {
+    fn child(&self, octet: u8) -> Option<&Node<K, V>> {
         let o = usize::from(octet);
         if test(&self.kids, o) {
             Some(&self.children[rank(&self.kids, o)])
@@ -163,11 +205,35 @@ impl<V> Node<V> {
         }
     }
 
-    fn child_mut_or_new(&mut self, octet: u8) -> &mut Node<V> {
+    #[inline(always)]
+    fn leaf(&self, octet: u8) -> Option<&Leaf<K, V>> {
+        let o = usize::from(octet);
+        if test(&self.leaf_bits, o) {
+            Some(&self.leaves[rank(&self.leaf_bits, o)])
+        } else {
+            None
+        }
+    }
+
+    fn add_leaf(&mut self, octet: u8, leaf: Leaf<K, V>) {
+        let o = usize::from(octet);
+        set(&mut self.leaf_bits, o);
+        slice_insert(&mut self.leaves, rank(&self.leaf_bits, o), leaf);
+    }
+
+    fn take_leaf(&mut self, octet: u8) -> Leaf<K, V> {
+        let o = usize::from(octet);
+        let at = rank(&self.leaf_bits, o);
+        unset(&mut self.leaf_bits, o);
+        slice_remove(&mut self.leaves, at)
+    }
+
+    /// The child for `octet`, made (empty) if there is none; there must be no leaf there.
+    fn child_mut_or_new(&mut self, octet: u8) -> &mut Node<K, V> {
         let o = usize::from(octet);
         let at = rank(&self.kids, o);
         if !test(&self.kids, o) {
-            self.kids[o / 64] |= 1u64 << (o % 64);
+            set(&mut self.kids, o);
             slice_insert(&mut self.children, at, Node::default());
         }
         &mut self.children[at]
@@ -196,15 +262,20 @@ impl<V> Node<V> {
     }
 
     fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.children.is_empty()
+        self.values.is_empty() && self.children.is_empty() && self.leaves.is_empty()
     }
 
-    /// Every `(index, value)` of this node and `(octet, child)` of its children.
+    /// A node holding exactly one prefix and nothing else could be a leaf of its parent.
+    fn is_single(&self) -> bool {
+        self.children.is_empty() && self.values.len() + self.leaves.len() == 1
+    }
+
+    /// Every `(index, value)` of this node.
     fn entries(&self) -> impl Iterator<Item = (usize, &V)> {
         bits(&self.prefixes).zip(self.values.iter())
     }
 
-    fn kids(&self) -> impl Iterator<Item = (u8, &Node<V>)> {
+    fn kids(&self) -> impl Iterator<Item = (u8, &Node<K, V>)> {
         bits(&self.kids).map(|o| o as u8).zip(self.children.iter())
     }
 }
@@ -224,7 +295,7 @@ fn bits<const N: usize>(words: &[u64; N]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// Depth of the node holding prefixes of `length`, and their relative length there.
+/// Depth of the node that is the home of prefixes of `length`, and their relative length.
 #[inline]
 fn home(length: u32) -> (u32, u32) {
     let depth = length.saturating_sub(1) / 8;
@@ -233,11 +304,11 @@ fn home(length: u32) -> (u32, u32) {
 
 /// Prefixes of one family mapped to values of type `V`.
 pub struct Core<K: Addr, V> {
-    root: Node<V>,
+    root: Node<K, V>,
     len_counts: Vec<u32>,
     size: usize,
     nodes: usize,
-    _family: std::marker::PhantomData<K>,
+    leaves: usize,
 }
 
 impl<K: Addr, V> Default for Core<K, V> {
@@ -247,7 +318,7 @@ impl<K: Addr, V> Default for Core<K, V> {
             len_counts: vec![0; K::BITS as usize + 1],
             size: 0,
             nodes: 1,
-            _family: std::marker::PhantomData,
+            leaves: 0,
         }
     }
 }
@@ -265,58 +336,106 @@ impl<K: Addr, V> Core<K, V> {
         self.nodes
     }
 
-    /// Bytes held by the index itself (nodes and value slots; not what the values point to).
+    /// Bytes held by the index itself (nodes, leaves and value slots; not what values point to).
     pub fn memory(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.nodes * std::mem::size_of::<Node<V>>()
-            + self.size * std::mem::size_of::<V>()
+            + self.nodes * std::mem::size_of::<Node<K, V>>()
+            + self.leaves * std::mem::size_of::<Leaf<K, V>>()
+            + (self.size - self.leaves) * std::mem::size_of::<V>()
             + self.len_counts.len() * 4
     }
 
     /// Set the value of `network/length`; returns the value it replaces.
     /// Host bits of `network` beyond `length` are ignored.
     pub fn insert(&mut self, network: K, length: u32, value: V) -> Option<V> {
+        let network = network.mask(length);
         let (depth, r) = home(length);
         let mut node = &mut self.root;
-        let mut created = 0;
         for d in 0..depth {
             let octet = network.octet(d);
-            if !test(&node.kids, usize::from(octet)) {
-                created += 1;
+            if let Some(leaf) = node.leaf(octet) {
+                if leaf.network == network && u32::from(leaf.length) == length {
+                    let at = rank(&node.leaf_bits, usize::from(octet));
+                    return Some(std::mem::replace(&mut node.leaves[at].value, value));
+                }
+                // another prefix arrives in the leaf's subtree: push the leaf down a level
+                let leaf = node.take_leaf(octet);
+                let child = node.child_mut_or_new(octet);
+                self.nodes += 1;
+                if !Self::settle(child, d + 1, leaf) {
+                    self.leaves -= 1;
+                }
+                node = child;
+                continue;
+            }
+            if node.child(octet).is_none() {
+                node.add_leaf(
+                    octet,
+                    Leaf {
+                        network,
+                        length: length as u8,
+                        value,
+                    },
+                );
+                self.leaves += 1;
+                self.size += 1;
+                self.len_counts[length as usize] += 1;
+                return None;
             }
             node = node.child_mut_or_new(octet);
         }
-        self.nodes += created;
         let index = prefix_index(network.octet(depth), r);
         let at = rank(&node.prefixes, index);
         if test(&node.prefixes, index) {
             return Some(std::mem::replace(&mut node.values[at], value));
         }
-        node.prefixes[index / 64] |= 1u64 << (index % 64);
+        set(&mut node.prefixes, index);
         slice_insert(&mut node.values, at, value);
         self.size += 1;
         self.len_counts[length as usize] += 1;
         None
     }
 
+    /// Put a leaf pushed down from the parent into `node` (a fresh child, at `depth`);
+    /// returns whether it is still a leaf (else it is at home there).
+    fn settle(node: &mut Node<K, V>, depth: u32, leaf: Leaf<K, V>) -> bool {
+        let (home_depth, r) = home(u32::from(leaf.length));
+        if home_depth == depth {
+            let index = prefix_index(leaf.network.octet(depth), r);
+            set(&mut node.prefixes, index);
+            slice_insert(&mut node.values, rank(&node.prefixes, index), leaf.value);
+            false
+        } else {
+            node.add_leaf(leaf.network.octet(depth), leaf);
+            true
+        }
+    }
+
     /// Delete `network/length`; returns the value it had.
     pub fn remove(&mut self, network: K, length: u32) -> Option<V> {
+        let network = network.mask(length);
         let (depth, r) = home(length);
-        let mut removed_nodes = 0;
-        let old = Self::remove_at(&mut self.root, network, 0, depth, r, &mut removed_nodes)?;
-        self.nodes -= removed_nodes;
+        let mut counts = (0usize, 0isize);
+        let old = Self::remove_at(&mut self.root, network, length, 0, depth, r, &mut counts)?;
+        self.nodes -= counts.0;
+        self.leaves = self
+            .leaves
+            .checked_add_signed(counts.1)
+            .expect("leaf count");
         self.size -= 1;
         self.len_counts[length as usize] -= 1;
         Some(old)
     }
 
+    /// `counts`: (nodes removed, change in the number of leaves).
     fn remove_at(
-        node: &mut Node<V>,
+        node: &mut Node<K, V>,
         network: K,
+        length: u32,
         d: u32,
         depth: u32,
         r: u32,
-        removed_nodes: &mut usize,
+        counts: &mut (usize, isize),
     ) -> Option<V> {
         let octet = network.octet(d);
         if d == depth {
@@ -325,36 +444,65 @@ impl<K: Addr, V> Core<K, V> {
                 return None;
             }
             let at = rank(&node.prefixes, index);
-            node.prefixes[index / 64] &= !(1u64 << (index % 64));
+            unset(&mut node.prefixes, index);
             return Some(slice_remove(&mut node.values, at));
         }
         let o = usize::from(octet);
+        if let Some(leaf) = node.leaf(octet) {
+            if leaf.network != network || u32::from(leaf.length) != length {
+                return None;
+            }
+            counts.1 -= 1;
+            return Some(node.take_leaf(octet).value);
+        }
         if !test(&node.kids, o) {
             return None;
         }
         let at = rank(&node.kids, o);
-        let old = Self::remove_at(
-            &mut node.children[at],
-            network,
-            d + 1,
-            depth,
-            r,
-            removed_nodes,
-        )?;
-        if node.children[at].is_empty() {
-            slice_remove(&mut node.children, at);
-            node.kids[o / 64] &= !(1u64 << (o % 64));
-            *removed_nodes += 1;
+        let child = &mut node.children[at];
+        let old = Self::remove_at(child, network, length, d + 1, depth, r, counts)?;
+        if child.is_empty() || child.is_single() {
+            let child = slice_remove(&mut node.children, at);
+            unset(&mut node.kids, o);
+            counts.0 += 1;
+            if !child.is_empty() {
+                // the one prefix left below: a leaf of this node (it may be one already)
+                if child.leaves.is_empty() {
+                    counts.1 += 1;
+                }
+                node.add_leaf(octet, Self::into_leaf(child, network, d + 1));
+            }
         }
         Some(old)
     }
 
+    /// The single prefix of `node` (at `depth`, below the first `depth` octets of `path`).
+    fn into_leaf(node: Node<K, V>, path: K, depth: u32) -> Leaf<K, V> {
+        if let Some(leaf) = node.leaves.into_vec().pop() {
+            return leaf;
+        }
+        let index = bits(&node.prefixes).next().expect("one prefix");
+        let r = index_length(index);
+        let network = path.mask(8 * depth).or(K::place(index_octet(index), depth));
+        Leaf {
+            network,
+            length: (8 * depth + r) as u8,
+            value: node.values.into_vec().pop().expect("one value"),
+        }
+    }
+
     /// Value of exactly `network/length`.
     pub fn get(&self, network: K, length: u32) -> Option<&V> {
+        let network = network.mask(length);
         let (depth, r) = home(length);
         let mut node = &self.root;
         for d in 0..depth {
-            node = node.child(network.octet(d))?;
+            let octet = network.octet(d);
+            if let Some(leaf) = node.leaf(octet) {
+                let hit = leaf.network == network && u32::from(leaf.length) == length;
+                return hit.then_some(&leaf.value);
+            }
+            node = node.child(octet)?;
         }
         let index = prefix_index(network.octet(depth), r);
         test(&node.prefixes, index).then(|| node.value(index))
@@ -366,6 +514,7 @@ impl<K: Addr, V> Core<K, V> {
         let mut stack = vec![self.root];
         while let Some(node) = stack.pop() {
             out.extend(node.values.into_vec());
+            out.extend(node.leaves.into_vec().into_iter().map(|l| l.value));
             stack.extend(node.children.into_vec());
         }
         out
@@ -375,25 +524,32 @@ impl<K: Addr, V> Core<K, V> {
     #[inline]
     pub fn lookup(&self, address: K) -> Option<(u32, &V)> {
         let levels = K::BITS / 8;
-        let mut path: [&Node<V>; MAX_DEPTH] = [&self.root; MAX_DEPTH];
+        let mut path: [&Node<K, V>; MAX_DEPTH] = [&self.root; MAX_DEPTH];
         let mut depth = 0u32;
         let mut node = &self.root;
         while depth + 1 < levels {
-            match node.child(address.octet(depth)) {
+            let octet = address.octet(depth);
+            match node.child(octet) {
                 Some(child) => {
                     depth += 1;
                     path[depth as usize] = child;
                     node = child;
                 }
-                None => break,
+                None => {
+                    if let Some(leaf) = node.leaf(octet) {
+                        let length = u32::from(leaf.length);
+                        if leaf.network.same_prefix(address, length) {
+                            return Some((length, &leaf.value));
+                        }
+                    }
+                    break;
+                }
             }
         }
         loop {
             let node = path[depth as usize];
-            let octet = address.octet(depth);
-            if let Some(index) = node.best(octet) {
-                let r = usize::BITS - 1 - index.leading_zeros();
-                return Some((8 * depth + r, node.value(index)));
+            if let Some(index) = node.best(address.octet(depth)) {
+                return Some((8 * depth + index_length(index), node.value(index)));
             }
             if depth == 0 {
                 return None;
@@ -427,11 +583,13 @@ impl<K: Addr, V> Core<K, V> {
         out
     }
 
-    fn walk<'a>(node: &'a Node<V>, base: K, depth: u32, out: &mut Vec<(K, u32, &'a V)>) {
+    fn walk<'a>(node: &'a Node<K, V>, base: K, depth: u32, out: &mut Vec<(K, u32, &'a V)>) {
         for (index, value) in node.entries() {
-            let r = usize::BITS - 1 - index.leading_zeros();
-            let high = (index - (1usize << r)) << (8 - r);
-            out.push((base.or(K::place(high as u8, depth)), 8 * depth + r, value));
+            let network = base.or(K::place(index_octet(index), depth));
+            out.push((network, 8 * depth + index_length(index), value));
+        }
+        for leaf in node.leaves.iter() {
+            out.push((leaf.network, u32::from(leaf.length), &leaf.value));
         }
         for (octet, child) in node.kids() {
             Self::walk(child, base.or(K::place(octet, depth)), depth + 1, out);
@@ -464,6 +622,41 @@ mod tests {
         } else {
             (a << len) >> len
         }
+    }
+
+    /// (nodes, leaves) of a subtree, counted.
+    fn count<K: Addr, V>(node: &Node<K, V>) -> (usize, usize) {
+        node.children
+            .iter()
+            .fold((1, node.leaves.len()), |(n, l), c| {
+                let (cn, cl) = count(c);
+                (n + cn, l + cl)
+            })
+    }
+
+    #[test]
+    fn sparse_ipv6_prefixes_are_leaves() {
+        let mut core: Core<u128, u32> = Core::default();
+        let net = |i: u128| (0x2001 << 112) | (i << 96);
+        for i in 0..1000u128 {
+            core.insert(net(i), 64, i as u32);
+        }
+        // root, 2001::/8's node, 2001::/16's node, four /24 nodes; each /64 is a leaf below
+        // those (without leaves: a chain of five nodes per /64)
+        assert_eq!((core.nodes(), core.leaves), (7, 1000));
+        assert_eq!(core.lookup(net(7) | 5), Some((64, &7)));
+        assert_eq!(core.lookup(net(1000)), None);
+        // a prefix in a leaf's subtree pushes it down to where their octets part
+        core.insert(net(7), 56, 70_000);
+        assert_eq!((core.nodes(), core.leaves), (10, 1000));
+        assert_eq!(core.lookup(net(7) | 5), Some((64, &7)));
+        assert_eq!(core.lookup(net(7) | (1 << 70)), Some((56, &70_000)));
+        assert_eq!(core.remove(net(7), 56), Some(70_000));
+        assert_eq!((core.nodes(), core.leaves), (7, 1000)); // pulled back up
+        for i in 0..1000u128 {
+            assert_eq!(core.remove(net(i), 64), Some(i as u32));
+        }
+        assert_eq!((core.nodes(), core.leaves, core.len()), (1, 0, 0));
     }
 
     struct Rng(u64);
@@ -512,6 +705,8 @@ mod tests {
             }
         }
         assert_eq!(core.len(), routes.len());
+        assert_eq!(core.nodes, count(&core.root).0, "node count");
+        assert_eq!(core.leaves, count(&core.root).1, "leaf count");
         let mut expected: Vec<_> = routes.iter().map(|&(n, l, v)| (n, l, v)).collect();
         expected.sort_unstable_by_key(|e| (e.0, e.1));
         let got: Vec<_> = core
@@ -537,8 +732,7 @@ mod tests {
         for (n, l, _) in all {
             assert!(core.remove(n, l).is_some());
         }
-        assert_eq!(core.len(), 0);
-        assert_eq!(core.nodes(), 1);
+        assert_eq!((core.len(), core.nodes(), core.leaves), (0, 1, 0));
     }
 
     #[test]

@@ -4,10 +4,14 @@
 //! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), the batch lookups
 //! `lookup_many` (a sequence of ints) and `lookup_packed` (bytes of big-endian addresses),
 //! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute; `nbytes()` and
-//! `node_count()` describe the index's own memory. Values are arbitrary Python objects, held
-//! by reference. The table does not take part in Python's cycle collector: its values (route
-//! attributes) never refer back to it, and traversing a million entries on every full
+//! `node_count()` describe the trie's own memory, the module's `shared_nbytes()` and
+//! `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
+//! held by reference. The table does not take part in Python's cycle collector: its values
+//! (route attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
+//!
+//! The class is `frozen` (no per-call borrow flag, an atomic operation in PyO3): its state sits
+//! in a [`GilCell`], used with the GIL held, and no Python code runs while it is borrowed.
 
 mod core;
 mod shared;
@@ -18,8 +22,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::core::{Addr, Core};
-use crate::shared::Shared;
+use crate::core::Core;
+use crate::shared::{GilCell, Shared};
 
 type Value = Py<PyAny>;
 /// What the trie holds per prefix: an id into [`Shared`].
@@ -30,10 +34,35 @@ enum Inner {
     V6(Core<u128, Id>),
 }
 
+/// An address of the table's family.
+#[derive(Clone, Copy)]
+enum Address {
+    V4(u32),
+    V6(u128),
+}
+
+impl Inner {
+    #[inline]
+    fn lookup(&self, address: Address) -> Option<Id> {
+        match (self, address) {
+            (Inner::V4(t), Address::V4(a)) => t.lookup(a).map(|(_, &id)| id),
+            (Inner::V6(t), Address::V6(a)) => t.lookup(a).map(|(_, &id)| id),
+            _ => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Inner::V4(t) => t.len(),
+            Inner::V6(t) => t.len(),
+        }
+    }
+}
+
 /// Exact and longest-prefix lookups for prefixes of one family (`bits` = 32 or 128).
-#[pyclass(module = "ribflow_lpm")]
+#[pyclass(module = "ribflow_lpm", frozen)]
 struct PrefixTable {
-    inner: Inner,
+    inner: GilCell<Inner>,
     /// Address width of the family: 32 or 128.
     #[pyo3(get)]
     bits: u32,
@@ -44,8 +73,7 @@ trait FromInt: Sized {
     /// `Ok(None)` when `ob` is an int outside the type's range; `TypeError` when not an int.
     fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>>;
     /// The address from `Self::BYTES` big-endian bytes.
-    fn from_be(bytes: &[u8]) -> Self;
-    const BYTES: usize;
+    fn from_be_slice(bytes: &[u8]) -> Self;
 }
 
 impl FromInt for u32 {
@@ -58,10 +86,9 @@ impl FromInt for u32 {
         }
     }
     #[inline]
-    fn from_be(bytes: &[u8]) -> Self {
+    fn from_be_slice(bytes: &[u8]) -> Self {
         u32::from_be_bytes(bytes.try_into().expect("4 bytes"))
     }
-    const BYTES: usize = 4;
 }
 
 impl FromInt for u128 {
@@ -87,16 +114,9 @@ impl FromInt for u128 {
         Ok(Some(u128::from(high) << 64 | u128::from(low)))
     }
     #[inline]
-    fn from_be(bytes: &[u8]) -> Self {
+    fn from_be_slice(bytes: &[u8]) -> Self {
         u128::from_be_bytes(bytes.try_into().expect("16 bytes"))
     }
-    const BYTES: usize = 16;
-}
-
-/// A network argument as the family's integer type; out of range is a ValueError.
-fn network_arg<K: FromInt>(ob: &Bound<'_, PyAny>) -> PyResult<K> {
-    K::from_int(ob)?
-        .ok_or_else(|| PyValueError::new_err("network out of range for the address family"))
 }
 
 fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
@@ -108,79 +128,68 @@ fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
     Ok(length)
 }
 
-fn entries_list<'py, K>(
-    py: Python<'py>,
-    shared: &Shared,
-    entries: Vec<(K, u32, &Id)>,
-) -> PyResult<Bound<'py, PyList>>
+/// `(network, length, value)` tuples of `entries` (ids copied out of the borrowed table).
+fn entries_list<'py, K>(py: Python<'py>, entries: Vec<(K, u32, Id)>) -> PyResult<Bound<'py, PyList>>
 where
     K: IntoPyObject<'py>,
 {
+    let values: Vec<Value> = shared::with(py, |s| {
+        entries.iter().map(|e| s.value(e.2).clone_ref(py)).collect()
+    });
     let mut tuples = Vec::with_capacity(entries.len());
-    for (network, length, &id) in entries {
+    for ((network, length, _), value) in entries.into_iter().zip(values) {
         let network = network.into_bound_py_any(py)?;
         let length = length.into_bound_py_any(py)?;
-        let value = shared.value(id).bind(py).clone();
-        tuples.push(PyTuple::new(py, [network, length, value])?);
+        tuples.push(PyTuple::new(py, [network, length, value.into_bound(py)])?);
     }
     PyList::new(py, tuples)
 }
 
 /// The Python result of one lookup: the shared `(length, value)` tuple, or None.
 #[inline]
-fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<(u32, &Id)>) -> Bound<'py, PyAny> {
+fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<Id>) -> Bound<'py, PyAny> {
     match hit {
-        Some((_, &id)) => shared.tuple(id).bind(py).clone().into_any(),
+        Some(id) => shared.tuple(id).bind(py).clone().into_any(),
         None => py.None().into_bound(py),
     }
 }
 
-fn lookup_one<'py, K: Addr + FromInt>(
-    py: Python<'py>,
-    table: &Core<K, Id>,
-    address: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let hit = K::from_int(address)?.and_then(|a| table.lookup(a));
-    Ok(shared::with(py, |s| found(py, s, hit)))
+/// Owned copies of `(network, length, id)` entries.
+fn owned<K: Copy>(entries: Vec<(K, u32, &Id)>) -> Vec<(K, u32, Id)> {
+    entries.into_iter().map(|(n, l, &id)| (n, l, id)).collect()
 }
 
-fn lookup_many<'py, K: Addr + FromInt>(
-    py: Python<'py>,
-    table: &Core<K, Id>,
-    addresses: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
-    // the addresses first: iterating may run Python code, which must not see a borrowed table
-    let mut wanted = Vec::with_capacity(addresses.len().unwrap_or(0));
-    for address in addresses.try_iter()? {
-        wanted.push(K::from_int(&address?)?);
+impl PrefixTable {
+    /// `ob` as an address of the family: `Ok(None)` for an int out of its range.
+    #[inline]
+    fn address(&self, ob: &Bound<'_, PyAny>) -> PyResult<Option<Address>> {
+        Ok(if self.bits == 32 {
+            u32::from_int(ob)?.map(Address::V4)
+        } else {
+            u128::from_int(ob)?.map(Address::V6)
+        })
     }
-    let items: Vec<_> = shared::with(py, |s| {
-        wanted
-            .into_iter()
-            .map(|a| found(py, s, a.and_then(|a| table.lookup(a))))
-            .collect()
-    });
-    PyList::new(py, items)
-}
 
-fn lookup_packed<'py, K: Addr + FromInt>(
-    py: Python<'py>,
-    table: &Core<K, Id>,
-    data: &[u8],
-) -> PyResult<Bound<'py, PyList>> {
-    if !data.len().is_multiple_of(K::BYTES) {
-        return Err(PyValueError::new_err(format!(
-            "packed addresses: {} bytes is not a multiple of {}",
-            data.len(),
-            K::BYTES
-        )));
+    /// `ob` as a network of the family; out of range is a ValueError.
+    fn network(&self, ob: &Bound<'_, PyAny>) -> PyResult<Address> {
+        self.address(ob)?
+            .ok_or_else(|| PyValueError::new_err("network out of range for the address family"))
     }
-    let items: Vec<_> = shared::with(py, |s| {
-        data.chunks_exact(K::BYTES)
-            .map(|chunk| found(py, s, table.lookup(K::from_be(chunk))))
-            .collect()
-    });
-    PyList::new(py, items)
+
+    /// Empty the trie and give its result ids back (values are released after the borrows).
+    fn release_all(&self, py: Python<'_>) {
+        let ids = {
+            let mut inner = self.inner.borrow_mut(py);
+            match &mut *inner {
+                Inner::V4(t) => std::mem::take(t).into_values(),
+                Inner::V6(t) => std::mem::take(t).into_values(),
+            }
+        };
+        let freed: Vec<_> = shared::with_mut(py, |s| {
+            ids.into_iter().map(|id| s.release(py, id)).collect()
+        });
+        drop(freed);
+    }
 }
 
 #[pymethods]
@@ -192,19 +201,19 @@ impl PrefixTable {
             128 => Inner::V6(Core::default()),
             _ => return Err(PyValueError::new_err("bits must be 32 or 128")),
         };
-        Ok(Self { inner, bits })
+        Ok(Self {
+            inner: GilCell::new(inner),
+            bits,
+        })
     }
 
-    fn __len__(&self) -> usize {
-        match &self.inner {
-            Inner::V4(t) => t.len(),
-            Inner::V6(t) => t.len(),
-        }
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.inner.borrow(py).len()
     }
 
     /// Set the value of `network/length`; returns the value it replaces, if any.
     fn insert(
-        &mut self,
+        &self,
         network: &Bound<'_, PyAny>,
         length: u32,
         value: Bound<'_, PyAny>,
@@ -216,31 +225,31 @@ impl PrefixTable {
         }
         let py = value.py();
         let length = length_arg(length, self.bits)?;
-        let old = match &mut self.inner {
-            Inner::V4(t) => {
-                let network = network_arg(network)?;
-                t.insert(network, length, acquire(length, value)?)
-            }
-            Inner::V6(t) => {
-                let network = network_arg(network)?;
-                t.insert(network, length, acquire(length, value)?)
-            }
+        let network = self.network(network)?;
+        let id = acquire(length, value)?;
+        let old = match (&mut *self.inner.borrow_mut(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.insert(n, length, id),
+            (Inner::V6(t), Address::V6(n)) => t.insert(n, length, id),
+            _ => unreachable!("the address is of the table's family"),
         };
         Ok(old.map(|id| release(py, id)))
     }
 
     /// Delete `network/length`; returns the value it had, or None if absent.
-    fn remove(&mut self, network: &Bound<'_, PyAny>, length: u32) -> PyResult<Option<Value>> {
+    fn remove(&self, network: &Bound<'_, PyAny>, length: u32) -> PyResult<Option<Value>> {
+        let py = network.py();
         let length = length_arg(length, self.bits)?;
-        let old = match &mut self.inner {
-            Inner::V4(t) => t.remove(network_arg(network)?, length),
-            Inner::V6(t) => t.remove(network_arg(network)?, length),
+        let network = self.network(network)?;
+        let old = match (&mut *self.inner.borrow_mut(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.remove(n, length),
+            (Inner::V6(t), Address::V6(n)) => t.remove(n, length),
+            _ => None,
         };
-        Ok(old.map(|id| release(network.py(), id)))
+        Ok(old.map(|id| release(py, id)))
     }
 
     /// Remove every entry.
-    fn clear(&mut self, py: Python<'_>) {
+    fn clear(&self, py: Python<'_>) {
         self.release_all(py);
     }
 
@@ -252,11 +261,13 @@ impl PrefixTable {
         length: u32,
     ) -> PyResult<Option<Value>> {
         let length = length_arg(length, self.bits)?;
-        let id = match &self.inner {
-            Inner::V4(t) => t.get(network_arg(network)?, length),
-            Inner::V6(t) => t.get(network_arg(network)?, length),
+        let network = self.network(network)?;
+        let id = match (&*self.inner.borrow(py), network) {
+            (Inner::V4(t), Address::V4(n)) => t.get(n, length).copied(),
+            (Inner::V6(t), Address::V6(n)) => t.get(n, length).copied(),
+            _ => None,
         };
-        Ok(id.map(|&id| shared::with(py, |s| s.value(id).clone_ref(py))))
+        Ok(id.map(|id| shared::with(py, |s| s.value(id).clone_ref(py))))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
@@ -265,10 +276,11 @@ impl PrefixTable {
         py: Python<'py>,
         address: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match &self.inner {
-            Inner::V4(t) => lookup_one(py, t, address),
-            Inner::V6(t) => lookup_one(py, t, address),
-        }
+        let hit = match self.address(address)? {
+            Some(a) => self.inner.borrow(py).lookup(a),
+            None => None,
+        };
+        Ok(shared::with(py, |s| found(py, s, hit)))
     }
 
     /// `lookup` of every address of an iterable of ints, as a list.
@@ -277,24 +289,51 @@ impl PrefixTable {
         py: Python<'py>,
         addresses: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
-            Inner::V4(t) => lookup_many(py, t, addresses),
-            Inner::V6(t) => lookup_many(py, t, addresses),
+        // the addresses first: iterating may run Python code, which must not meet a borrow
+        let mut wanted = Vec::with_capacity(addresses.len().unwrap_or(0));
+        for address in addresses.try_iter()? {
+            wanted.push(self.address(&address?)?);
         }
+        let hits: Vec<Option<Id>> = {
+            let inner = self.inner.borrow(py);
+            wanted
+                .into_iter()
+                .map(|a| a.and_then(|a| inner.lookup(a)))
+                .collect()
+        };
+        let items: Vec<_> =
+            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        PyList::new(py, items)
     }
 
     /// `lookup` of addresses packed in bytes (4 or 16 bytes each, big-endian, i.e. network
     /// order as `socket.inet_pton` gives them), as a list.
     fn lookup_packed<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
-            Inner::V4(t) => lookup_packed(py, t, data),
-            Inner::V6(t) => lookup_packed(py, t, data),
+        let size = (self.bits / 8) as usize;
+        if !data.len().is_multiple_of(size) {
+            return Err(PyValueError::new_err(format!(
+                "packed addresses: {} bytes is not a multiple of {size}",
+                data.len()
+            )));
         }
+        let hits: Vec<Option<Id>> = match &*self.inner.borrow(py) {
+            Inner::V4(t) => data
+                .chunks_exact(4)
+                .map(|c| t.lookup(u32::from_be_slice(c)).map(|(_, &id)| id))
+                .collect(),
+            Inner::V6(t) => data
+                .chunks_exact(16)
+                .map(|c| t.lookup(u128::from_be_slice(c)).map(|(_, &id)| id))
+                .collect(),
+        };
+        let items: Vec<_> =
+            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        PyList::new(py, items)
     }
 
     /// Prefix lengths present, longest first.
-    fn lengths(&self) -> Vec<u32> {
-        match &self.inner {
+    fn lengths(&self, py: Python<'_>) -> Vec<u32> {
+        match &*self.inner.borrow(py) {
             Inner::V4(t) => t.lengths(),
             Inner::V6(t) => t.lengths(),
         }
@@ -302,60 +341,63 @@ impl PrefixTable {
 
     /// Every `(network, length, value)`, grouped by length, shortest first.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
-            Inner::V4(t) => shared::with(py, |s| entries_list(py, s, t.items())),
-            Inner::V6(t) => shared::with(py, |s| entries_list(py, s, t.items())),
+        let inner = self.inner.borrow(py);
+        match &*inner {
+            Inner::V4(t) => {
+                let entries = owned(t.items());
+                drop(inner);
+                entries_list(py, entries)
+            }
+            Inner::V6(t) => {
+                let entries = owned(t.items());
+                drop(inner);
+                entries_list(py, entries)
+            }
         }
     }
 
     /// Every entry ordered by network then length (the order pmacct's dumps walk).
     fn sorted_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match &self.inner {
-            Inner::V4(t) => shared::with(py, |s| entries_list(py, s, t.sorted_items())),
-            Inner::V6(t) => shared::with(py, |s| entries_list(py, s, t.sorted_items())),
+        let inner = self.inner.borrow(py);
+        match &*inner {
+            Inner::V4(t) => {
+                let entries = owned(t.sorted_items());
+                drop(inner);
+                entries_list(py, entries)
+            }
+            Inner::V6(t) => {
+                let entries = owned(t.sorted_items());
+                drop(inner);
+                entries_list(py, entries)
+            }
         }
     }
 
     /// Bytes held by this table's trie (nodes and value ids). The result tuples are shared
     /// by every table of the process: see the module's `shared_nbytes()`.
-    fn nbytes(&self) -> usize {
-        match &self.inner {
+    fn nbytes(&self, py: Python<'_>) -> usize {
+        match &*self.inner.borrow(py) {
             Inner::V4(t) => t.memory(),
             Inner::V6(t) => t.memory(),
         }
     }
 
     /// Number of trie nodes.
-    fn node_count(&self) -> usize {
-        match &self.inner {
+    fn node_count(&self, py: Python<'_>) -> usize {
+        match &*self.inner.borrow(py) {
             Inner::V4(t) => t.nodes(),
             Inner::V6(t) => t.nodes(),
         }
     }
 }
 
-impl PrefixTable {
-    /// Empty the trie and give its result ids back (values are released after the borrow).
-    fn release_all(&mut self, py: Python<'_>) {
-        let ids: Vec<Id> = match &mut self.inner {
-            Inner::V4(t) => std::mem::take(t).into_values(),
-            Inner::V6(t) => std::mem::take(t).into_values(),
-        };
-        let freed: Vec<_> = shared::with_mut(py, |s| {
-            ids.into_iter().map(|id| s.release(py, id)).collect()
-        });
-        drop(freed);
-    }
-}
-
 impl Drop for PrefixTable {
     fn drop(&mut self) {
-        if self.__len__() > 0 {
+        if self.inner.get_mut().len() > 0 {
             Python::attach(|py| self.release_all(py));
         }
     }
 }
-
 /// One more prefix refers to `(length, value)`: its id in the process-wide results.
 fn acquire(length: u32, value: Bound<'_, PyAny>) -> PyResult<Id> {
     let py = value.py();

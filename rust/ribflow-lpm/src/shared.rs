@@ -13,7 +13,7 @@
 //! turns any re-entrant use (a value's finaliser calling back into a table) into a panic, and
 //! Python objects are released only after the borrow ends.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
@@ -135,23 +135,46 @@ impl Shared {
     }
 }
 
-struct GilCell(RefCell<Shared>);
+/// A value used only with the GIL held: every accessor takes a `Python` token.
+pub struct GilCell<T>(RefCell<T>);
 
-// SAFETY: the cell is only reached through `with` and `with_mut`, which require a `Python`
-// token, i.e. the GIL held by the calling thread; the module is built for the stable ABI of
-// GIL-ful CPython (abi3), so no two threads can hold it at once.
-unsafe impl Sync for GilCell {}
+// SAFETY: the cell is only reached through methods that require a `Python` token, i.e. the GIL
+// held by the calling thread; the module is built for the stable ABI of GIL-ful CPython (abi3),
+// so no two threads can hold it at once. A re-entrant use (Python code run while borrowed) is
+// a `RefCell` panic, not undefined behaviour.
+unsafe impl<T: Send> Sync for GilCell<T> {}
 
-static SHARED: GilCell = GilCell(RefCell::new(Shared::new()));
+impl<T> GilCell<T> {
+    pub const fn new(value: T) -> Self {
+        Self(RefCell::new(value))
+    }
+
+    #[inline]
+    pub fn borrow<'a>(&'a self, _py: Python<'_>) -> Ref<'a, T> {
+        self.0.borrow()
+    }
+
+    #[inline]
+    pub fn borrow_mut<'a>(&'a self, _py: Python<'_>) -> RefMut<'a, T> {
+        self.0.borrow_mut()
+    }
+
+    /// Exclusive access through `&mut` (no borrow needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut()
+    }
+}
+
+static SHARED: GilCell<Shared> = GilCell::new(Shared::new());
 
 /// Read the process-wide results (GIL held).
 #[inline]
-pub fn with<R>(_py: Python<'_>, f: impl FnOnce(&Shared) -> R) -> R {
-    f(&SHARED.0.borrow())
+pub fn with<R>(py: Python<'_>, f: impl FnOnce(&Shared) -> R) -> R {
+    f(&SHARED.borrow(py))
 }
 
 /// Change the process-wide results (GIL held). Slots `f` returns are dropped after the borrow.
 #[inline]
-pub fn with_mut<R>(_py: Python<'_>, f: impl FnOnce(&mut Shared) -> R) -> R {
-    f(&mut SHARED.0.borrow_mut())
+pub fn with_mut<R>(py: Python<'_>, f: impl FnOnce(&mut Shared) -> R) -> R {
+    f(&mut SHARED.borrow_mut(py))
 }

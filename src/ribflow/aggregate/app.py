@@ -13,6 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from ribflow.aggregate.settings import AggregatorSettings, load_settings
+from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
@@ -64,6 +65,8 @@ def main(argv: list[str]) -> int:
         print(describe(settings))
         return 0
     setup_logging(settings.log_level)
+    if (refused := startup_check(settings, "aggregator")) is not None:
+        return refused
     serve_metrics(settings.metrics_port, settings.metrics_host)
     from ribflow.aggregate.pipeline import Aggregator
 
@@ -76,5 +79,5 @@ def main(argv: list[str]) -> int:
         aggregator.build()
         aggregator.run()
 
-    run_until_stopped("aggregator", settings.broker_address, run_once)
+    run_until_stopped("aggregator", settings, run_once)
     return 0

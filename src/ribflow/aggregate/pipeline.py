@@ -44,6 +44,7 @@ from ribflow.aggregate.records import RowBuilder
 from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.aggregate.window import MARKER, AggregationWindow, Watermarks
 from ribflow.dlq import DeadLetters
+from ribflow.kafka.client import KafkaTarget, client_config, quix_connection
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 from ribflow.topics import ensure_topics, specs
@@ -71,9 +72,7 @@ class Aggregator:
             since_epoch=settings.timestamps_since_epoch,
         )
         self._rlog = RateLimitedLog(log)
-        self._dlq_producer = Producer(
-            {"bootstrap.servers": settings.broker_address, "linger.ms": 50}
-        )
+        self._dlq_producer = Producer(client_config(settings, {"linger.ms": 50}))
         self.bad_letters = DeadLetters(
             self._dlq_producer, settings.dlq_topic(settings.flows_enriched_topic), COMPONENT
         )
@@ -81,7 +80,7 @@ class Aggregator:
             self._dlq_producer, settings.dlq_topic(settings.flows_aggregated_topic), COMPONENT
         )
         self.app = Application(
-            broker_address=settings.broker_address,
+            **quix_connection(settings),
             consumer_group=settings.group(),
             processing_guarantee=settings.processing_guarantee,
             state_dir=settings.state_dir,
@@ -104,7 +103,7 @@ class Aggregator:
             s.dlq_topic(s.flows_enriched_topic),
             s.dlq_topic(s.flows_aggregated_topic),
         ]
-        return ensure_topics(s.broker_address, specs(s, *names))
+        return ensure_topics(s, specs(s, *names))
 
     def build(self) -> StreamingDataFrame:
         """Register the pipeline on the app and return its last dataframe."""
@@ -124,9 +123,7 @@ class Aggregator:
             key_serializer="bytes",
             key_deserializer="bytes",
         )
-        backlog = backlog_partitions(
-            s.broker_address, s.group(), s.flows_enriched_topic, s.auto_offset_reset
-        )
+        backlog = backlog_partitions(s, s.group(), s.flows_enriched_topic, s.auto_offset_reset)
         window = AggregationWindow(
             bins=self.bins,
             dataframe=sdf,
@@ -200,10 +197,10 @@ class Aggregator:
         self._dlq_producer.poll(0)
 
 
-def backlog_partitions(broker: str, group: str, topic: str, reset: str) -> list[int]:
+def backlog_partitions(broker: KafkaTarget, group: str, topic: str, reset: str) -> list[int]:
     """Input partitions with flows not yet read by ``group``: at start the watermark waits for
     each of them (up to IDLE_TIMEOUT), so that catching up on one cannot make another late."""
-    consumer = Consumer({"bootstrap.servers": broker, "group.id": group})
+    consumer = Consumer(client_config(broker, {"group.id": group}))
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:

@@ -5,8 +5,8 @@ Sans-I/O core: :mod:`~ribflow.bgp.parser` (lines -> events), :mod:`~ribflow.bgp.
 :mod:`~ribflow.bgp.keys` (router keys and hot-router shards). I/O at the edges:
 :mod:`~ribflow.bgp.bridge` (the stdin loop), :mod:`~ribflow.bgp.outbox` (Kafka with back-
 pressure), :mod:`~ribflow.bgp.app` (``ribflow bridge``), :mod:`~ribflow.bgp.exabgp_config` and
-:mod:`~ribflow.bgp.speaker` (ExaBGP configuration and processes), :mod:`~ribflow.bgp.mrt` (MRT
-table conversion for loading routers in the lab and benchmarks).
+:mod:`~ribflow.bgp.speaker` (ExaBGP configuration and processes). MRT tables for loading
+routers in the lab and benchmarks: :mod:`ribflow.mrt`.
 """
 
 from ribflow.bgp.errors import BadLine, BgpError

@@ -25,6 +25,7 @@ from ribflow.bgp.outbox import Outbox, producer_config
 from ribflow.bgp.parser import EventBuilder
 from ribflow.bgp.settings import BridgeSettings, load_or_explain
 from ribflow.dlq import DeadLetters
+from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.topics import ensure_topics, partition_counts, specs
@@ -57,11 +58,11 @@ def prepare_topics(settings: BridgeSettings) -> None:
     try:
         if settings.bridge_create_topics:
             ensure_topics(
-                settings.broker_address,
+                settings,
                 specs(settings, topic, dlq),
                 timeout=15.0,
             )
-        counts = partition_counts(settings.broker_address, [topic], timeout=15.0)
+        counts = partition_counts(settings, [topic], timeout=15.0)
     except Exception as exc:
         log.error(
             "cannot check/create topics on %s (%s); producing anyway", settings.broker_address, exc
@@ -125,6 +126,8 @@ def main(argv: list[str]) -> int:
             serve_metrics(port, settings.metrics_host)
         except OSError as exc:  # metrics are not worth losing BGP events for
             log.error("cannot serve metrics on %s:%d: %s", settings.metrics_host, port, exc)
+    if (refused := startup_check(settings, "bridge", timeout=5.0)) is not None:
+        return refused
     prepare_topics(settings)
     source = open(args.input, "rb") if args.input else None  # noqa: SIM115 (closed below)
     try:

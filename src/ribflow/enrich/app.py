@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import RibflowError
+from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
@@ -43,9 +44,9 @@ def prepare_topics(settings: EnricherSettings) -> int:
     from ribflow.enrich.pipeline import output_topic_specs
 
     inputs = [settings.bgp_updates_topic, settings.flows_topic]
-    ensure_topics(settings.broker_address, specs(settings, *inputs))
-    partitions = check_copartitioned(settings.broker_address, inputs)
-    ensure_topics(settings.broker_address, output_topic_specs(settings, partitions))
+    ensure_topics(settings, specs(settings, *inputs))
+    partitions = check_copartitioned(settings, inputs)
+    ensure_topics(settings, output_topic_specs(settings, partitions))
     return partitions
 
 
@@ -60,6 +61,8 @@ def main(argv: list[str]) -> int:
         print(f"ribflow enricher: bad settings:\n{exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    if (refused := startup_check(settings, "enricher")) is not None:
+        return refused
     try:
         partitions = prepare_topics(settings)
         from ribflow.enrich.pipeline import build
@@ -84,5 +87,5 @@ def main(argv: list[str]) -> int:
         finally:
             log.info("enricher stopped: %s", wired.enricher.stats())
 
-    run_until_stopped("enricher", settings.broker_address, run_once)
+    run_until_stopped("enricher", settings, run_once)
     return 0

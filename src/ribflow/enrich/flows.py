@@ -24,6 +24,7 @@ from ribflow.rib.prefix import AFI_IP, AFI_IP6
 from ribflow.rib.table import RouterRib, pick_path, pick_route
 
 RD = "mpls_vpn_rd"  # a flow record's L3VPN route distinguisher (pmacct's text form)
+RD_ORIGIN = "mpls_vpn_rd_origin"  # where it came from: "flow" (the record's own) or "map"
 
 # What a malformed record raises while being parsed, matched or rendered.
 RECORD_ERRORS = (KeyError, TypeError, ValueError, OSError, AttributeError, IndexError)
@@ -115,6 +116,7 @@ def enrich_by_rd(
             rd = rd_map.lookup(rec)
             if rd:
                 rec[RD] = rd
+                rec[RD_ORIGIN] = "map"
         rds.append(rd if isinstance(rd, str) else "")
     for i in range(len(records) + 1):
         rd = rds[i] if i < len(records) else None

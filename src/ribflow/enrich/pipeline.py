@@ -27,6 +27,7 @@ from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.quix_store import ProducerOutput, QuixStore
 from ribflow.enrich.rdmap import RdMap, RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
+from ribflow.kafka.client import quix_connection
 from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def config_of(settings: EnricherSettings) -> EnricherConfig:
             comms_as_array=settings.comms_as_array,
             timestamps_since_epoch=settings.timestamps_since_epoch,
             timestamps_usec=settings.timestamps_usec,
+            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
+            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
+            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
             writer_id=f"{settings.writer_name}/{os.getpid()}",
             fields=tuple(fields) if fields else None,
         ),
@@ -140,7 +144,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     if settings.processing_guarantee == "exactly-once":
         producer_extra["transactional.id"] = settings.resolved_transactional_id()
     app = Application(
-        broker_address=settings.broker_address,
+        **quix_connection(settings),
         consumer_group=settings.group_id,
         auto_offset_reset=settings.auto_offset_reset,
         commit_interval=settings.commit_interval,

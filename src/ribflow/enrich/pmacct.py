@@ -16,16 +16,18 @@ from typing import Any, Final
 
 import orjson
 
+from ribflow.enrich.pmacct_extra import BASE_LEN, extras, extras_json
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import AFI_IP, format_address, format_prefix
 from ribflow.rib.table import Route
 
-# pmacct's names of IP protocol numbers (IANA keywords as pmacct spells them); numbers not
-# listed are written as decimal strings, which is what pmacct does for them too.
+# pmacct's names of IP protocol numbers (its _protocols table, pmacct-data.h); numbers not
+# listed, 0 included, are written as decimal strings, as pmacct does (nfacctd 1.7.7 prints
+# "0", "ipencap", "esp" for 0, 4, 50: tests/flow/test_isp_pmacct.py).
 _PROTO_NAMES: Final = {
-    0: "ip", 1: "icmp", 2: "igmp", 3: "ggp", 6: "tcp", 8: "egp", 9: "igp", 17: "udp",
+    1: "icmp", 2: "igmp", 3: "ggp", 4: "ipencap", 6: "tcp", 8: "egp", 9: "igp", 17: "udp",
     18: "mux", 41: "ipv6", 43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre",
-    50: "ipv6-crypt", 51: "ipv6-auth", 55: "mobile", 56: "tlsp", 58: "ipv6-icmp",
+    50: "esp", 51: "ah", 55: "mobile", 56: "tlsp", 58: "ipv6-icmp",
     59: "ipv6-nonxt", 60: "ipv6-opts", 80: "iso-ip", 83: "vines", 88: "eigrp", 89: "ospf",
     91: "larp", 93: "ax.25", 94: "ipip", 98: "encap", 102: "pnni", 103: "pim", 108: "IPcomp",
     111: "ipx-in-ip", 112: "vrrp", 115: "l2tp", 124: "isis", 132: "sctp", 133: "fc",
@@ -49,6 +51,9 @@ class FormatOptions:
     timestamps_usec: bool = False
     writer_id: str = "ribflow-enricher/0"
     fields: tuple[str, ...] | None = None
+    fwd_status_encode_as_string: bool = False
+    mpls_label_stack_encode_as_array: bool = False
+    pre_tag_label_encode_as_map: bool = False
 
 
 def _joined(text: str, as_array: bool) -> Any:
@@ -103,8 +108,7 @@ _TEMPLATE = (
     '"ip_src":"%s","net_src":"%s","ip_dst":"%s","net_dst":"%s","mask_src":%d,"mask_dst":%d,'
     '"port_src":%d,"port_dst":%d,"tcp_flags":"%d","ip_proto":"%s","tos":%d,"sampling_rate":%d,'
     '"timestamp_start":"%s","timestamp_end":"%s","timestamp_arrival":"%s",'
-    '"timestamp_export":"%s","export_proto_version":%d,"flows":1,"packets":%d,"bytes":%d,'
-    '"writer_id":'
+    '"timestamp_export":"%s","export_proto_version":%d,"flows":1,"packets":%d,"bytes":%d'
 )
 _DST_KEYS: Final = ("as_dst", "comms", "ecomms", "lcomms", "as_path", "local_pref", "med")
 _SRC_KEYS: Final = ("comms_src", "ecomms_src", "lcomms_src", "as_path_src", "local_pref_src",
@@ -142,10 +146,13 @@ class FlowFormatter:
         "_comms_array",
         "_exporters",
         "_fields",
+        "_fwd_as_string",
+        "_label_as_map",
         "_nets",
         "_no_route_parts",
         "_no_route_values",
         "_path_array",
+        "_stack_as_array",
         "_tail",
         "_token",
         "timestamp",
@@ -157,7 +164,11 @@ class FlowFormatter:
         self._comms_array = cc = options.comms_as_array
         self._fields = options.fields
         self.writer_id = options.writer_id
-        self._tail = orjson.dumps(options.writer_id) + b"}"  # "writer_id":... closes the record
+        # "writer_id":... closes the record (after the extra keys of pmacct_extra, if any)
+        self._tail = b',"writer_id":' + orjson.dumps(options.writer_id) + b"}"
+        self._fwd_as_string = options.fwd_status_encode_as_string
+        self._stack_as_array = options.mpls_label_stack_encode_as_array
+        self._label_as_map = options.pre_tag_label_encode_as_map
         self.timestamp = Timestamps(options.timestamps_since_epoch, options.timestamps_usec)
         self._token = object()  # identifies this formatter's cached parts in RouteAttrs
         self._exporters: dict[str, str] = {}
@@ -280,9 +291,9 @@ class FlowFormatter:
             cached_ts(received) or ts(received), cached_ts(exported) or ts(exported),
             _EXPORT_VERSION.get(g("version") or 0, 0), rec["packets"], rec["bytes"],
         )  # fmt: skip
-        rd = g("mpls_vpn_rd")
-        if rd:  # the RD whose table was looked up (pmacct's text form)
-            return text.encode() + self._tail[:-1] + b',"mpls_vpn_rd":' + orjson.dumps(rd) + b"}"
+        if len(rec) != BASE_LEN:  # tunnel, MPLS, VRF... fields (absent from most exports)
+            text += extras_json(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
+                                self._label_as_map)  # fmt: skip
         return text.encode() + self._tail
 
     def record(
@@ -348,10 +359,11 @@ class FlowFormatter:
             "flows": 1,
             "packets": rec["packets"],
             "bytes": rec["bytes"],
-            "writer_id": self.writer_id,
         }
-        if rec.get("mpls_vpn_rd"):
-            out["mpls_vpn_rd"] = rec["mpls_vpn_rd"]  # the RD whose table was looked up
+        if len(rec) != BASE_LEN:
+            out.update(extras(rec, PROTO_TEXT, self._fwd_as_string, self._stack_as_array,
+                              self._label_as_map))  # fmt: skip
+        out["writer_id"] = self.writer_id
         if self._fields is not None:
             return {k: out[k] for k in self._fields if k in out}
         return out

@@ -74,6 +74,24 @@ class EnricherSettings(AppSettings):
         alias="COMMS_AS_ARRAY",
         description="Encode comms, ecomms, lcomms (and *_src) as JSON arrays.",
     )
+    fwd_status_encode_as_string: bool = Field(
+        False,
+        alias="FWD_STATUS_ENCODE_AS_STRING",
+        description="Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of "
+        "the decimal string (pmacct's fwd_status_encode_as_string).",
+    )
+    mpls_label_stack_encode_as_array: bool = Field(
+        False,
+        alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY",
+        description="Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of "
+        "'16000_17000' (pmacct's mpls_label_stack_encode_as_array).",
+    )
+    pre_tag_label_encode_as_map: bool = Field(
+        False,
+        alias="PRE_TAG_LABEL_ENCODE_AS_MAP",
+        description="Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map "
+        "{'k1': 'v1', 'k2': 'v2'} (pmacct's pre_tag_label_encode_as_map).",
+    )
     timestamps_since_epoch: bool = Field(
         False,
         alias="TIMESTAMPS_SINCE_EPOCH",

@@ -34,10 +34,12 @@ from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
+from ribflow.flow.pretag import PreTagMap, PreTagMapError
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
 from ribflow.flow.workers_metrics import worker_metrics_port
+from ribflow.kafka.client import client_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import settings_table
@@ -59,16 +61,18 @@ def producer_config(s: CollectorSettings) -> dict[str, Any]:
             m.DELIVERY_FAILED.labels(msg.topic()).inc()
             log.error("Kafka did not take a message for %s: %s", msg.topic(), err)
 
-    return {
-        "bootstrap.servers": s.broker_address,
-        "linger.ms": s.linger_ms,
-        "compression.type": s.compression,
-        "queue.buffering.max.messages": s.kafka_queue_messages,
-        "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
-        "batch.size": 1 << 20,
-        "delivery.report.only.error": True,
-        "on_delivery": on_delivery,
-    }
+    return client_config(
+        s,
+        {
+            "linger.ms": s.linger_ms,
+            "compression.type": s.compression,
+            "queue.buffering.max.messages": s.kafka_queue_messages,
+            "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
+            "batch.size": 1 << 20,
+            "delivery.report.only.error": True,
+            "on_delivery": on_delivery,
+        },
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,14 +139,17 @@ def main(argv: list[str]) -> int:
     try:
         agent_map = AgentMap.load(settings.agent_map_file) if settings.agent_map_file else None
         gate = exporter_gate(settings)  # each worker loads and follows the file itself
-    except (AgentMapError, ConfigError) as exc:
+        pretag = PreTagMap.load(settings.pre_tag_map) if settings.pre_tag_map else None
+    except (AgentMapError, ConfigError, PreTagMapError) as exc:
         log.error("%s", exc)
         return 2
+    if role is None and (refused := startup_check(settings, "collector")) is not None:
+        return refused
     try:
         if role is None and settings.collector_workers > 1:
             prepare_topics(settings)
             return supervise(settings)
-        return run(settings, agent_map, role, gate)
+        return run(settings, agent_map, role, gate, pretag)
     except (RibflowError, OSError, KafkaException) as exc:
         log.error("cannot run: %s", exc)
         return 1
@@ -158,9 +165,9 @@ def exporter_gate(settings: CollectorSettings) -> ExporterGate:
 def prepare_topics(settings: CollectorSettings) -> None:
     """Create the topics (CREATE_TOPICS) and warn when flows cannot be joined with bgp-updates."""
     if settings.create_topics:
-        ensure_topics(settings.broker_address, topic_specs(settings))
+        ensure_topics(settings, topic_specs(settings))
     joined = [settings.flows_topic, settings.bgp_updates_topic]
-    counts = partition_counts(settings.broker_address, joined)
+    counts = partition_counts(settings, joined)
     if len(counts) == 2 and len(set(counts.values())) != 1:
         log.warning(
             "%s has %d partitions but %s has %d: the enricher will refuse to join them",
@@ -174,6 +181,7 @@ def run(
     agent_map: AgentMap | None,
     role: WorkerRole | None = None,
     gate: ExporterGate | None = None,
+    pretag: PreTagMap | None = None,
 ) -> int:
     """Start everything, serve until a signal, stop in order (``role``: as one of several
     workers, on inherited sockets, topics already prepared by the parent)."""
@@ -185,11 +193,11 @@ def run(
     decoder = Dispatcher()
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:
-        m.TEMPLATES_RESTORED.set(sync.restore(settings.broker_address, settings.restore_timeout_s))
+        m.TEMPLATES_RESTORED.set(sync.restore(settings, settings.restore_timeout_s))
     resolver = RouterResolver(agent_map, settings.fallback_router, settings.bgp_router_key)
     follower = None
     if settings.follow_bgp_updates:
-        follower = PeerFollower(settings.broker_address, settings.bgp_updates_topic, resolver)
+        follower = PeerFollower(settings, settings.bgp_updates_topic, resolver)
         follower.start()
         if not follower.caught_up.wait(settings.bgp_catchup_timeout_s):
             log.warning(
@@ -219,6 +227,8 @@ def run(
         dlq_max_per_second=settings.dlq_max_per_second,
         stats_interval_s=settings.stats_interval_s,
         gate=gate or exporter_gate(settings),
+        max_export_skew_ms=settings.max_export_skew_ms,
+        pretag=pretag,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

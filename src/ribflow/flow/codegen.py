@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ribflow.flow import ies
+from ribflow.flow.codegen_extra import EXTRA_GLOBALS, INNER_IES, extra_exprs, layers
+from ribflow.flow.codegen_source import body_source, dict_source, fixed_source, var_source
 from ribflow.flow.record import NO_ADDRESS, ZERO_V4, ip4, ip6, ntp_ms
 from ribflow.flow.types import FlowRecord
 
@@ -47,19 +49,8 @@ def _int(raw: bytes) -> int:
 
 _GLOBALS: dict[str, Any] = {
     "_g_ip4": ip4, "_g_ip6": ip6, "_g_ntp": ntp_ms, "_g_int": _int, "_g_Z4": ZERO_V4,
-    "_g_Z6": _ZERO_V6,
+    "_g_Z6": _ZERO_V6, **EXTRA_GLOBALS,
 }
-# Every generated function starts by binding globals and per-call constants to locals (faster
-# lookups in the record loop).
-_PREAMBLE = [
-    "def decode(buf, out, exporter, domain, recv, tex, anchor, uptime, sysinit, rates, rate):",
-    "    ap = out.append",
-    "    _ip4, _ip6, _ntp, _int, _Z4, _Z6 = _g_ip4, _g_ip6, _g_ntp, _g_int, _g_Z4, _g_Z6",
-    "    base = anchor - uptime",
-    "    late = uptime + 0x80000000",
-]
-
-
 @dataclass(slots=True)
 class Codec:
     """A compiled data template."""
@@ -69,6 +60,7 @@ class Codec:
     decode: DecodeFn
     biflow: bool
     source: str = field(repr=False)
+    vrf: bool = False  # records carry VRF ids: the exporter's VRF table completes them
 
 
 @dataclass(slots=True)
@@ -97,28 +89,48 @@ class _Plan:
         self.version = version
         self.fields = fields
         self.first: dict[tuple[int, int], int] = {}
+        self.last: dict[tuple[int, int], int] = {}
         for i, (ie, _length, pen) in enumerate(fields):
             self.first.setdefault((pen, ie), i)
+            self.last[(pen, ie)] = i
         self.used: dict[int, _Used] = {}
+        # A template that repeats the IP header elements describes several protocol layers
+        # (outer and inner header of a tunnel): the record's header fields are the inner
+        # (last) occurrences, as pmacct reads them; codegen_extra adds the outer as tunnel_*.
+        self.layers = layers(fields)
+        self.prefer_last = INNER_IES if len(self.layers) > 1 else frozenset()
 
-    # -- element access -------------------------------------------------------------------
-    def _field(
-        self, ie: int, pen: int = 0, lengths: tuple[int, ...] = (), raw: bool = False
-    ) -> _Used | None:
-        i = self.first.get((pen, ie))
-        if i is None:
-            return None
+    def index(self, ie: int, pen: int = 0) -> int | None:
+        """Position of the element that feeds the record (the inner one in a tunnel)."""
+        if pen == 0 and ie in self.prefer_last:
+            return self.last.get((pen, ie))
+        return self.first.get((pen, ie))
+
+    def at(self, i: int, raw: bool) -> _Used | None:
+        """The element at position ``i`` (fixed length, or variable length when ``raw``)."""
         length = self.fields[i][1]
-        if length == 0 or length == ies.VARLEN or (lengths and length not in lengths):
+        if length == 0 or (length == ies.VARLEN and not raw):
             return None
         u = self.used.get(i)
         if u is None:
             u = self.used[i] = _Used(i, length, f"f{i}", raw)
         return u if u.raw == raw else None
 
+    # -- element access -------------------------------------------------------------------
+    def _field(
+        self, ie: int, pen: int = 0, lengths: tuple[int, ...] = (), raw: bool = False
+    ) -> _Used | None:
+        i = self.index(ie, pen)
+        if i is None:
+            return None
+        length = self.fields[i][1]
+        if length == 0 or length == ies.VARLEN or (lengths and length not in lengths):
+            return None
+        return self.at(i, raw)
+
     def num(self, ie: int, pen: int = 0, max_len: int = 8) -> tuple[str, int] | None:
         """Expression of an unsigned integer element and its length, or None if absent."""
-        i = self.first.get((pen, ie))
+        i = self.index(ie, pen)
         if i is None:
             return None
         length = self.fields[i][1]
@@ -130,7 +142,7 @@ class _Plan:
         return (u.name if u.native else f"_int({u.name})"), length
 
     def has(self, ie: int, pen: int = 0) -> bool:
-        i = self.first.get((pen, ie))
+        i = self.index(ie, pen)
         return i is not None and self.fields[i][1] not in (0, ies.VARLEN)
 
     # -- record keys ----------------------------------------------------------------------
@@ -238,13 +250,8 @@ class _Plan:
         )
 
 
-def _dict_source(values: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in values.items()) + "}"
-
-
 def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str], str | None]:
     """Forward record expressions, shared local assignments, reverse record (biflow) source."""
-    pre: list[str] = []
     fwd: dict[str, str] = {
         "exporter": "exporter", "version": str(plan.version), "domain": "domain",
         "time_received_ms": "recv", "time_export_ms": "tex",
@@ -267,6 +274,8 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
         "sampling_rate": plan.sampling(), "direction": plan.direction(),
         "flow_type": "'biflow-forward'" if biflow else "None",
     }
+    extra, pre = extra_exprs(plan)  # keys only templates with those elements have
+    fwd.update(extra)
     if not biflow:
         return fwd, pre, None
     rev_pen = ies.REVERSE_PEN
@@ -296,78 +305,12 @@ def _record_exprs(plan: _Plan, biflow: bool) -> tuple[dict[str, str], list[str],
         next_hop="None", bgp_next_hop="None", direction="None",
         packets="r_packets", bytes="r_bytes", flow_type="'biflow-reverse'",
     )
-    return fwd, pre, _dict_source(rev)
-
-
-def _body(fwd: dict[str, str], pre: list[str], rev: str | None, indent: str) -> list[str]:
-    lines = [indent + p for p in pre]
-    lines.append(f"{indent}ap({_dict_source(fwd)})")
-    if rev is not None:
-        lines.append(f"{indent}if r_packets or r_bytes:")
-        lines.append(f"{indent}    ap({rev})")
-    return lines
-
-
-def _fixed_source(plan: _Plan, body: list[str]) -> tuple[str, str]:
-    fmt, pad = ["!"], 0
-    names: list[str] = []
-    for i, (_ie, length, _pen) in enumerate(plan.fields):
-        u = plan.used.get(i)
-        if u is None:
-            pad += length
-            continue
-        if pad:
-            fmt.append(f"{pad}x")
-            pad = 0
-        fmt.append(u.code)
-        names.append(u.name)
-    if pad:
-        fmt.append(f"{pad}x")
-    target = "_" if not names else ", ".join(names) + ("," if len(names) == 1 else "")
-    head = [*_PREAMBLE, f"    for {target} in _iter(buf):"]
-    return "\n".join([*head, *body, "    return True"]), "".join(fmt)
-
-
-def _var_source(plan: _Plan, body: list[str], min_size: int) -> str:
-    lines = [
-        *_PREAMBLE,
-        "    n = len(buf)",
-        "    o = 0",
-        f"    while n - o >= {min_size}:",
-    ]
-    ind = "        "
-    skip = 0  # unused fixed-length bytes not yet stepped over
-    for i, (_ie, length, _pen) in enumerate(plan.fields):
-        u = plan.used.get(i)
-        if u is None and length != ies.VARLEN:
-            skip += length
-            continue
-        if skip:
-            lines.append(f"{ind}o += {skip}")
-            skip = 0
-        if length == ies.VARLEN:
-            lines += [
-                f"{ind}if o >= n:",
-                f"{ind}    return False",
-                f"{ind}ln = buf[o]",
-                f"{ind}o += 1",
-                f"{ind}if ln == 255:",
-                f"{ind}    if o + 2 > n:",
-                f"{ind}        return False",
-                f"{ind}    ln = (buf[o] << 8) | buf[o + 1]",
-                f"{ind}    o += 2",
-                f"{ind}o += ln",
-            ]
-            continue
-        assert u is not None
-        value = f"_int(buf[o:o + {length}])" if u.native else f"buf[o:o + {length}]"
-        lines += [f"{ind}{u.name} = {value}", f"{ind}o += {length}"]
-    if skip:
-        lines.append(f"{ind}o += {skip}")
-    lines += [f"{ind}if o > n:", f"{ind}    return False"]
-    lines += body
-    lines.append("    return True")
-    return "\n".join(lines)
+    # the reverse half's own ends of the extra keys (as in_if/out_if above)
+    for a, b in (("mac_src", "mac_dst"), ("tunnel_ip_src", "tunnel_ip_dst"),
+                 ("tunnel_port_src", "tunnel_port_dst"), ("ingress_vrf_id", "egress_vrf_id")):
+        if a in fwd or b in fwd:
+            rev[a], rev[b] = fwd.get(b, "None"), fwd.get(a, "None")
+    return fwd, pre, dict_source(rev)
 
 
 def compile_template(version: int, fields: tuple[FieldSpec, ...]) -> Codec:
@@ -379,16 +322,17 @@ def compile_template(version: int, fields: tuple[FieldSpec, ...]) -> Codec:
     namespace: dict[str, Any] = dict(_GLOBALS)
     if variable:
         min_size = sum(1 if ln == ies.VARLEN else ln for _ie, ln, _pen in fields)
-        source = _var_source(plan, _body(fwd, pre, rev, "        "), min_size)
+        source = var_source(plan, body_source(fwd, pre, rev, "        "), min_size)
         size = 0
     else:
-        source_text, fmt = _fixed_source(plan, _body(fwd, pre, rev, "        "))
+        source_text, fmt = fixed_source(plan, body_source(fwd, pre, rev, "        "))
         st = struct.Struct(fmt)
         namespace["_iter"] = st.iter_unpack
         source, size = source_text, st.size
         min_size = size
     exec(compile(source, f"<template v{version} {len(fields)} fields>", "exec"), namespace)
-    return Codec(size, min_size, namespace["decode"], biflow, source)
+    vrf = plan.has(ies.INGRESS_VRF_ID) or plan.has(ies.EGRESS_VRF_ID)
+    return Codec(size, min_size, namespace["decode"], biflow, source, vrf)
 
 
 _cache: OrderedDict[tuple[int, tuple[FieldSpec, ...]], Codec] = OrderedDict()

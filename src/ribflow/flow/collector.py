@@ -37,6 +37,8 @@ from ribflow.flow import collector_metrics as m
 from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, KeyChooser
 from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.pretag import PreTagMap
+from ribflow.flow.record import kafka_time
 from ribflow.flow.templates_topic import StatefulDecoder
 from ribflow.flow.types import PacketDecoder
 from ribflow.flow.udp import Listener, socket_stats
@@ -79,6 +81,8 @@ class Collector:
         dlq_max_per_second: int = 1000,
         stats_interval_s: float = 1.0,
         gate: ExporterGate | None = None,
+        max_export_skew_ms: int = 300_000,
+        pretag: PreTagMap | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.listeners = listeners
@@ -93,6 +97,8 @@ class Collector:
         self.stats_interval_s = stats_interval_s
         self.gate = gate or ExporterGate()
         self.clock = clock
+        self.max_export_skew_ms = max_export_skew_ms
+        self.pretag = pretag
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
         self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
@@ -167,10 +173,19 @@ class Collector:
             return
         router = ""
         if records:
+            if self.pretag is not None:
+                self.pretag.apply(records)
             exporter = records[0]["exporter"]
             router = self.resolver.router_for(exporter)
             self.tallies.records[proto] += len(records)
-            ts = records[0].get("time_export_ms") or now_ms
+            export_ms = records[0].get("time_export_ms")
+            ts = kafka_time(export_ms, now_ms, self.max_export_skew_ms)
+            if export_ms is not None and ts != export_ms:
+                m.SKEWED.inc()
+                self._bad.warning(
+                    "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
+                    "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
+                )  # fmt: skip
             self.batcher.add(router, exporter, records, ts, now_ms)
         if result.counters:
             self._send_counters(result.counters, router, now_ms)

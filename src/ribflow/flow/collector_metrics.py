@@ -37,6 +37,11 @@ DENIED = Counter(
     ["source"],
 )
 MESSAGES = Counter("ribflow_collector_messages_total", "Kafka messages produced", ["topic"])
+SKEWED = Counter(
+    "ribflow_collector_skewed_export_time_total",
+    "Flows messages stamped with the arrival time because the export time was more than "
+    "MAX_EXPORT_SKEW_MS away from it",
+)
 DROPPED = Counter(
     "ribflow_collector_dropped_records_total",
     "Flow records dropped by the collector itself (BACKPRESSURE=drop with Kafka's queue full)",

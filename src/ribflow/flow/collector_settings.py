@@ -82,6 +82,14 @@ class CollectorSettings(AppSettings):
         description="Distinct denied source addresses that get their own label in "
         "ribflow_collector_denied_packets_total; later ones are counted as 'other'.",
     )
+    pre_tag_map: str = Field(
+        "",
+        alias="PRE_TAG_MAP",
+        description="pmacct pre_tag_map file (set_tag/set_tag2/set_label rules keyed by "
+        "exporter, interfaces, direction, addresses...; first match wins): records get "
+        "tag/tag2/label. Read at start; a key ribflow cannot evaluate refuses the map. "
+        "Empty: none.",
+    )
     fallback_router: str = Field(
         "",
         alias="FALLBACK_ROUTER",
@@ -164,6 +172,17 @@ class CollectorSettings(AppSettings):
         ge=0,
         le=60_000,
         description="Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1).",
+    )
+    max_export_skew_ms: int = Field(
+        300_000,
+        alias="MAX_EXPORT_SKEW_MS",
+        ge=0,
+        le=7 * 86_400_000,
+        description="Largest distance (ms) between an export packet's export time and its "
+        "arrival for the export time to become the Kafka timestamp of its flows message; "
+        "beyond it (an exporter clock off by hours or days, a replayed capture) the arrival "
+        "time is used, so retention and the broker's timestamp limits never drop the message. "
+        "The record keeps its export time (time_export_ms). 0: always the arrival time.",
     )
     dlq_partial: bool = Field(
         True,

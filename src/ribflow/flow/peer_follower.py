@@ -18,6 +18,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from ribflow.agentmap import RouterResolver
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 
@@ -29,7 +30,7 @@ class PeerFollower(threading.Thread):
 
     def __init__(
         self,
-        broker: str,
+        broker: KafkaTarget,
         topic: str,
         resolver: RouterResolver,
         group: str = "ribflow-collector-peers",
@@ -54,12 +55,14 @@ class PeerFollower(threading.Thread):
 
     def run(self) -> None:
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.broker,
-                "group.id": f"{self.group}-{uuid.uuid4().hex[:8]}",  # never joined, never committed
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            },
+            client_config(
+                self.broker,
+                {
+                    "group.id": f"{self.group}-{uuid.uuid4().hex[:8]}",  # never joined/committed
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                },
+            ),
             logger=logging.getLogger("ribflow.kafka.peers"),
         )
         try:

@@ -40,6 +40,21 @@ def ntp_ms(value: int) -> int | None:
     return ms if ms >= 0 else None
 
 
+def kafka_time(export_ms: int | None, received_ms: int, max_skew_ms: int) -> int:
+    """The Kafka timestamp of a flows message: the export time, bounded by the arrival time.
+
+    An export time more than ``max_skew_ms`` before or after the arrival (a wrong exporter
+    clock, a replayed capture) gives the arrival time: a message stamped days in the past is
+    deleted by retention as soon as it is written, and one far in the future is refused by the
+    broker (``log.message.timestamp.after.max.ms``). Everything downstream that reads flows by
+    time (the enricher's alignment with bgp-updates, the point-in-time replay's window) sees
+    this bounded time; the record itself keeps ``time_export_ms``.
+    """
+    if export_ms is None or abs(export_ms - received_ms) > max_skew_ms:
+        return received_ms
+    return export_ms
+
+
 def uptime_anchor(export_ms: int, received_ms: int) -> int:
     """The wall clock that sysUpTime-relative times are counted back from.
 

@@ -8,13 +8,14 @@ compacted ``flow-templates`` topic, so a restarted decoder decodes the first dat
 
 from __future__ import annotations
 
+from ribflow.flow.exporter_info import ExporterInfoStore
 from ribflow.flow.pending import PendingData, PendingLimits
 from ribflow.flow.sampling import SamplingStore
 from ribflow.flow.templates import MemoryTemplateStore, TemplateLimits, TemplateStore
 
 
 class DecoderState:
-    """Templates + sampling + held data of every exporter one decoder process has seen."""
+    """Templates, sampling, VRF/interface tables and held data of every exporter seen."""
 
     def __init__(
         self,
@@ -27,6 +28,7 @@ class DecoderState:
         self.templates: TemplateStore = templates or MemoryTemplateStore(template_limits)
         self.sampling = sampling or SamplingStore()
         self.pending = pending or PendingData(pending_limits)
+        self.info = ExporterInfoStore()  # VRF tables, interface names (re-sent periodically)
 
     def snapshot(self) -> dict[str, bytes]:
         """Everything worth persisting, keyed ``tpl|…``, ``smp|…`` and ``sys|…``."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ribflow.flow import ies
 from ribflow.flow.codegen import FieldSpec, decode_records
 from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.exporter_info import RAW_OPTION_IES, complete
 from ribflow.flow.pending import PacketContext
 from ribflow.flow.state import DecoderState
 from ribflow.flow.templates import MAX_FIELDS, Template, TemplateKey
@@ -118,10 +119,14 @@ class TemplatedDecoder:
             self.options_data(tpl, body, ctx, result)
             return
         dom = self.state.sampling.get((ctx.exporter, ctx.version, ctx.domain))
+        codec = tpl.codec
         records, ok = decode_records(
-            tpl.codec, body, ctx.exporter, ctx.domain, ctx.received_ms, ctx.export_ms,
+            codec, body, ctx.exporter, ctx.domain, ctx.received_ms, ctx.export_ms,
             ctx.anchor_ms, ctx.uptime_ms, dom.sysinit_ms, dom.rates, dom.default,
         )
+        info = self.state.info.get((ctx.exporter, ctx.version, ctx.domain))
+        if info is not None or codec.vrf:
+            complete(records, info)
         result.records.extend(records)
         if not ok:
             result.errors.append(TRUNCATED_RECORD)
@@ -249,7 +254,10 @@ class TemplatedDecoder:
     def options_data(
         self, tpl: Template, body: bytes, ctx: PacketContext, result: DecodeResult
     ) -> None:
-        """Learn sampling rates and boot times from options records (not flows: not emitted)."""
+        """Learn sampling, boot times, VRF tables and interface names from options records.
+
+        Options records are not flows: nothing is emitted.
+        """
         fields = tpl.fields
         # NetFlow v9 scope fields have their own type space (1 = system, 2 = interface…).
         first_option = tpl.scope_count if self.dialect.version == 9 else 0
@@ -258,6 +266,7 @@ class TemplatedDecoder:
         key = (ctx.exporter, ctx.version, ctx.domain)
         while n - o >= min_len and min_len > 0:
             values: dict[int, int] = {}
+            raws: dict[int, bytes] = {}
             for i, (ie, ln, pen) in enumerate(fields):
                 if ln == ies.VARLEN:
                     if o >= n:
@@ -271,14 +280,18 @@ class TemplatedDecoder:
                             return
                         ln = (body[o] << 8) | body[o + 1]
                         o += 2
-                if i >= first_option and pen == 0 and 0 < ln <= 8:
-                    values.setdefault(ie, int.from_bytes(body[o : o + ln], "big"))
+                if i >= first_option and pen == 0:
+                    if ie in RAW_OPTION_IES:
+                        raws.setdefault(ie, body[o : o + ln])
+                    elif 0 < ln <= 8:
+                        values.setdefault(ie, int.from_bytes(body[o : o + ln], "big"))
                 o += ln
             if o > n:
                 result.errors.append(TRUNCATED_RECORD)
                 return
             try:
                 self.state.sampling.learn(key, values)
+                self.state.info.learn(key, values, raws)
             except FlowDecodeError as exc:
                 result.errors.append(exc.reason)
                 return

@@ -18,6 +18,7 @@ from typing import Protocol
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from ribflow.errors import EnvironmentProblem
+from ribflow.kafka.client import KafkaTarget, client_config
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class StatefulDecoder(Protocol):
     def drain_changes(self) -> dict[str, bytes | None]: ...
 
 
-def read_table(broker: str, topic: str, timeout: float = 30.0) -> dict[str, bytes]:
+def read_table(broker: KafkaTarget, topic: str, timeout: float = 30.0) -> dict[str, bytes]:
     """The latest value of every key of a (compacted) topic; tombstones remove keys.
 
     A missing topic is an empty table. Raises :class:`EnvironmentProblem` when the topic cannot
@@ -40,12 +41,14 @@ def read_table(broker: str, topic: str, timeout: float = 30.0) -> dict[str, byte
     worse than failing loudly at start).
     """
     consumer = Consumer(
-        {
-            "bootstrap.servers": broker,
-            "group.id": f"ribflow-templates-{uuid.uuid4().hex[:8]}",  # never joined or committed
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        },
+        client_config(
+            broker,
+            {
+                "group.id": f"ribflow-templates-{uuid.uuid4().hex[:8]}",  # never joined/committed
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            },
+        ),
         logger=logging.getLogger("ribflow.kafka.templates"),
     )
     deadline = time.monotonic() + timeout
@@ -110,7 +113,7 @@ class TemplateSync:
         self.decoder = decoder
         self.topic = topic
 
-    def restore(self, broker: str, timeout: float) -> int:
+    def restore(self, broker: KafkaTarget, timeout: float) -> int:
         """Load the topic's latest state into the decoder; returns how many entries."""
         table = read_table(broker, self.topic, timeout)
         if table:

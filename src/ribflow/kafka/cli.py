@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ribflow.errors import EnvironmentProblem
 from ribflow.kafka.local import BrokerConfig, LocalKafka, broker_answers
+from ribflow.kafka.settings import ENV
 
 BROKER_ENV = "Quix__Broker__Address"
+USER_ENV, PASSWORD_ENV = ENV["sasl_username"], ENV["sasl_password"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="storage, logs and pid file")
     p.add_argument("--cache-dir", type=Path, default=None, help="where the jars are cached")
     p.add_argument("--heap", default="768m", help="Java heap (default 768m)")
+    p.add_argument(
+        "--sasl-ssl-port",
+        type=int,
+        default=0,
+        help="also listen with SASL_SSL (SCRAM-SHA-256/512, PLAIN) on this port, with a local CA; "
+        "the user is KAFKA_SASL_USERNAME with KAFKA_SASL_PASSWORD (created when the data "
+        "directory is first formatted)",
+    )
     p.add_argument(
         "--local", action="store_true", help=f"manage the local broker even if {BROKER_ENV} is set"
     )
@@ -41,6 +51,14 @@ def main(argv: list[str]) -> int:
     cfg = BrokerConfig(
         host=args.host, port=args.port, controller_port=args.controller_port, heap=args.heap
     )
+    if args.sasl_ssl_port:
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        if not user or not password:
+            print(f"ribflow kafka: --sasl-ssl-port needs {USER_ENV} and {PASSWORD_ENV} (the "
+                  "user the broker creates)", file=sys.stderr)  # fmt: skip
+            return 2
+        cfg.sasl_ssl_port = args.sasl_ssl_port
+        cfg.sasl_users = {user: password}
     if args.data_dir:
         cfg.data_dir = args.data_dir.resolve()
     if args.cache_dir:
@@ -51,6 +69,11 @@ def main(argv: list[str]) -> int:
             pid, started = kafka.up()
             state = "started" if started else "already running"
             print(f"Kafka {state}: pid {pid}, {cfg.address}, data {cfg.data_dir}")
+            if cfg.sasl_ssl_port:
+                print(f"SASL_SSL on {cfg.secure_address}: Quix__Broker__Address="
+                      f"{cfg.secure_address} KAFKA_SECURITY_PROTOCOL=SASL_SSL "
+                      f"KAFKA_SASL_MECHANISM=SCRAM-SHA-512 KAFKA_SSL_CA_LOCATION={cfg.ca_file} "
+                      f"({USER_ENV} and {PASSWORD_ENV} as set)")  # fmt: skip
             return 0
         if args.action == "down":
             stopped = kafka.down()

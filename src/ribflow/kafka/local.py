@@ -23,8 +23,13 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ribflow.errors import EnvironmentProblem
+from ribflow.kafka import secure
+
+if TYPE_CHECKING:
+    from ribflow.kafka.client import KafkaTarget
 
 KAFKA_VERSION = "4.1.1"
 log = logging.getLogger(__name__)
@@ -55,6 +60,9 @@ class BrokerConfig:
     maven_settings: Path | None = None  # an alternative settings.xml (mirrors, proxies)
     start_timeout: float = 90.0
     extra: dict[str, str] = field(default_factory=dict)
+    sasl_ssl_port: int = 0  # 0: no SASL_SSL listener (see ribflow.kafka.secure)
+    # SASL users (name -> password): SCRAM ones added when the storage is formatted, PLAIN ones
+    sasl_users: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.controller_port:
@@ -69,18 +77,34 @@ class BrokerConfig:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def secure_address(self) -> str:
+        return f"{self.host}:{self.sasl_ssl_port}" if self.sasl_ssl_port else ""
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate clients of the SASL_SSL listener trust (KAFKA_SSL_CA_LOCATION)."""
+        return self.tls_dir / "ca.pem"
+
 
 def server_properties(cfg: BrokerConfig) -> str:
     """The broker's server.properties: one node that is both broker and controller."""
+    plain = f"PLAINTEXT://{cfg.host}:{cfg.port}"
+    sasl = f",SASL_SSL://{cfg.secure_address}" if cfg.sasl_ssl_port else ""
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{cfg.host}:{cfg.controller_port}",
-        "listeners": f"PLAINTEXT://{cfg.host}:{cfg.port},CONTROLLER://{cfg.host}:{cfg.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{cfg.host}:{cfg.port}",
+        "listeners": f"{plain}{sasl},CONTROLLER://{cfg.host}:{cfg.controller_port}",
+        "advertised.listeners": f"{plain}{sasl}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        + (",SASL_SSL:SASL_SSL" if cfg.sasl_ssl_port else ""),
         "log.dirs": str(cfg.data_dir / "data"),
         "num.partitions": "4",
         "offsets.topic.replication.factor": "1",
@@ -95,6 +119,8 @@ def server_properties(cfg: BrokerConfig) -> str:
         "log.cleaner.backoff.ms": "1000",
         "log.retention.hours": "168",
     }
+    if cfg.sasl_ssl_port:
+        props.update(secure.listener_properties(cfg.tls_dir / "broker.pem", cfg.sasl_users))
     props.update(cfg.extra)
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
@@ -195,7 +221,10 @@ class LocalKafka:
         return None if state == "Z" else pid
 
     def answers(self, timeout: float = 3.0) -> bool:
-        return broker_answers(self.cfg.address, timeout)
+        """Whether the PLAINTEXT listener answers (whatever the KAFKA_* settings say)."""
+        from ribflow.kafka.client import plaintext
+
+        return broker_answers(plaintext(self.cfg.address), timeout)
 
     # -- actions -------------------------------------------------------------------------------
     def _check_port_free(self, port: int) -> None:
@@ -218,7 +247,9 @@ class LocalKafka:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format"]
-        cmd += ["-t", cluster_id, "-c", str(props), "--ignore-formatted"]
+        # "=" form: a random id may start with "-", which argparse would take for an option
+        cmd += [f"--cluster-id={cluster_id}", "-c", str(props), "--ignore-formatted"]
+        cmd += secure.scram_arguments(self.cfg.sasl_users)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             msg = (proc.stderr or proc.stdout).strip().splitlines()
@@ -232,10 +263,16 @@ class LocalKafka:
         java = self.java()
         self._check_port_free(self.cfg.port)
         self._check_port_free(self.cfg.controller_port)
+        if self.cfg.sasl_ssl_port:
+            self._check_port_free(self.cfg.sasl_ssl_port)
         libs = self.resolve_jars()
         d = self.cfg.data_dir
         (d / "logs").mkdir(parents=True, exist_ok=True)
+        if self.cfg.sasl_ssl_port:
+            secure.make_certificates(self.cfg.tls_dir, self.cfg.host)
         props = d / "server.properties"
+        props.touch(mode=0o600)  # it holds the PLAIN users' passwords
+        props.chmod(0o600)
         props.write_text(server_properties(self.cfg))
         log4j = d / "log4j2.properties"
         log4j.write_bytes(
@@ -266,7 +303,14 @@ class LocalKafka:
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         self.info_file.write_text(
-            json.dumps({"pid": proc.pid, "address": self.cfg.address, "version": KAFKA_VERSION})
+            json.dumps(
+                {
+                    "pid": proc.pid,
+                    "address": self.cfg.address,
+                    "version": KAFKA_VERSION,
+                    "sasl_ssl": self.cfg.secure_address,
+                }
+            )
         )
         deadline = time.monotonic() + self.cfg.start_timeout
         while time.monotonic() < deadline:
@@ -336,15 +380,17 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return not _alive(pid)
 
 
-def broker_answers(address: str, timeout: float = 3.0) -> bool:
+def broker_answers(address: KafkaTarget, timeout: float = 3.0) -> bool:
     """True when a Kafka broker at ``address`` returns cluster metadata."""
     from confluent_kafka.admin import AdminClient
+
+    from ribflow.kafka.client import client_config
 
     quiet = logging.getLogger("ribflow.kafka.probe")
     quiet.setLevel(logging.CRITICAL)
     quiet.propagate = False
     admin = AdminClient(
-        {"bootstrap.servers": address, "socket.connection.setup.timeout.ms": int(timeout * 1000)},
+        client_config(address, {"socket.connection.setup.timeout.ms": int(timeout * 1000)}),
         logger=quiet,
     )
     try:

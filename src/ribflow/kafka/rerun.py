@@ -26,6 +26,7 @@ from quixstreams.checkpointing.exceptions import (
 )
 from quixstreams.kafka.exceptions import BaseKafkaException, KafkaBrokerUnavailableError
 
+from ribflow.kafka.client import KafkaTarget, kafka_settings
 from ribflow.kafka.local import broker_answers
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,11 @@ MAX_DELAY_S = 30.0
 
 def run_until_stopped(
     app: str,
-    broker: str,
+    broker: KafkaTarget,
     run_once: Callable[[], None],
     *,
     delay_s: float = 1.0,
-    answers: Callable[[str], bool] = broker_answers,
+    answers: Callable[[KafkaTarget], bool] = broker_answers,
 ) -> int:
     """Call ``run_once`` (build and run one application) until it returns; returns the restarts.
 
@@ -75,7 +76,7 @@ def run_until_stopped(
             log.warning(
                 "%s: Kafka failed under the application (%s: %s); running it again once "
                 "%s answers (uncommitted input is read again)",
-                app, reason, exc, broker,
+                app, reason, exc, kafka_settings(broker).broker_address,
             )  # fmt: skip
         _stop_on_signals(stop)
         wait = min(MAX_DELAY_S, delay_s * 2 ** max(0, quick - 1))
@@ -92,7 +93,9 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _wait_for(broker: str, stop: threading.Event, answers: Callable[[str], bool]) -> bool:
+def _wait_for(
+    broker: KafkaTarget, stop: threading.Event, answers: Callable[[KafkaTarget], bool]
+) -> bool:
     """Wait until ``broker`` answers (True) or ``stop`` is set (False)."""
     while not stop.is_set():
         if answers(broker):

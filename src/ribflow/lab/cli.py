@@ -162,7 +162,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
         if state is None:
             return 3
         s = state.lab_settings()
-        broker, topic = state.kafka.address, args.topic or s.topic(s.flows_enriched_topic)
+        broker, topic = s, args.topic or s.topic(s.flows_enriched_topic)
 
     def emit(record: dict[str, Any]) -> None:
         sys.stdout.buffer.write(orjson.dumps(record) + b"\n")

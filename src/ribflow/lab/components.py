@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ribflow.kafka.client import check_connection
 from ribflow.lab import probes
 from ribflow.lab.exabgp import speaker_env
 from ribflow.lab.exporter import ExporterStatus
@@ -99,9 +100,20 @@ def topic_env(s: LabSettings) -> dict[str, str]:
     }
 
 
+def secured_kafka(s: LabSettings) -> bool:
+    """Whether the settings ask for TLS, SASL or Quix Cloud: such a Kafka is external (the lab
+    starts PLAINTEXT brokers only), checked here: a refusal raises KafkaAccessError, no answer
+    KafkaUnreachable, each one line naming the setting."""
+    if s.security_protocol == "PLAINTEXT" and s.quix_sdk_token is None:
+        return False
+    check_connection(s, timeout=15.0)
+    return True
+
+
 def app_env(s: LabSettings, paths: LabPaths, app: str) -> dict[str, str]:
     """Environment of one ribflow app in the lab (each app appends its own group suffix)."""
     env = {
+        **s.connection_env(),  # address, TLS and SASL settings, secrets included
         "Quix__Broker__Address": s.broker_address,
         "Quix__Consumer__Group": s.group_prefix,
         "Quix__State__Dir": str(paths.state / app),
@@ -215,8 +227,10 @@ def exporter_health(paths: LabPaths) -> Health:
         if not alive(rec):
             return False, "exited"
         st = ExporterStatus.read(paths.exporter_dir / "exporter.json")
-        if st is None or st.passes == 0:
-            why = f": {st.last_error}" if st and st.last_error else ""
+        if st is None or st.pid != rec.pid:  # none yet, or left by an earlier exporter
+            return False, "no status from this exporter yet"
+        if st.passes == 0:
+            why = f": {st.last_error}" if st.last_error else ""
             return False, "no export pass finished yet" + why
         return True, f"{st.passes} passes of {st.flows_per_pass} flows"
 

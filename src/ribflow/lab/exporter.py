@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -33,8 +34,12 @@ PASS_TIMEOUT = 120.0
 
 @dataclass
 class ExporterStatus:
-    """What the exporter has done so far (written after every pass)."""
+    """What the exporter has done so far (written at its start and after every pass).
 
+    ``pid`` is the exporter process that wrote it: the lab trusts a status only from the process
+    it started, never a file left by an earlier lab in the same directory."""
+
+    pid: int = 0
     passes: int = 0
     failures: int = 0
     flows_per_pass: int = 0
@@ -83,7 +88,7 @@ class Exporter:
         self.interval = interval
         self.workdir = workdir
         self.status_file = workdir / "exporter.json"
-        self.status = ExporterStatus(flows_per_pass=len(self.flows),
+        self.status = ExporterStatus(pid=os.getpid(), flows_per_pass=len(self.flows),
                                      packets_per_pass=len(self.frames))
         self.vary = vary
         self._stop = threading.Event()
@@ -128,6 +133,7 @@ class Exporter:
         return rc == 0
 
     def run(self, max_passes: int = 0) -> int:
+        self.status.write(self.status_file)  # replaces what an earlier exporter left
         while not self._stop.is_set():
             started = time.monotonic()
             ok = self.one_pass()

@@ -13,6 +13,8 @@ import orjson
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from ribflow.kafka.client import KafkaTarget, client_config
+
 _quiet = logging.getLogger("ribflow.lab.kafka")
 
 
@@ -32,18 +34,22 @@ class GroupLag:
     topics: tuple[str, ...]
 
 
-def _consumer(broker: str, group: str | None = None, **extra: Any) -> Consumer:
-    conf: dict[str, Any] = {
-        "bootstrap.servers": broker,
-        "group.id": group or f"ribflow-lab-probe-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "socket.connection.setup.timeout.ms": 5000,
-        **extra,
-    }
+def _consumer(broker: KafkaTarget, group: str | None = None, **extra: Any) -> Consumer:
+    conf: dict[str, Any] = client_config(
+        broker,
+        {
+            "group.id": group or f"ribflow-lab-probe-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "socket.connection.setup.timeout.ms": 5000,
+            **extra,
+        },
+    )
     return Consumer(conf, logger=_quiet)
 
 
-def topic_sizes(broker: str, names: Iterable[str], timeout: float = 10.0) -> dict[str, TopicSize]:
+def topic_sizes(
+    broker: KafkaTarget, names: Iterable[str], timeout: float = 10.0
+) -> dict[str, TopicSize]:
     """Size of each named topic that exists (missing topics are left out)."""
     consumer = _consumer(broker)
     try:
@@ -66,9 +72,9 @@ def topic_sizes(broker: str, names: Iterable[str], timeout: float = 10.0) -> dic
         consumer.close()
 
 
-def group_lags(broker: str, prefix: str, timeout: float = 10.0) -> list[GroupLag]:
+def group_lags(broker: KafkaTarget, prefix: str, timeout: float = 10.0) -> list[GroupLag]:
     """Lag of every consumer group whose id starts with ``prefix``."""
-    admin = AdminClient({"bootstrap.servers": broker}, logger=_quiet)
+    admin = AdminClient(client_config(broker), logger=_quiet)
     listing = admin.list_consumer_groups(request_timeout=timeout).result()
     groups = sorted(g.group_id for g in listing.valid if g.group_id.startswith(prefix))
     if not groups:
@@ -119,7 +125,7 @@ def records_of(value: bytes | None) -> Iterator[dict[str, Any]]:
 
 
 def tail(
-    broker: str,
+    broker: KafkaTarget,
     topic: str,
     *,
     count: int,

@@ -123,7 +123,9 @@ class Lab:
 
     def _kafka_plan(self) -> KafkaState:
         address = self.s.broker_address
-        if broker_answers(address, timeout=5.0):
+        if comp.secured_kafka(self.s):
+            return KafkaState(address=address, started_by_lab=False)
+        if broker_answers(self.s, timeout=5.0):
             return KafkaState(address=address, started_by_lab=False)
         if self.s.kafka_mode == "external":
             raise LabError(f"no Kafka broker answers at {address} (LAB_KAFKA=external)")
@@ -247,7 +249,7 @@ class Lab:
             marker=str(self.paths.exabgp_conf),
         )
         bridge_topic = self.s.topic(self.s.bgp_updates_topic)
-        start = end_offsets(self.s.broker_address, bridge_topic)
+        start = end_offsets(self.s, bridge_topic)
         before = sum(start.values())
         rec = self._start(state, spec)
         gobgp = Gobgp(self.s.router_address, self.s.router_grpc_port)
@@ -283,7 +285,7 @@ class Lab:
 
     def _table_delivered(self, topic: str, start: dict[int, int]) -> None:
         """Wait until the router's whole table is in the enricher (End-of-RIB, then its lag)."""
-        broker, timeout = self.s.broker_address, self.s.start_timeout
+        broker, timeout = self.s, self.s.start_timeout
         families = ("ipv4 unicast", "ipv6 unicast")
         eor = wait_for_eor(broker, topic, start, self.s.router_key, families, timeout)
         targets = end_offsets(broker, topic)
@@ -296,7 +298,7 @@ class Lab:
         )
 
     def _topic_messages(self, topic: str) -> int:
-        return sum(end_offsets(self.s.broker_address, topic).values())
+        return sum(end_offsets(self.s, topic).values())
 
     def _exporter(self, state: LabState) -> None:
         rec = self._start(state, comp.exporter_spec(self.s, self.paths))
@@ -348,14 +350,14 @@ class Lab:
                     detail = f"{g.rib_count('ipv4')} v4 + {g.rib_count('ipv6')} v6 routes"
                     detail += f", ExaBGP session {g.neighbor_state(s.exabgp_address)}"
             rows.append(ProcStatus(rec.name, rec.pid, is_alive, healthy, detail))
-        answers = broker_answers(state.kafka.address, timeout=5.0)
+        answers = broker_answers(s, timeout=5.0)
         topics: dict[str, TopicSize] = {}
         lags: list[GroupLag] = []
         if answers:
             try:
                 names = [spec.name for spec in topic_specs(s, s.topic_prefix)]
-                topics = topic_sizes(state.kafka.address, names)
-                lags = group_lags(state.kafka.address, s.group_prefix)
+                topics = topic_sizes(s, names)
+                lags = group_lags(s, s.group_prefix)
             except Exception as exc:  # the report goes on without these numbers
                 problems.append(f"cannot read topics/lag: {exc}")
         return LabStatus(str(self.paths.root), state.kafka, answers, rows, topics, lags, problems)

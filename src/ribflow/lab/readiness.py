@@ -18,14 +18,15 @@ import orjson
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.lab.errors import StartFailed
 
 _quiet = logging.getLogger("ribflow.lab.kafka")
 
 
-def end_offsets(broker: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+def end_offsets(broker: KafkaTarget, topic: str, timeout: float = 10.0) -> dict[int, int]:
     consumer = Consumer(
-        {"bootstrap.servers": broker, "group.id": f"ribflow-lab-probe-{uuid.uuid4().hex[:8]}"},
+        client_config(broker, {"group.id": f"ribflow-lab-probe-{uuid.uuid4().hex[:8]}"}),
         logger=_quiet,
     )
     try:
@@ -41,7 +42,7 @@ def end_offsets(broker: str, topic: str, timeout: float = 10.0) -> dict[int, int
 
 
 def wait_for_eor(
-    broker: str,
+    broker: KafkaTarget,
     topic: str,
     start: dict[int, int],
     router: str,
@@ -53,11 +54,13 @@ def wait_for_eor(
     wanted = set(families)
     seen: set[str] = set()
     consumer = Consumer(
-        {
-            "bootstrap.servers": broker,
-            "group.id": f"ribflow-lab-eor-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-        },
+        client_config(
+            broker,
+            {
+                "group.id": f"ribflow-lab-eor-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            },
+        ),
         logger=_quiet,
     )
     t0 = time.monotonic()
@@ -88,8 +91,8 @@ def wait_for_eor(
         consumer.close()
 
 
-def committed(broker: str, group: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
-    admin = AdminClient({"bootstrap.servers": broker}, logger=_quiet)
+def committed(broker: KafkaTarget, group: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    admin = AdminClient(client_config(broker), logger=_quiet)
     fut = admin.list_consumer_group_offsets(
         [ConsumerGroupTopicPartitions(group)], request_timeout=timeout
     )[group]
@@ -101,7 +104,11 @@ def committed(broker: str, group: str, topic: str, timeout: float = 10.0) -> dic
 
 
 def wait_caught_up(
-    broker: str, group: str, topic: str, targets: dict[int, int], since: dict[int, int],
+    broker: KafkaTarget,
+    group: str,
+    topic: str,
+    targets: dict[int, int],
+    since: dict[int, int],
     timeout: float,
 ) -> float:
     """Wait until ``group`` committed ``targets`` on every partition that grew after ``since``;

@@ -92,7 +92,7 @@ class LabSettings(AppSettings):
     ris_dump: Path | None = Field(
         None,
         alias="LAB_RIS_DUMP",
-        description="TABLE_DUMP (v1) file of the RIS table; default: the copy in tests/data/lab.",
+        description="TABLE_DUMP (v1) file of the RIS table; default: the copy in tests/data/rib.",
     )
     table_v4: int = Field(
         100_000, alias="LAB_TABLE_V4", ge=1, le=2_000_000, description="Generated IPv4 routes."

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ribflow.kafka.settings import ENV, SECRET_FIELDS, secrets_from_env
 from ribflow.lab.procs import ProcRecord
 from ribflow.lab.settings import LabSettings
 
@@ -68,7 +69,8 @@ class LabState:
 
     def lab_settings(self) -> LabSettings:
         """The settings the lab was started with (env and options of that `lab up`)."""
-        return LabSettings.model_validate(self.settings)
+        # the snapshot holds no secret: those come from this process's environment
+        return LabSettings.model_validate({**self.settings, **secrets_from_env()})
 
     def record(self, name: str) -> ProcRecord | None:
         return next((p for p in self.processes if p.name == name), None)
@@ -79,4 +81,5 @@ class LabState:
 
 def settings_snapshot(s: LabSettings) -> dict[str, Any]:
     """Settings as their env names -> values, so :meth:`LabState.lab_settings` rebuilds them."""
-    return s.model_dump(mode="json", by_alias=True)
+    secret = {ENV[name] for name in SECRET_FIELDS}
+    return {k: v for k, v in s.model_dump(mode="json", by_alias=True).items() if k not in secret}

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ribflow.lab.mrt import Network
 from ribflow.lab.packets import (
     ACK,
     FIN,
@@ -32,6 +31,7 @@ from ribflow.lab.packets import (
     tcp,
     udp,
 )
+from ribflow.mrt.attributes import Network
 
 SERVICES = ((TCP, 443, 0.45), (TCP, 80, 0.15), (UDP, 53, 0.1), (UDP, 443, 0.1), (TCP, 22, 0.05),
             (UDP, 123, 0.05), (TCP, 25, 0.04), (ICMP, 0, 0.06))

@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay import checkpoint as cp
 from ribflow.replay.errors import ReplayError
 from ribflow.replay.kafkaio import Reader, timestamp_of
@@ -116,7 +117,7 @@ class _Delivery:
 
 
 def write(
-    broker: str,
+    broker: KafkaTarget,
     topic: str,
     bgp_topic: str,
     header: cp.Header,
@@ -125,13 +126,15 @@ def write(
 ) -> tuple[int, int, int]:
     """Write one checkpoint, contiguous (idempotent producer): (messages, routers, routes)."""
     producer = Producer(
-        {
-            "bootstrap.servers": broker,
-            "enable.idempotence": True,
-            "compression.type": "lz4",
-            "linger.ms": 50,
-            "message.max.bytes": 4 * 1024 * 1024,
-        },
+        client_config(
+            broker,
+            {
+                "enable.idempotence": True,
+                "compression.type": "lz4",
+                "linger.ms": 50,
+                "message.max.bytes": 4 * 1024 * 1024,
+            },
+        ),
     )
     report = _Delivery()
     p, ts = header.partition, header.cut_ms

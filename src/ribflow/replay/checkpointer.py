@@ -55,7 +55,7 @@ def ensure_checkpoint_topic(settings: ReplaySettings, partitions: int) -> None:
     spec = checkpoint_spec(
         settings, settings.checkpoint_topic, partitions, settings.checkpoint_retention_hours
     )
-    ensure_topics(settings.broker_address, [spec])
+    ensure_topics(settings, [spec])
 
 
 def write_partition(
@@ -63,7 +63,7 @@ def write_partition(
 ) -> Written:
     """Write the checkpoint of ``partition`` at ``cut_ms`` (see the module docstring)."""
     topic, bgp = settings.checkpoint_topic, enricher_settings.bgp_updates_topic
-    with Reader(settings.broker_address) as reader:
+    with Reader(settings) as reader:
         latest = store.find(reader, topic, partition, store.FOREVER_MS)
         if latest is not None and latest.header.cut_ms >= cut_ms:
             if latest.header.cut_ms == cut_ms:
@@ -103,7 +103,7 @@ def write_partition(
     header = cp.Header(partition, cut_ms, stop, from_start, base_cut)
     rows = [(r, s, history.complete(r)) for r, s in sorted(enricher.routers.items())]
     _, n_routers, n_routes = store.write(
-        settings.broker_address, topic, bgp, header, rows, settings.checkpoint_chunk
+        settings, topic, bgp, header, rows, settings.checkpoint_chunk
     )
     incomplete = sum(1 for _, _, c in rows if not c)
     return Written(partition, cut_ms, "written", stop, n_routers, n_routes, events, from_start,
@@ -114,9 +114,7 @@ def write_all(
     settings: ReplaySettings, enricher_settings: EnricherSettings, partitions: int, cut_ms: int
 ) -> list[Written]:
     ensure_checkpoint_topic(settings, partitions)
-    check_copartitioned(
-        settings.broker_address, [enricher_settings.bgp_updates_topic, settings.checkpoint_topic]
-    )
+    check_copartitioned(settings, [enricher_settings.bgp_updates_topic, settings.checkpoint_topic])
     return [write_partition(settings, enricher_settings, p, cut_ms) for p in range(partitions)]
 
 

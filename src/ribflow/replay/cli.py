@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import ConfigError, RibflowError
+from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.replay.settings import ReplaySettings
@@ -85,11 +86,13 @@ def checkpoint_main(argv: list[str]) -> int:
         print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    if (refused := startup_check(settings, "replay checkpoint")) is not None:
+        return refused
     from ribflow.replay import checkpointer
 
     try:
         inputs = [enricher.bgp_updates_topic, enricher.flows_topic]
-        partitions = check_copartitioned(settings.broker_address, inputs)
+        partitions = check_copartitioned(settings, inputs)
         if args.every is not None:
             interval = args.every or settings.checkpoint_interval
             checkpointer.run_every(settings, enricher, partitions, interval)
@@ -131,6 +134,8 @@ def main(argv: list[str]) -> int:
         return 2
     setup_logging(settings.log_level)
     logging.getLogger("quixstreams").setLevel(logging.WARNING)
+    if (refused := startup_check(settings, "replay")) is not None:
+        return refused
     serve_metrics(settings.metrics_port, settings.metrics_host)
     from ribflow.replay import runner, summary
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay.errors import ReplayError
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,20 @@ def _retrying(call: Callable[[], T], timeout: float) -> T:
 class Reader:
     """Watermarks, offsets by time and offset-range reads for any topic partition."""
 
-    def __init__(self, broker: str, timeout: float = 15.0) -> None:
+    def __init__(self, broker: KafkaTarget, timeout: float = 15.0) -> None:
         self._timeout = timeout
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": broker,
-                "group.id": "ribflow-replay-reader",  # never joined: assign() only, no commits
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "fetch.max.bytes": 16 * 1024 * 1024,
-                "fetch.wait.max.ms": 20,  # single-message reads: do not wait for more data
-            },
+            client_config(
+                broker,
+                {
+                    "group.id": "ribflow-replay-reader",  # never joined: assign() only, no commits
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                    "fetch.max.bytes": 16 * 1024 * 1024,
+                    "fetch.wait.max.ms": 20,  # single-message reads: do not wait for more data
+                },
+            ),
         )
 
     def close(self) -> None:

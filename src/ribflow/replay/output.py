@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
 from ribflow.topics import admin_client, replay_output_spec
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class PinnedOutput:
     """An enricher ``Output`` that writes flows to the partition it is pinned to."""
 
-    def __init__(self, broker: str, topic: str) -> None:
+    def __init__(self, broker: KafkaTarget, topic: str) -> None:
         self.topic = topic
         self.partition = 0
         self.failed = 0
@@ -34,13 +35,15 @@ class PinnedOutput:
         self.written = 0
         self.written_other = 0  # dead letters
         self._producer = Producer(
-            {
-                "bootstrap.servers": broker,
-                "enable.idempotence": True,  # no duplicates or reordering on retries
-                "linger.ms": 20,
-                "compression.type": "lz4",
-                "queue.buffering.max.messages": 500_000,
-            },
+            client_config(
+                broker,
+                {
+                    "enable.idempotence": True,  # no duplicates or reordering on retries
+                    "linger.ms": 20,
+                    "compression.type": "lz4",
+                    "queue.buffering.max.messages": 500_000,
+                },
+            ),
         )
 
     def pin(self, partition: int) -> None:
@@ -92,7 +95,12 @@ def _wait(check: Any, timeout: float, what: str) -> None:
 
 
 def prepare_topic(
-    broker: str, topic: str, partitions: int, owned: bool, append: bool, replication: int = 1
+    broker: KafkaTarget,
+    topic: str,
+    partitions: int,
+    owned: bool,
+    append: bool,
+    replication: int = 1,
 ) -> str:
     """Make ``topic`` ready: ``"created"``, ``"recreated"``, ``"empty"`` or ``"appending"``.
 

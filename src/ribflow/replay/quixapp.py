@@ -19,6 +19,8 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from quixstreams import Application, message_context
 
+from ribflow.kafka.client import quix_connection
+from ribflow.kafka.settings import KafkaClientSettings
 from ribflow.replay.plan import Plan
 from ribflow.replay.timeline import PointInTime
 
@@ -52,7 +54,7 @@ class EndTracker:
 
 
 def build_app(
-    broker: str,
+    broker: KafkaClientSettings,
     group: str,
     bgp_topic: str,
     flows_topic: str,
@@ -63,7 +65,7 @@ def build_app(
 ) -> Application:
     state_dir = tempfile.mkdtemp(prefix="ribflow-replay-")  # stateless: Quix wants one anyway
     app = Application(
-        broker_address=broker,
+        **quix_connection(broker),
         consumer_group=group,
         auto_offset_reset="earliest",
         processing_guarantee="at-least-once",

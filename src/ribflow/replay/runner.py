@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import ConfigError
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay import checkpoint_store as store
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
@@ -56,7 +57,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _group_busy(broker: str, group: str) -> bool:
+def _group_busy(broker: KafkaTarget, group: str) -> bool:
     admin = admin_client(broker)  # keep a reference: the futures die with the client
     try:
         futures = admin.describe_consumer_groups([group], request_timeout=15)
@@ -66,10 +67,9 @@ def _group_busy(broker: str, group: str) -> bool:
     return bool(desc.members)
 
 
-def _set_offsets(broker: str, group: str, offsets: list[TopicPartition]) -> None:
+def _set_offsets(broker: KafkaTarget, group: str, offsets: list[TopicPartition]) -> None:
     """Commit the replay's start offsets for its (idle) group before Quix joins it."""
-    consumer = Consumer({"bootstrap.servers": broker, "group.id": group,
-                        "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer(client_config(broker, {"group.id": group, "enable.auto.commit": False}))
     try:
         consumer.commit(offsets=offsets, asynchronous=False)
     finally:
@@ -84,7 +84,7 @@ def run(
 ) -> Outcome:
     """Run one replay to the end of its window (raises the errors of :mod:`.errors`)."""
     started = time.monotonic()
-    broker = settings.broker_address
+    broker = settings
     bgp_topic, flows_topic = enricher_settings.bgp_updates_topic, enricher_settings.flows_topic
     window = request.window
     lateness = settings.lateness_ms if request.lateness_ms is None else request.lateness_ms

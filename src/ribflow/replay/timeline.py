@@ -1,6 +1,7 @@
 """Point-in-time enrichment: each flow sees its router's RIB as it was at the flow's time.
 
-Definitions (times are Kafka timestamps: bgp-updates = event time, flows = export time):
+Definitions (times are Kafka timestamps: bgp-updates = event time, flows = export time
+bounded by the arrival time, see ``ribflow.flow.record.kafka_time``):
 
 * the RIB of router *R* at time *t* is *R*'s RIB after applying, in order, the longest prefix
   of *R*'s bgp-updates messages (their order in the partition, i.e. ``(epoch, seq)``) that are

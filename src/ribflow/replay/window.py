@@ -3,7 +3,8 @@
 Accepted forms (all UTC): ISO-8601 (``2024-05-01T12:00:00Z``, ``2024-05-01 12:00``, a date,
 offsets such as ``+02:00`` are converted to UTC, a time without offset is taken as UTC),
 ``now``, and offsets from now (``-90m``, ``now-1h30m``, ``-2d``). The window is
-``[from, to)`` on the flows' own timestamps (their Kafka timestamps, the export time).
+``[from, to)`` on the flows' own timestamps (their Kafka timestamps: the export
+time, or the arrival time when the exporter's clock is off; ``ribflow.flow.record.kafka_time``).
 """
 
 from __future__ import annotations

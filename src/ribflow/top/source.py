@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.lab.kafkaview import records_of
 
 _quiet = logging.getLogger("ribflow.top.kafka")
@@ -23,16 +24,20 @@ Item = tuple[float, dict[str, Any]]
 class TopicReader:
     """Assigns every partition of ``topic`` from ``since`` (epoch seconds) and yields records."""
 
-    def __init__(self, broker: str, topic: str, since: float, timeout: float = 10.0) -> None:
+    def __init__(
+        self, broker: KafkaTarget, topic: str, since: float, timeout: float = 10.0
+    ) -> None:
         self.topic = topic
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": broker,
-                "group.id": f"ribflow-top-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "latest",
-                "enable.partition.eof": True,
-            },
+            client_config(
+                broker,
+                {
+                    "group.id": f"ribflow-top-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "latest",
+                    "enable.partition.eof": True,
+                },
+            ),
             logger=_quiet,
         )
         md = self.consumer.list_topics(topic, timeout=timeout)
