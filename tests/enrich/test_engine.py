@@ -101,6 +101,28 @@ def test_add_path_uses_the_flows_bgp_next_hop() -> None:
     assert out[2]["as_src"] == 65050
 
 
+def test_add_path_next_hop_on_a_less_specific_prefix() -> None:
+    """A flow whose BGP next hop is a path of a covering prefix, not of its longest match, gets
+    that prefix and path (pmacct's choice), in the enricher's own output."""
+    h = Harness()
+    _feed(h)
+    s = Stream(R1, seq=6)
+    h.bgp(R1, s.update(["192.0.2.128/25"], next_hop="10.9.0.3", attrs=attrs(3), path_id=1))
+    flows = [
+        flow("198.18.0.1", "192.0.2.129", bgp_next_hop="10.9.0.2"),
+        flow("198.18.0.1", "192.0.2.129", bgp_next_hop="10.9.0.3"),
+        flow("198.18.0.1", "192.0.2.129", bgp_next_hop="10.9.0.99"),
+    ]
+    h.flows(R1, flows_message(R1, "127.0.0.1", flows))
+    out = h.out.values("flows-enriched")
+    got = [(o["as_path"], o["peer_ip_dst"], o["net_dst"], o["mask_dst"]) for o in out]
+    assert got == [
+        ("2", "10.9.0.2", "192.0.2.0", 24),
+        ("3", "10.9.0.3", "192.0.2.128", 25),
+        ("3", "10.9.0.3", "192.0.2.128", 25),  # a next hop no prefix has: the longest match
+    ]
+
+
 def test_default_route_router() -> None:
     h = Harness()
     _feed(h)

@@ -39,6 +39,9 @@ def _rib() -> RouterRib:
     for pid, nh, lp in ((1, "10.0.0.1", 100), (2, "10.0.0.2", 200), (3, "2001:db8::1", 50)):
         a = attrs(65001, 64500 + pid, local_pref=lp)
         h.bgp(ROUTER, s.update(["203.0.113.0/24"], next_hop=nh, attrs=a, path_id=pid))
+    # a more specific with one path of its own: a next hop of the /24 only gets the /24
+    more = attrs(65001, 64599)
+    h.bgp(ROUTER, s.update(["203.0.113.128/25"], next_hop="10.0.0.4", attrs=more, path_id=4))
     return h.enricher.routers[ROUTER].rib
 
 
@@ -73,6 +76,10 @@ def _records() -> list[Any]:
         {**base, "bgp_next_hop": "10.0.0.1"},  # not the best path: chosen by next hop
         {**base, "bgp_next_hop": "10.0.0.9"},
         {**base, "bgp_next_hop": "010.0.0.1"},
+        {**base, "dst_addr": "203.0.113.200", "bgp_next_hop": "10.0.0.1"},  # the /24's path
+        {**base, "dst_addr": "203.0.113.200", "bgp_next_hop": "10.0.0.4"},  # the /25's
+        {**base, "dst_addr": "203.0.113.200", "bgp_next_hop": "10.0.0.9"},  # nobody's
+        {**base, "dst_addr": "203.0.113.200", "bgp_next_hop": "0.0.0.0"},
         {**base, "src_addr": "2001:db8::5", "dst_addr": "2a00::1"},
         {**base, "dst_addr": "::1"},
         {**base, "exporter": 'we"ird\\'},

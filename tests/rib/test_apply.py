@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -109,6 +110,48 @@ def test_add_path_selects_by_next_hop_else_best() -> None:
     h.apply(s.update(withdraw=["192.0.2.0/24"], path_id=3))
     h.apply(s.update(withdraw=["192.0.2.0/24"], path_id=1))
     assert h.as_path_of("192.0.2.7") is None and len(h.state.rib) == 0
+
+
+def test_add_path_next_hop_found_on_a_shorter_prefix() -> None:
+    """As pmacct walks its tree: the longest prefix that has a path via the flow's BGP next hop
+    gives that path; none has one: the longest match's best path."""
+    h, s = Harness(), Stream("r1")
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.1", attrs=attrs(1), path_id=1))
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.2", attrs=attrs(2, local_pref=200),
+                     path_id=2))  # fmt: skip
+    h.apply(s.update(["192.0.2.128/25"], next_hop="10.0.0.3", attrs=attrs(3), path_id=1))
+    h.apply(s.update(["192.0.2.192/26"], next_hop="10.0.0.4", attrs=attrs(4), path_id=1))
+    h.apply(s.update(["2001:db8::/32"], next_hop="2001:db8::1", attrs=attrs(6), path_id=1))
+    h.apply(s.update(["2001:db8:1::/48"], next_hop="2001:db8::2", attrs=attrs(7), path_id=1))
+
+    def route(address: str, next_hop: str | None) -> tuple[int, str] | None:
+        afi, value = parse_address(address)
+        found = h.state.rib.lookup(afi, value, next_hop)
+        return (found[0], found[1].as_path_str) if found else None
+
+    assert route("192.0.2.200", "10.0.0.4") == (26, "4")
+    assert route("192.0.2.200", "10.0.0.3") == (25, "3")
+    assert route("192.0.2.200", "10.0.0.1") == (24, "1")  # not the /26's path via 10.0.0.4
+    assert route("192.0.2.200", "10.0.0.2") == (24, "2")
+    assert route("192.0.2.100", "10.0.0.3") == (24, "2")  # the /25 does not cover it: best
+    for unknown in ("10.9.9.9", "0.0.0.0", "", None):  # no prefix has it: the /26's best
+        assert route("192.0.2.200", unknown) == (26, "4")
+    assert route("2001:db8:1::9", "2001:db8:0::1") == (32, "6")  # any spelling
+    assert route("2001:db8:1::9", "::") == (48, "7")
+
+    def recount() -> dict[str, int]:
+        return dict(Counter(r.attrs.next_hop for r in h.state.rib.routes()))
+
+    # the table's next hops (a next hop nobody has skips the walk) follow every change
+    assert h.state.rib.next_hops == recount() and h.state.rib.next_hops["10.0.0.1"] == 1
+    h.apply(s.update(withdraw=["192.0.2.0/24"], path_id=1))
+    assert "10.0.0.1" not in h.state.rib.next_hops
+    assert route("192.0.2.200", "10.0.0.1") == (26, "4")  # nobody's now
+    h.apply(s.update(["192.0.2.0/24"], next_hop="10.0.0.5", attrs=attrs(2), path_id=2))
+    assert route("192.0.2.200", "10.0.0.5") == (24, "2")
+    assert h.state.rib.next_hops == recount() and "10.0.0.2" not in h.state.rib.next_hops
+    h.apply(s.session("down"))
+    assert h.state.rib.next_hops == {} == recount()
 
 
 def test_add_path_next_hop_spelling_does_not_matter() -> None:

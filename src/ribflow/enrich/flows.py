@@ -4,7 +4,7 @@ One ``flows`` message carries the records of one export packet (~25), and a busy
 millions per minute, so this loop is written for speed (measured in
 benchmarks/bench_enricher.py): addresses are parsed inline with ``inet_pton``, the router's
 two prefix tables are bound once per batch, the common single-path entry is used as is (only
-ADD-PATH entries go through :func:`~ribflow.rib.table.pick_path`), and matches are handed to
+ADD-PATH entries go through :func:`~ribflow.rib.table.pick_route`), and matches are handed to
 :meth:`FlowFormatter.flow_json` as plain values instead of tuples. Behaviour, including which
 exception a malformed record raises, is that of :func:`ribflow.rib.prefix.parse_address`
 followed by :meth:`RouterRib.lookup`.
@@ -21,7 +21,7 @@ from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.rib.apply import RouterState
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import AFI_IP, AFI_IP6
-from ribflow.rib.table import RouterRib, pick_path
+from ribflow.rib.table import RouterRib, pick_path, pick_route
 
 RD = "mpls_vpn_rd"  # a flow record's L3VPN route distinguisher (pmacct's text form)
 RD_ORIGIN = "mpls_vpn_rd_origin"  # where it came from: "flow" (the record's own) or "map"
@@ -73,7 +73,10 @@ def enrich_records(
                     if isinstance(entry, RouteAttrs):
                         d_attrs = entry
                     else:
-                        d_attrs = pick_path(entry, rec.get("bgp_next_hop"))
+                        d_len, d_attrs = pick_route(
+                            rib.v4 if d_afi == AFI_IP else rib.v6,
+                            d_bits, dst, d_len, entry, rec.get("bgp_next_hop"), rib.next_hops,
+                        )  # fmt: skip
                     shift = d_bits - d_len
                     d_net = (dst >> shift) << shift
                 found = (v4 if s_v4 else v6)(src)

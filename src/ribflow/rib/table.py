@@ -1,14 +1,16 @@
 """One router's RIB: IPv4 and IPv6 prefix tables whose entries reference interned attributes.
 
 An entry is the :class:`RouteAttrs` itself for the common case (one path, path id 0) and a tuple
-of ``(path_id, attrs)`` pairs, best first, under ADD-PATH. Lookups for a flow's destination pick
-the path whose next hop equals the flow's BGP next hop (as pmacct does), else the best path:
-highest local-pref, then shortest AS path, lowest origin, lowest MED, lowest path id.
+of ``(path_id, attrs)`` pairs, best first, under ADD-PATH. Lookups for a flow's destination
+(:func:`pick_route`) take, as pmacct does, the longest prefix with a path whose next hop is the
+flow's BGP next hop, that path; when no prefix covering the address has one, the longest match's
+best path: highest local-pref, then shortest AS path, lowest origin, lowest MED, lowest path id
+(pmacct gives no route then).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from ribflow.rib.attrs import AttrPool, RouteAttrs
@@ -40,7 +42,7 @@ class RouterRib:
     """The routes one router sent us for one table (the global one, ``rd`` "", or the VRF of
     one route distinguisher), with longest-prefix lookups."""
 
-    __slots__ = ("_pool", "_routes", "rd", "v4", "v6")
+    __slots__ = ("_pool", "_routes", "next_hops", "rd", "v4", "v6")
 
     def __init__(self, pool: AttrPool, rd: str = "") -> None:
         self._pool = pool
@@ -48,6 +50,8 @@ class RouterRib:
         self.v4: LpmTable[Entry] = new_table(32)
         self.v6: LpmTable[Entry] = new_table(128)
         self._routes = 0
+        # paths per next hop: a flow's next hop that no path has skips pick_route's walk
+        self.next_hops: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Number of paths (a prefix with three ADD-PATH paths counts three)."""
@@ -68,6 +72,9 @@ class RouterRib:
         current = table.get(network, length)
         pool = self._pool
         pool.acquire(attrs)
+        nh = attrs.next_hop
+        if nh:
+            self.next_hops[nh] = self.next_hops.get(nh, 0) + 1
         old: RouteAttrs | None = None
         if current is None:
             table.insert(network, length, attrs if path_id == 0 else ((path_id, attrs),))
@@ -92,8 +99,18 @@ class RouterRib:
                 self._routes += 1
             table.insert(network, length, _sort_paths(paths))
         if old is not None:
+            self._drop_next_hop(old)
             pool.release(old)
         return old
+
+    def _drop_next_hop(self, attrs: RouteAttrs) -> None:
+        nh = attrs.next_hop
+        if nh:
+            left = self.next_hops.get(nh, 0) - 1
+            if left > 0:
+                self.next_hops[nh] = left
+            else:
+                self.next_hops.pop(nh, None)
 
     def withdraw(self, afi: int, network: int, length: int, path_id: int) -> RouteAttrs | None:
         """Remove a path; returns its attributes, or ``None`` if it was not there."""
@@ -119,6 +136,7 @@ class RouterRib:
             else:
                 table.insert(network, length, tuple(paths))
         self._routes -= 1
+        self._drop_next_hop(old)
         self._pool.release(old)
         return old
 
@@ -142,6 +160,7 @@ class RouterRib:
         self.v4.clear()
         self.v6.clear()
         self._routes = 0
+        self.next_hops.clear()
         return removed
 
     def routes(self, ordered: bool = False) -> Iterator[Route]:
@@ -166,21 +185,81 @@ class RouterRib:
         length, entry = found
         if type(entry) is RouteAttrs:
             return length, entry
-        return length, pick_path(entry, next_hop)  # type: ignore[arg-type]
+        bits = 32 if afi == AFI_IP else 128
+        table = self.v4 if afi == AFI_IP else self.v6
+        paths: Paths = entry  # type: ignore[assignment]
+        return pick_route(table, bits, address, length, paths, next_hop, self.next_hops)
+
+
+_UNSPECIFIED = frozenset({"", "0.0.0.0", "::"})  # exporters that know no BGP next hop send these
+
+
+def _via(paths: Paths, next_hop: str, canonical: str) -> RouteAttrs | None:
+    for _, attrs in paths:
+        if attrs.next_hop == next_hop or attrs.next_hop == canonical:
+            return attrs
+    return None
+
+
+def _canonical(next_hop: str) -> str:
+    try:
+        return normalise_address(next_hop)
+    except (OSError, ValueError):
+        return next_hop
 
 
 def pick_path(paths: Paths, next_hop: str | None) -> RouteAttrs:
-    """The ADD-PATH path a flow uses: the one via the flow's BGP next hop, else the best."""
+    """The ADD-PATH path of one prefix a flow uses: the one via the flow's BGP next hop, else
+    the best."""
     if next_hop:
-        for _, attrs in paths:
-            if attrs.next_hop == next_hop:
-                return attrs
-        try:
-            canonical = normalise_address(next_hop)
-        except (OSError, ValueError):
-            canonical = next_hop
-        if canonical != next_hop:
-            for _, attrs in paths:
-                if attrs.next_hop == canonical:
-                    return attrs
+        found = _via(paths, next_hop, next_hop)
+        if found is None:
+            canonical = _canonical(next_hop)
+            found = _via(paths, canonical, canonical)
+        if found is not None:
+            return found
     return paths[0][1]
+
+
+def pick_route(
+    table: LpmTable[Entry],
+    bits: int,
+    address: int,
+    length: int,
+    paths: Paths,
+    next_hop: str | None,
+    known: Container[str],
+) -> tuple[int, RouteAttrs]:
+    """``(length, attrs)`` for a flow's destination whose longest match (``length``) has the
+    ADD-PATH ``paths``: the path via the flow's BGP next hop; if that prefix has none, the
+    longest shorter prefix covering ``address`` that has one (pmacct's walk: the next hop the
+    router exported says which route it forwarded by); else the longest match's best path.
+    ``known``: the next hops any path of the table has (a next hop outside it is nobody's)."""
+    if not next_hop or next_hop in _UNSPECIFIED:
+        return length, paths[0][1]
+    for _, attrs in paths:  # the common case first: the record spells it as the RIB does
+        if attrs.next_hop == next_hop:
+            return length, attrs
+    canonical = _canonical(next_hop)
+    if canonical != next_hop:
+        found = _via(paths, canonical, canonical)
+        if found is not None:
+            return length, found
+    if next_hop not in known and canonical not in known:
+        return length, paths[0][1]
+    get = table.get
+    for shorter in table.lengths():  # longest first
+        if shorter >= length:
+            continue
+        shift = bits - shorter
+        entry = get((address >> shift) << shift, shorter)
+        if entry is None:
+            continue
+        if type(entry) is RouteAttrs:
+            if entry.next_hop == next_hop or entry.next_hop == canonical:
+                return shorter, entry
+        else:
+            found = _via(entry, next_hop, canonical)  # type: ignore[arg-type]
+            if found is not None:
+                return shorter, found
+    return length, paths[0][1]
