@@ -38,11 +38,12 @@ from quixstreams.context import message_context
 from quixstreams.dataframe.dataframe import StreamingDataFrame
 
 from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.lag import InputLag
 from ribflow.aggregate.metrics import LATE, RECORDS_IN, ROWS_OUT
 from ribflow.aggregate.output import PurgeWriter
 from ribflow.aggregate.records import RowBuilder
 from ribflow.aggregate.settings import AggregatorSettings
-from ribflow.aggregate.window import MARKER, AggregationWindow, Watermarks
+from ribflow.aggregate.window import BATCH, MARKER, AggregationWindow, Watermarks
 from ribflow.dlq import DeadLetters
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
@@ -95,6 +96,15 @@ class Aggregator:
             },
         )
 
+        # every wall-clock rule asks it first: unread input means behind, not idle (lag.py)
+        self.lag = InputLag(
+            {"bootstrap.servers": settings.broker_address},
+            settings.group(),
+            settings.flows_enriched_topic,
+            lambda: self.app._consumer,
+            settings.auto_offset_reset,
+        )
+
     def ensure_topics(self) -> list[str]:
         """Create flows-enriched (if absent), flows-aggregated and both dead-letter topics."""
         s = self.settings
@@ -127,14 +137,19 @@ class Aggregator:
         backlog = backlog_partitions(
             s.broker_address, s.group(), s.flows_enriched_topic, s.auto_offset_reset
         )
+        lag = self.lag
+        lag.watch_repartition(sdf.topics[0].name)
+        sdf._registry.register_periodic_task(lag.look)
         window = AggregationWindow(
             bins=self.bins,
             dataframe=sdf,
             name=f"aggregate-{layout}",
             on_late=self._on_late,
-            watermarks=Watermarks(backlog, s.idle_timeout),
+            watermarks=Watermarks(backlog, s.idle_timeout, behind=lag.behind),
             markers=s.markers,
             idle_flush_s=s.idle_flush_s(),
+            caught_up=lag.caught_up,
+            multi_values=s.multi_values,
         )
         sdf = window.final()
         sdf = sdf.apply(self._format, metadata=True)
@@ -142,9 +157,11 @@ class Aggregator:
         return sdf
 
     def run(self) -> None:
+        self.lag.start()
         try:
             self.app.run()
         finally:
+            self.lag.stop()
             self._dlq_producer.flush(10)
 
     # -- steps ---------------------------------------------------------------------------
@@ -163,6 +180,11 @@ class Aggregator:
             return self.writer.purge_init()
         if marker == "purge_close":
             return self.writer.purge_close(int(window["entries"]))
+        batch = window.get(BATCH)
+        if batch is not None:  # MULTI_VALUES: newline-separated records in one message
+            ROWS_OUT.inc(len(batch))
+            purge = self.writer.purge
+            return b"\n".join(purge(k.decode(), w["start"], w["value"]) for k, w in batch)
         ROWS_OUT.inc()
         return self.writer.purge(key.decode(), window["start"], window["value"])
 
