@@ -26,6 +26,12 @@ list, a coarse BGP list, the coarse list on NDJSON batches of 25 records per mes
 enricher's batching option), and the coarse list on a 1-partition copy (Quix then re-keys in
 place: no repartition hop; same process, so the difference is the repartition topic's cost).
 
+Reference for the records per CPU-second (case `nfacctd`): nfacctd with the seed's `aggregate:`
+line (print plugin, refresh = the window), fed the synthetic flows as NetFlow v9 over loopback
+at NF_RATE flows/s; its CPU (all its processes) over the run. The issue's three figures (CPU
+per record vs the pass-through, records per CPU-second vs nfacctd, peak RSS with the seed's list)
+are written to benchmarks/results/aggregate.json (`--no-write`: not).
+
 The machine is shared (2 cores, the broker, other helpers' work): the load average is printed.
 Every process started here is stopped by pid; every topic created is deleted.
 """
@@ -39,6 +45,8 @@ import os
 import random
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,12 +60,17 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
+from tests.enrich.daemons import nfacctd, started  # noqa: E402
+from tests.fixtures.kafka import warm_up  # noqa: E402
+from tests.fixtures.waiting import wait_for  # noqa: E402
 
 COARSE = "src_as, dst_as, peer_src_ip, peer_dst_as, peer_dst_ip, proto"
 WINDOW_S = 10  # the seed's kafka_refresh_time
@@ -66,6 +79,8 @@ SYN_RATE = 5000  # flows per second of flow time (a mid-size network)
 LAB_RATE = 1000
 BATCH = 25
 TICK = os.sysconf("SC_CLK_TCK")
+NFACCTD_IP = "127.0.3.20"  # this benchmark's loopback address for nfacctd
+NF_RATE = 40_000  # flows per second sent to nfacctd (UDP: no faster than it reads)
 
 PASSTHROUGH = """
 import os, sys
@@ -166,6 +181,140 @@ def aggregates(records: list[dict[str, Any]], spec: str) -> tuple[int, int, int]
         pairs[slot] = pairs.get(slot, 0) + 1
     closed = [(k, n) for k, n in pairs.items() if k[1] + bins.window_ms + bins.grace_ms <= last]
     return sum(n for _, n in closed), len(closed), len(pairs) - len(closed)
+
+
+# -- nfacctd with the same aggregate: line ----------------------------------------------------
+
+NFACCTD_CONF = """daemonize: false
+logfile: {d}/nfacctd.log
+pidfile: {d}/nfacctd.pid
+nfacctd_ip: {ip}
+nfacctd_port: {port}
+nfacctd_time_new: true
+timestamps_utc: true
+nfacctd_pipe_size: 8388608
+plugin_pipe_size: 104857600
+plugin_buffer_size: 10240
+nfacctd_as: netflow
+nfacctd_net: netflow
+plugins: print[agg]
+aggregate[agg]: {aggregate}, flows
+print_output[agg]: json
+print_output_file[agg]: {d}/out.json
+print_output_file_append[agg]: true
+print_refresh_time[agg]: {window}
+print_cache_entries[agg]: 500009
+"""
+
+#: NetFlow v9 template: what the seed's flow primitives need (BGP ones come from NetFlow:
+#: src/dst AS, BGP next hop; pmacct leaves the BGP-only ones, as_path and local_pref, empty)
+V9_FIELDS = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (5, 1), (6, 1), (10, 4), (14, 4),
+             (16, 4), (17, 4), (18, 4), (2, 4), (1, 4), (22, 4), (21, 4)]  # fmt: skip
+V9_RECORD = struct.Struct("!4s4sHHBBBIIII4sIIII")
+V9_PER_PACKET = 25
+UPTIME_MS = 1_000_000_000
+PROTO_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1}
+
+
+def _epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def netflow_v9(records: list[dict[str, Any]]) -> list[bytes]:
+    """The dataset's flows as NetFlow v9 export packets (template first), one exporter."""
+    head = struct.Struct("!HHIIII")
+    tbody = struct.pack("!HH", 256, len(V9_FIELDS)) + b"".join(
+        struct.pack("!HH", *f) for f in V9_FIELDS
+    )
+    packets = [head.pack(9, 1, UPTIME_MS, 0, 0, 7) + struct.pack("!HH", 0, 4 + len(tbody)) + tbody]
+    for i in range(0, len(records), V9_PER_PACKET):
+        chunk = records[i : i + V9_PER_PACKET]
+        now = _epoch(chunk[-1]["timestamp_arrival"])
+        body = b"".join(
+            V9_RECORD.pack(
+                socket.inet_aton(r["ip_src"]), socket.inet_aton(r["ip_dst"]), r["port_src"],
+                r["port_dst"], PROTO_NUMBERS[r["ip_proto"]], r["tos"], int(r["tcp_flags"]),
+                r["iface_in"], r["iface_out"], r["as_src"], r["as_dst"],
+                socket.inet_aton(r["peer_ip_dst"]), r["packets"], r["bytes"],
+                UPTIME_MS - (now - _epoch(r["timestamp_start"])) * 1000,
+                UPTIME_MS - (now - _epoch(r["timestamp_end"])) * 1000,
+            )
+            for r in chunk
+        )  # fmt: skip
+        pad = b"\0" * ((-(4 + len(body))) % 4)
+        packets.append(
+            head.pack(9, len(chunk), UPTIME_MS, now, 1 + i // V9_PER_PACKET, 7)
+            + struct.pack("!HH", 256, 4 + len(body) + len(pad))
+            + body
+            + pad
+        )
+    return packets
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds of every process of a process group (nfacctd's core and plugin)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                total += sum(int(x) for x in fields[11:15]) / TICK
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def bench_nfacctd(records: list[dict[str, Any]], spec: str, work: Path) -> dict[str, float]:
+    """nfacctd (print plugin) aggregating the same flows by the same list: its CPU per flow."""
+    d = work / "nfacctd"
+    d.mkdir(exist_ok=True)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((NFACCTD_IP, 0))
+        port = probe.getsockname()[1]
+    packets = netflow_v9(records)
+    conf = NFACCTD_CONF.format(d=d, ip=NFACCTD_IP, port=port, aggregate=spec, window=WINDOW_S)
+    collector = nfacctd(d, conf)
+    out = d / "out.json"
+
+    def flows_out() -> int:
+        if not out.exists():
+            return 0
+        total = 0
+        for line in out.read_bytes().splitlines():
+            if line.startswith(b"{"):
+                total += orjson.loads(line).get("flows", 0)
+        return total
+
+    with started(collector):
+        listening = f"waiting for NetFlow/IPFIX data on {NFACCTD_IP}:{port}"
+        wait_for(listening, lambda: listening in (d / "nfacctd.log").read_text() or None, 60)
+        # the plugin takes a moment after that: what the core reads before is not aggregated
+        wait_for("the plugin", lambda: "cache entries=" in (d / "nfacctd.log").read_text() or None, 60)
+        time.sleep(3)
+        assert collector.proc is not None
+        cpu0 = group_cpu(collector.proc.pid)
+        t0 = time.monotonic()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 2**20)
+            per_s = NF_RATE / V9_PER_PACKET
+            for n, pkt in enumerate(packets):
+                sock.sendto(pkt, (NFACCTD_IP, port))
+                ahead = n / per_s - (time.monotonic() - t0)
+                if ahead > 0.01:
+                    time.sleep(ahead)
+        last = -1
+        deadline = time.monotonic() + 10 * WINDOW_S + 120
+        while time.monotonic() < deadline:  # until the print plugin stops writing
+            time.sleep(WINDOW_S + 2)
+            now = flows_out()
+            if now == last and now > 0:
+                break
+            last = now
+        cpu = group_cpu(collector.proc.pid) - cpu0
+        received = flows_out()
+    return {"nf_sent": len(records), "nf_out": received, "nf_cpu": cpu}
 
 
 # -- Kafka ---------------------------------------------------------------------------------
@@ -405,6 +554,30 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def figures_of(results: list[Result], nf: dict[str, float]) -> list[Figure]:
+    """The issue's three measures, each next to the reference measured in the same run."""
+    by = {r.case.name: r for r in results}
+    seed, base = by.get("syn-seed"), by.get("syn-pass")
+    out: list[Figure] = []
+    if seed is None or not seed.measured_records:
+        return out
+    us = seed.cpu / seed.measured_records * 1e6
+    base_us = base.cpu / base.measured_records * 1e6 if base and base.measured_records else None
+    out.append(Figure("CPU per enriched record, seed's aggregate list", "us/record", round(us, 2),
+                      "pass-through Quix app, same messages",
+                      round(base_us, 2) if base_us else None, "<= 1.5x"))  # fmt: skip
+    if nf.get("nf_cpu"):
+        out.append(Figure("records per CPU-second, seed's aggregate list", "records/CPU-s",
+                          round(seed.measured_records / seed.cpu),
+                          "nfacctd print plugin, same aggregate: line, same flows",
+                          round(nf["nf_out"] / nf["nf_cpu"]), ">= 1.0x"))  # fmt: skip
+    open_windows = seed.case.expect[2]
+    out.append(Figure(f"peak RSS, seed's list, {open_windows:,} open windows at the end", "MB",
+                      round(seed.hwm / 2**20), "pass-through Quix app",
+                      round(base.hwm / 2**20) if base else None, "<= 200 MB"))  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address", "127.0.0.1:9092"))
@@ -415,8 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--cases",
         default="lab-pass,lab-seed,lab-coarse,syn-pass,syn-seed,syn-coarse,syn-coarse-batch25,"
-        "syn-coarse-1part,syn-coarse-alo",
+        "syn-coarse-1part,syn-coarse-alo,nfacctd",
     )
+    ap.add_argument("--no-write", action="store_true", help="do not write results/aggregate.json")
     args = ap.parse_args(argv)
     wanted = args.cases.split(",")
     base = int(time.time()) // 3600 * 3600 - 3 * 3600
@@ -433,7 +607,9 @@ def main(argv: list[str] | None = None) -> int:
         return full
 
     cases: list[Case] = []
+    nf: dict[str, float] = {}
     try:
+        warm_up(args.broker)  # a fresh broker's group coordinator answers only after a while
         print(f"load average before: {os.getloadavg()}", flush=True)
         if any(c.startswith("lab") for c in wanted):
             lab = lab_dataset(args.lab_records, base)
@@ -472,6 +648,10 @@ def main(argv: list[str] | None = None) -> int:
                         (exp_seed if spec == SEED_AGGREGATE else exp_coarse) if spec else (0, 0, 0)
                     )
                     cases.append(Case(name, source, len(syn), n_msgs, spec, guarantee, expect))
+            if "nfacctd" in wanted:
+                print("running nfacctd (print plugin, same aggregate: line) ...", flush=True)
+                nf = bench_nfacctd(syn, SEED_AGGREGATE, work)
+                print(f"nfacctd: {nf}", flush=True)
             del syn
         results = []
         for case in cases:
@@ -486,6 +666,19 @@ def main(argv: list[str] | None = None) -> int:
             "reduction = records / closed pairs; vs pass = CPU per record / pass-through's"
         )
         print(table(results))
+        figures = figures_of(results, nf)
+        for f in figures:
+            print(f"{f.measure}: {f.value:,.1f} {f.unit} (ref {f.reference}: "
+                  f"{f.reference_value if f.reference_value is not None else '-'}; "
+                  f"ratio {f.ratio}; target {f.target})")  # fmt: skip
+        if figures and not args.no_write:
+            notes = (f"--records {args.records}, {args.partitions} input partitions, window "
+                     f"{WINDOW_S}s, grace {GRACE_S}s, exactly-once; shared 2-core machine, load "
+                     f"average after {tuple(round(x, 1) for x in os.getloadavg())}; nfacctd "
+                     f"{nf.get('nf_out', 0):,.0f} of {nf.get('nf_sent', 0):,.0f} flows out "
+                     "(NetFlow v9 over loopback, print plugin, BGP-only primitives empty)"
+                     )  # fmt: skip
+            print(write_result("aggregate", figures, notes=notes))
     finally:
         cleanup(args.broker, made + [f"{t}-dlq" for t in made])
         shutil.rmtree(work, ignore_errors=True)

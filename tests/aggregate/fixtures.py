@@ -200,6 +200,16 @@ class TopicReader:
         self.consumer.subscribe([topic])
         self.records: list[dict[str, Any]] = []
         self.keys: list[bytes | None] = []
+        self.lines_per_message: list[int] = []
+
+    def _take(self, msg: Any) -> None:
+        """A message's records: one JSON object, or several newline-separated (MULTI_VALUES),
+        each with the message's key."""
+        lines = msg.value().split(b"\n")
+        self.lines_per_message.append(len(lines))
+        for line in lines:
+            self.records.append(orjson.loads(line))
+            self.keys.append(msg.key())
 
     def read_until(
         self,
@@ -215,8 +225,7 @@ class TopicReader:
             for msg in self.consumer.consume(500, timeout=0.5):
                 if msg.error():
                     continue
-                self.records.append(orjson.loads(msg.value()))
-                self.keys.append(msg.key())
+                self._take(msg)
         if done(self.records):
             return self.records
         sums = totals(output_sums(self.records, [])[0])
@@ -231,8 +240,7 @@ class TopicReader:
             for msg in self.consumer.consume(500, timeout=0.5):
                 if msg.error():
                     continue
-                self.records.append(orjson.loads(msg.value()))
-                self.keys.append(msg.key())
+                self._take(msg)
                 last = time.monotonic()
         return self.records
 
@@ -348,3 +356,28 @@ def router_messages(recs: list[dict[str, Any]]) -> list[tuple[bytes, bytes, int]
     """One message per flow, all with one router key: the flows stay in time order through one
     input partition."""
     return [(b"router", orjson.dumps(r), int(r["timestamp_arrival"] * 1000)) for r in recs]
+
+
+def kafka_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's murmur2 partitioner (Java's default, librdkafka's ``murmur2``,
+    which Quix's producer uses) gives ``key``: Kafka's Utils.murmur2, restated here."""
+    m, mask = 0x5BD1E995, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(key)) & mask
+    whole = len(key) & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> 24
+        h = ((h * m) & mask) ^ ((k * m) & mask)
+    rest = len(key) - whole
+    if rest >= 3:
+        h ^= key[whole + 2] << 16
+    if rest >= 2:
+        h ^= key[whole + 1] << 8
+    if rest >= 1:
+        h ^= key[whole]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions

@@ -51,3 +51,25 @@ def test_the_wait_starts_with_the_first_flow_not_with_start_up() -> None:
     clock.now += 100  # topics created, partitions assigned, state recovered...
     assert marks.advance(0, origin=1, ts_ms=80_000) == -1  # still waiting for origin 0
     assert marks.advance(0, origin=0, ts_ms=20_000) == 20_000
+
+
+def test_an_origin_with_unread_input_is_behind_not_idle() -> None:
+    clock = Clock()
+    behind = {1}  # input partition 1 has flows queued at the broker
+    marks = Watermarks([], idle_s=30, clock=clock, behind=lambda _p, origin: origin in behind)
+    marks.advance(0, origin=1, ts_ms=10_000)
+    clock.now += 300  # silent for 5 minutes of wall time, but not read to its end
+    assert marks.advance(0, origin=0, ts_ms=81_000) == 10_000  # it still holds the windows
+    behind.clear()  # read to its end: now its silence means idle
+    assert marks.advance(0, origin=0, ts_ms=82_000) == 82_000
+
+
+def test_a_backlog_origin_is_waited_for_while_it_has_unread_input() -> None:
+    clock = Clock()
+    behind = {1}
+    marks = Watermarks([0, 1], idle_s=30, clock=clock, behind=lambda _p, origin: origin in behind)
+    assert marks.advance(0, origin=0, ts_ms=80_000) == -1
+    clock.now += 600  # far past IDLE_TIMEOUT: still waiting, its flows are queued
+    assert marks.advance(0, origin=0, ts_ms=81_000) == -1
+    behind.clear()  # read to its end without a flow for this partition: no more waiting
+    assert marks.advance(0, origin=0, ts_ms=82_000) == 82_000

@@ -40,7 +40,10 @@ def describe(settings: AggregatorSettings) -> str:
 def _idle_line(idle_s: float | None) -> str:
     if idle_s is None:
         return "idle flush off: windows close only when later flows come"
-    return f"idle flush: a partition without flows for {idle_s:g}s closes windows on the wall clock"
+    return (
+        f"idle flush: a partition without flows for {idle_s:g}s and no unread input (lag 0) "
+        "closes windows on the wall clock"
+    )
 
 
 def main(argv: list[str]) -> int:

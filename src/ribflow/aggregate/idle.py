@@ -1,5 +1,10 @@
 """Idle flush: windows of a partition that stopped receiving flows close on the wall clock.
 
+Only a partition without unread input is quiet: while the broker holds flows the aggregator
+has not read yet (lag > 0 on an input partition or on the partition's repartition topic
+partition, lag.py), nothing is flushed on the wall clock, however long the partition has gone
+without a flow. A backlog is read and aggregated by the flows' own time, never cut short.
+
 Windows close when the watermark (window.py) passes their end + grace, and the watermark only
 moves when flows come. When an exporter goes quiet, its last windows would wait forever; pmacct
 flushes every ``kafka_refresh_time`` whatever the traffic. So, from the app's run loop (a Quix
@@ -87,6 +92,7 @@ class IdleFlusher:
         grace_ms: int,
         quiet_s: float,
         flush: Flush,
+        caught_up: Callable[[int], bool],
     ) -> None:
         self._dataframe = dataframe
         self._store_name = store_name
@@ -96,6 +102,7 @@ class IdleFlusher:
         self._grace_ms = grace_ms
         self._quiet_s = quiet_s
         self._flush = flush
+        self._caught_up = caught_up
         self._downstream: VoidExecutor | None = None
         self._next_check = 0.0
         self._known: dict[int, float] = {}  # assigned partition -> wall time first seen
@@ -122,6 +129,8 @@ class IdleFlusher:
         for partition in partitions:
             first_seen = self._known.setdefault(partition, now)
             if now - first_seen < self._quiet_s:
+                continue
+            if not self._caught_up(partition):  # unread input: behind, not quiet
                 continue
             quiet = self._watermarks.quiet_for(partition, now)
             if quiet is not None and quiet < self._quiet_s:

@@ -38,11 +38,12 @@ from quixstreams.context import message_context
 from quixstreams.dataframe.dataframe import StreamingDataFrame
 
 from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.lag import InputLag
 from ribflow.aggregate.metrics import LATE, RECORDS_IN, ROWS_OUT
 from ribflow.aggregate.output import PurgeWriter
 from ribflow.aggregate.records import RowBuilder
 from ribflow.aggregate.settings import AggregatorSettings
-from ribflow.aggregate.window import MARKER, AggregationWindow, Watermarks
+from ribflow.aggregate.window import BATCH, MARKER, AggregationWindow, Watermarks
 from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import KafkaTarget, client_config, quix_connection
 from ribflow.logs import RateLimitedLog
@@ -94,6 +95,15 @@ class Aggregator:
             },
         )
 
+        # every wall-clock rule asks it first: unread input means behind, not idle (lag.py)
+        self.lag = InputLag(
+            client_config(settings),
+            settings.group(),
+            settings.flows_enriched_topic,
+            lambda: self.app._consumer,
+            settings.auto_offset_reset,
+        )
+
     def ensure_topics(self) -> list[str]:
         """Create flows-enriched (if absent), flows-aggregated and both dead-letter topics."""
         s = self.settings
@@ -124,14 +134,19 @@ class Aggregator:
             key_deserializer="bytes",
         )
         backlog = backlog_partitions(s, s.group(), s.flows_enriched_topic, s.auto_offset_reset)
+        lag = self.lag
+        lag.watch_repartition(sdf.topics[0].name)
+        sdf._registry.register_periodic_task(lag.look)
         window = AggregationWindow(
             bins=self.bins,
             dataframe=sdf,
             name=f"aggregate-{layout}",
             on_late=self._on_late,
-            watermarks=Watermarks(backlog, s.idle_timeout),
+            watermarks=Watermarks(backlog, s.idle_timeout, behind=lag.behind),
             markers=s.markers,
             idle_flush_s=s.idle_flush_s(),
+            caught_up=lag.caught_up,
+            multi_values=s.multi_values,
         )
         sdf = window.final()
         sdf = sdf.apply(self._format, metadata=True)
@@ -139,9 +154,11 @@ class Aggregator:
         return sdf
 
     def run(self) -> None:
+        self.lag.start()
         try:
             self.app.run()
         finally:
+            self.lag.stop()
             self._dlq_producer.flush(10)
 
     # -- steps ---------------------------------------------------------------------------
@@ -160,6 +177,11 @@ class Aggregator:
             return self.writer.purge_init()
         if marker == "purge_close":
             return self.writer.purge_close(int(window["entries"]))
+        batch = window.get(BATCH)
+        if batch is not None:  # MULTI_VALUES: newline-separated records in one message
+            ROWS_OUT.inc(len(batch))
+            purge = self.writer.purge
+            return b"\n".join(purge(k.decode(), w["start"], w["value"]) for k, w in batch)
         ROWS_OUT.inc()
         return self.writer.purge(key.decode(), window["start"], window["value"])
 

@@ -70,16 +70,17 @@ class AggregatorSettings(AppSettings):
         gt=0,
         le=86400,
         description="Seconds (wall clock) after which an input partition that sends no flows "
-        "stops holding windows open. Windows close when the slowest active input partition's "
-        "flow time passes their end + GRACE.",
+        "and has no unread flows at the broker (lag 0) stops holding windows open. Windows "
+        "close when the slowest active input partition's flow time passes their end + GRACE.",
     )
     idle_flush: str = Field(
         "auto",
         alias="IDLE_FLUSH",
         description="Seconds (wall clock) without any flow on a partition after which its "
         "watermark moves on with the wall clock from its last value, so that the windows of "
-        "an exporter that went quiet are written (pmacct flushes on the wall clock); `auto`: "
-        "REFRESH_TIME + GRACE; `off`: windows close only when later flows come.",
+        "an exporter that went quiet are written (pmacct flushes on the wall clock); only "
+        "while the input has no unread flows at the broker (lag 0): a backlog is never cut "
+        "short; `auto`: REFRESH_TIME + GRACE; `off`: windows close only when later flows come.",
     )
     time_source: TimeSource = Field(
         "arrival",
@@ -112,6 +113,16 @@ class AggregatorSettings(AppSettings):
         False,
         alias="MARKERS",
         description="Write purge_init / purge_close around each flush, like kafka_markers.",
+    )
+    multi_values: int = Field(
+        0,
+        alias="MULTI_VALUES",
+        ge=0,
+        le=100_000,
+        description="Records per flows-aggregated message, newline-separated, like "
+        "kafka_multi_values (the records of one flush of one partition, in messages of up to "
+        "this many, without a Kafka key); 0 or 1: one record per message (keyed by the "
+        "aggregation key).",
     )
     writer_name: str = Field(
         "ribflow-aggregator",

@@ -12,6 +12,9 @@ then turn the lagging origin's flows into late ones (measured: half of a 1M-flow
 this window closes on a watermark: the lowest of the origins' latest flow times, each origin
 counting until it has sent nothing for ``idle_s`` seconds (wall clock; an origin that had a
 backlog at start but has not been seen yet counts too, for ``idle_s`` after the first flow).
+Both wall-clock rules apply only to an origin without unread input (lag.py): while its input
+partition, or the repartition partition its rows travel through, has messages not yet read, an
+origin holds the windows however long it has been silent: it is behind, not idle.
 A window is written once the watermark passes its end plus the grace period; all windows of
 the partition that pass it are written together: a flush.
 
@@ -50,10 +53,13 @@ if TYPE_CHECKING:
         WindowedRocksDBPartitionTransaction,
     )
 
-__all__ = ["MARKER", "AggregationWindow", "LateHandler", "Watermarks"]
+__all__ = ["BATCH", "MARKER", "AggregationWindow", "LateHandler", "Watermarks"]
 
 #: Key of a window result that is a flush marker, not an aggregate: "purge_init"/"purge_close".
 MARKER = "marker"
+#: Key of a window result that holds several closed windows for one Kafka message
+#: (MULTI_VALUES): a list of (aggregation key, window result) pairs.
+BATCH = "batch"
 
 #: on_late(row, key, ts_ms, flushed_end_ms): a row refused because its window was written.
 LateHandler = Callable[[list[Any], Any, int, int], None]
@@ -69,10 +75,13 @@ class Watermarks:
         origins: Iterable[int],
         idle_s: float,
         clock: Callable[[], float] = time.monotonic,
+        behind: Callable[[int, int], bool] = lambda _partition, _origin: False,
     ) -> None:
         self._expected = tuple(origins)
         self._idle_s = idle_s
         self._clock = clock
+        # (partition, origin) -> unread input may still bring rows of origin there (lag.py)
+        self._behind = behind
         self._started: float | None = None  # the first flow, not the app's (slow) start-up
         self._waited = not self._expected  # the start-up wait for backlog origins is over
         # partition -> origin -> [latest flow time ms, wall time last seen]
@@ -100,16 +109,23 @@ class Watermarks:
                 entry[0] = ts_ms
             entry[1] = now
         if not self._waited:
-            if now - self._started >= self._idle_s:
+            behind = self._behind
+            waited = now - self._started >= self._idle_s
+            if waited and not any(behind(partition, o) for o in self._expected):
                 self._waited = True  # the clock is monotonic: never waiting again
-            elif any(o not in seen for o in self._expected):
+            elif any(
+                o not in seen and (not waited or behind(partition, o)) for o in self._expected
+            ):
                 self._last[partition] = (-1, now)
                 return -1
         if len(seen) == 1:  # one origin, just seen: it is the only active one
             mark = int(ts_ms if entry is None else entry[0])
         else:
             idle_s = self._idle_s
-            active = [t for t, last in seen.values() if now - last < idle_s]
+            behind = self._behind
+            active = [
+                t for o, (t, last) in seen.items() if now - last < idle_s or behind(partition, o)
+            ]
             mark = int(min(active)) if active else int(max(t for t, _ in seen.values()))
         self._last[partition] = (mark, now)
         return mark
@@ -167,6 +183,8 @@ class AggregationWindow(Window):
         watermarks: Watermarks,
         markers: bool = False,
         idle_flush_s: float | None = None,
+        caught_up: Callable[[int], bool] = lambda _partition: False,
+        multi_values: int = 0,
     ) -> None:
         super().__init__(name=name, dataframe=dataframe)
         self._bins = bins
@@ -174,6 +192,8 @@ class AggregationWindow(Window):
         self._watermarks = watermarks
         self._markers = markers
         self._idle_flush_s = idle_flush_s
+        self._caught_up = caught_up
+        self._multi_values = multi_values
 
     def process_window(
         self,
@@ -214,11 +234,20 @@ class AggregationWindow(Window):
                 max_end_time=max_end_ms, step_ms=self._bins.window_ms, delete=True, collect=False
             )
         ]
-        if not closed or not self._markers:
+        if not closed:
             return closed
         first = closed[0][1]
+        if self._multi_values > 1:  # several records per message, like kafka_multi_values
+            n = self._multi_values
+            closed = [
+                (None, {"start": first["start"], "end": first["end"], BATCH: closed[i : i + n]})
+                for i in range(0, len(closed), n)
+            ]
+        if not self._markers:
+            return closed
         init = {"start": first["start"], "end": first["end"], "value": None, MARKER: "purge_init"}
-        close = {**init, MARKER: "purge_close", "entries": len(closed)}
+        entries = sum(len(w[BATCH]) if BATCH in w else 1 for _, w in closed)
+        close = {**init, MARKER: "purge_close", "entries": entries}
         return [(None, init), *closed, (None, close)]
 
     def final(self) -> StreamingDataFrame:
@@ -250,6 +279,7 @@ class AggregationWindow(Window):
                 grace_ms=self._bins.grace_ms,
                 quiet_s=self._idle_flush_s,
                 flush=self.flush,
+                caught_up=self._caught_up,
             )
             stream = sdf.stream.add_function(FlushNode(func, flusher))
             # the run loop calls it after every poll, also when a poll returned nothing
