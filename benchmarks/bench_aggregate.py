@@ -289,9 +289,10 @@ def bench_nfacctd(records: list[dict[str, Any]], spec: str, work: Path) -> dict[
 
     with started(collector):
         listening = f"waiting for NetFlow/IPFIX data on {NFACCTD_IP}:{port}"
-        wait_for(listening, lambda: listening in (d / "nfacctd.log").read_text() or None, 60)
+        log_file = d / "nfacctd.log"
+        wait_for(listening, lambda: listening in log_file.read_text(), 60)
         # the plugin takes a moment after that: what the core reads before is not aggregated
-        wait_for("the plugin", lambda: "cache entries=" in (d / "nfacctd.log").read_text() or None, 60)
+        wait_for("the plugin", lambda: "cache entries=" in log_file.read_text(), 60)
         time.sleep(3)
         assert collector.proc is not None
         cpu0 = group_cpu(collector.proc.pid)
