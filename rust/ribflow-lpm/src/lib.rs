@@ -23,11 +23,11 @@ use pyo3::types::{PyInt, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::core::Core;
-use crate::shared::{GilCell, Shared};
+use crate::shared::{GilCell, Shared, TupleRef};
 
 type Value = Py<PyAny>;
-/// What the trie holds per prefix: an id into [`Shared`].
-type Id = u32;
+/// What the trie holds per prefix: its shared result tuple.
+type Id = TupleRef;
 
 enum Inner {
     V4(Core<u32, Id>),
@@ -133,9 +133,7 @@ fn entries_list<'py, K>(py: Python<'py>, entries: Vec<(K, u32, Id)>) -> PyResult
 where
     K: IntoPyObject<'py>,
 {
-    let values: Vec<Value> = shared::with(py, |s| {
-        entries.iter().map(|e| s.value(e.2).clone_ref(py)).collect()
-    });
+    let values: Vec<Value> = entries.iter().map(|e| e.2.value(py)).collect();
     let mut tuples = Vec::with_capacity(entries.len());
     for ((network, length, _), value) in entries.into_iter().zip(values) {
         let network = network.into_bound_py_any(py)?;
@@ -147,9 +145,9 @@ where
 
 /// The Python result of one lookup: the shared `(length, value)` tuple, or None.
 #[inline]
-fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<Id>) -> Bound<'py, PyAny> {
+fn found<'py>(py: Python<'py>, hit: Option<Id>) -> Bound<'py, PyAny> {
     match hit {
-        Some(id) => shared.tuple(id).bind(py).clone().into_any(),
+        Some(tuple) => tuple.tuple(py).into_any(),
         None => py.None().into_bound(py),
     }
 }
@@ -267,7 +265,7 @@ impl PrefixTable {
             (Inner::V6(t), Address::V6(n)) => t.get(n, length).copied(),
             _ => None,
         };
-        Ok(id.map(|id| shared::with(py, |s| s.value(id).clone_ref(py))))
+        Ok(id.map(|id| id.value(py)))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
@@ -276,11 +274,9 @@ impl PrefixTable {
         py: Python<'py>,
         address: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let hit = match self.address(address)? {
-            Some(a) => self.inner.borrow(py).lookup(a),
-            None => None,
-        };
-        Ok(shared::with(py, |s| found(py, s, hit)))
+        let address = self.address(address)?;
+        let inner = self.inner.borrow(py); // held while the tuple is taken: it stays alive
+        Ok(found(py, address.and_then(|a| inner.lookup(a))))
     }
 
     /// `lookup` of every address of an iterable of ints, as a list.
@@ -294,15 +290,14 @@ impl PrefixTable {
         for address in addresses.try_iter()? {
             wanted.push(self.address(&address?)?);
         }
-        let hits: Vec<Option<Id>> = {
-            let inner = self.inner.borrow(py);
-            wanted
-                .into_iter()
-                .map(|a| a.and_then(|a| inner.lookup(a)))
-                .collect()
-        };
-        let items: Vec<_> =
-            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        // the walks first, then the tuples (faster than interleaved), under one borrow
+        let inner = self.inner.borrow(py);
+        let hits: Vec<Option<Id>> = wanted
+            .into_iter()
+            .map(|a| a.and_then(|a| inner.lookup(a)))
+            .collect();
+        let items: Vec<_> = hits.into_iter().map(|h| found(py, h)).collect();
+        drop(inner);
         PyList::new(py, items)
     }
 
@@ -316,7 +311,8 @@ impl PrefixTable {
                 data.len()
             )));
         }
-        let hits: Vec<Option<Id>> = match &*self.inner.borrow(py) {
+        let inner = self.inner.borrow(py);
+        let hits: Vec<Option<Id>> = match &*inner {
             Inner::V4(t) => data
                 .chunks_exact(4)
                 .map(|c| t.lookup(u32::from_be_slice(c)).map(|(_, &id)| id))
@@ -326,8 +322,8 @@ impl PrefixTable {
                 .map(|c| t.lookup(u128::from_be_slice(c)).map(|(_, &id)| id))
                 .collect(),
         };
-        let items: Vec<_> =
-            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        let items: Vec<_> = hits.into_iter().map(|h| found(py, h)).collect();
+        drop(inner);
         PyList::new(py, items)
     }
 
