@@ -24,7 +24,8 @@
 //!   `ancestors` is a precomputed table of the nine indexes on the octet's path.
 //!
 //! Slices grow by exactly one element per insert (no spare capacity), which keeps memory near
-//! an 8-byte result pointer per prefix plus the nodes (176 bytes each, shared by every prefix inside).
+//! an 8-byte result pointer per prefix plus the nodes (176 bytes each, shared by every prefix
+//! inside).
 
 /// An unsigned address type: `u32` for IPv4, `u128` for IPv6.
 pub trait Addr: Copy + Eq + Ord {
