@@ -200,7 +200,7 @@ def report(r: dict[str, float]) -> Iterator[str]:
         ("  of which the RIB rebuild from local state", f"{r['rebuild_s']:,.1f}", "", ""),
     ]  # fmt: skip
     for name, ours, ref, ratio in rows:
-        yield f"{name:<40} {ours:>14} {ref:>18} {ratio:>8}"
+        yield f"{name:<46} {ours:>14} {ref:>18} {ratio:>8}"
 
 
 def figures(r: dict[str, float]) -> list[Figure]:
