@@ -14,9 +14,10 @@ NLRIs sharing one attribute set, End-of-RIB per family), keyed by router.
    ``bgp-updates``. Reported: paths per CPU-second of the enricher process (state writes,
    changelog and bgp-rib records included) and RSS growth per path (RocksDB included).
 2. The enricher is killed with SIGKILL, its state directory wiped, and a new one started:
-   seconds from the start until every partition's RIB is rebuilt from the changelog with all
-   paths (this includes waiting for the killed member's group session to time out), and the
-   seconds the rebuilds themselves took (the enricher's "RIB rebuilt ... in S s" log lines).
+   seconds from the start until every partition's RIB holds all paths again. That includes
+   waiting for the killed member's group session to time out, Quix's recovery of the state
+   from the changelog into RocksDB, and the RIB rebuild from that state, whose own seconds are
+   reported too (the enricher's "RIB rebuilt ... in S s" log lines).
 
 The pmacct figures of issue 12 are the references (not measured here: no BGP daemon is fed
 5M paths in this run): ~38 B per path at this scale, and the targets >= 100k paths per
@@ -194,13 +195,13 @@ def report(r: dict[str, float]) -> Iterator[str]:
         ("table load, wall seconds", f"{r['load_wall']:,.1f}", "", ""),
         ("RSS growth per path, bytes", f"{per_path:,.0f}", f"pmacct ~{REF_PMACCT_BYTES:.0f}",
          f"{per_path / REF_PMACCT_BYTES:.1f}x"),
-        ("restart after kill -9 to RIB restored, s", f"{r['restore_s']:,.1f}", "", ""),
-        ("  of which rebuilding from the changelog", f"{r['rebuild_s']:,.1f}",
+        ("kill -9, state wiped: restart to RIB restored, s", f"{r['restore_s']:,.1f}",
          f"target {TARGET_RESTORE_PER_PATH * r['paths']:,.1f}", ""),
-        ("  rebuild, paths per second", f"{r['paths'] / r['rebuild_s']:,.0f}", "", ""),
+        ("  restore, paths per second", f"{r['paths'] / r['restore_s']:,.0f}", "", ""),
+        ("  of which the RIB rebuild from local state", f"{r['rebuild_s']:,.1f}", "", ""),
     ]  # fmt: skip
     for name, ours, ref, ratio in rows:
-        yield f"{name:<40} {ours:>14} {ref:>18} {ratio:>8}"
+        yield f"{name:<46} {ours:>14} {ref:>18} {ratio:>8}"
 
 
 def figures(r: dict[str, float]) -> list[Figure]:
@@ -210,13 +211,13 @@ def figures(r: dict[str, float]) -> list[Figure]:
                round(r["paths"] / r["load_cpu"]), target=">= 100k"),
         Figure(f"enricher RSS growth per path, {size}", "B", round(r["rss_growth"] / r["paths"], 1),
                "pmacct (documented, issue 12)", REF_PMACCT_BYTES, "<= 60 B"),
-        Figure(f"restart after kill -9 with the state wiped until the RIB is restored, {size}",
-               "s", round(r["restore_s"], 1),
-               target="<= 15 s (kill -9 to first enriched flow, 2M paths)"),
-        Figure(f"RIB rebuild from the changelog after kill -9 with the state wiped, {size}", "s",
-               round(r["rebuild_s"], 1), target="1M paths in < 5 s"),
-        Figure(f"RIB rebuild from the changelog, {size}", "paths/s",
-               round(r["paths"] / r["rebuild_s"]), target=">= 200k"),
+        Figure(f"restore after kill -9 with the state wiped: restart, group rejoin, changelog "
+               f"recovery, RIB rebuild, {size}", "s", round(r["restore_s"], 1),
+               target="1M paths in < 5 s"),
+        Figure(f"restore after kill -9 with the state wiped, {size}", "paths/s",
+               round(r["paths"] / r["restore_s"]), target=">= 200k (1M in < 5 s)"),
+        Figure(f"of the restore: RIB rebuild from the recovered local state, {size}", "s",
+               round(r["rebuild_s"], 1)),
     ]  # fmt: skip
 
 

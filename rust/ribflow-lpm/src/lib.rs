@@ -13,21 +13,23 @@
 //! The class is `frozen` (no per-call borrow flag, an atomic operation in PyO3): its state sits
 //! in a [`GilCell`], used with the GIL held, and no Python code runs while it is borrowed.
 
+mod convert;
 mod core;
+mod node;
 mod shared;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
-use pyo3::ffi;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use crate::convert::FromInt;
 use crate::core::Core;
-use crate::shared::{GilCell, Shared};
+use crate::shared::{GilCell, Shared, TupleRef};
 
 type Value = Py<PyAny>;
-/// What the trie holds per prefix: an id into [`Shared`].
-type Id = u32;
+/// What the trie holds per prefix: its shared result tuple.
+type Id = TupleRef;
 
 enum Inner {
     V4(Core<u32, Id>),
@@ -68,57 +70,6 @@ struct PrefixTable {
     bits: u32,
 }
 
-/// An integer argument converted to the family's address type.
-trait FromInt: Sized {
-    /// `Ok(None)` when `ob` is an int outside the type's range; `TypeError` when not an int.
-    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>>;
-    /// The address from `Self::BYTES` big-endian bytes.
-    fn from_be_slice(bytes: &[u8]) -> Self;
-}
-
-impl FromInt for u32 {
-    #[inline]
-    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
-        match ob.extract::<u32>() {
-            Ok(v) => Ok(Some(v)),
-            Err(_) if ob.is_instance_of::<PyInt>() => Ok(None),
-            Err(_) => Err(PyTypeError::new_err("address must be an int")),
-        }
-    }
-    #[inline]
-    fn from_be_slice(bytes: &[u8]) -> Self {
-        u32::from_be_bytes(bytes.try_into().expect("4 bytes"))
-    }
-}
-
-impl FromInt for u128 {
-    /// PyO3's own u128 conversion is slow under the stable ABI (several Python operations);
-    /// this one costs one C call below 2**64 and one shift above.
-    #[inline]
-    fn from_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
-        if !ob.is_instance_of::<PyInt>() {
-            return Err(PyTypeError::new_err("address must be an int"));
-        }
-        match ob.extract::<u64>() {
-            Ok(v) => return Ok(Some(u128::from(v))),
-            Err(e) if !e.is_instance_of::<PyOverflowError>(ob.py()) => return Err(e),
-            Err(_) => {}
-        }
-        let high = match ob.rshift(64)?.extract::<u64>() {
-            Ok(h) => h,
-            Err(e) if e.is_instance_of::<PyOverflowError>(ob.py()) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        // SAFETY: `ob` is a live int (checked above); the mask conversion cannot fail for ints.
-        let low = unsafe { ffi::PyLong_AsUnsignedLongLongMask(ob.as_ptr()) };
-        Ok(Some(u128::from(high) << 64 | u128::from(low)))
-    }
-    #[inline]
-    fn from_be_slice(bytes: &[u8]) -> Self {
-        u128::from_be_bytes(bytes.try_into().expect("16 bytes"))
-    }
-}
-
 fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
     if length > bits {
         return Err(PyValueError::new_err(format!(
@@ -133,9 +84,7 @@ fn entries_list<'py, K>(py: Python<'py>, entries: Vec<(K, u32, Id)>) -> PyResult
 where
     K: IntoPyObject<'py>,
 {
-    let values: Vec<Value> = shared::with(py, |s| {
-        entries.iter().map(|e| s.value(e.2).clone_ref(py)).collect()
-    });
+    let values: Vec<Value> = entries.iter().map(|e| e.2.value(py)).collect();
     let mut tuples = Vec::with_capacity(entries.len());
     for ((network, length, _), value) in entries.into_iter().zip(values) {
         let network = network.into_bound_py_any(py)?;
@@ -147,9 +96,9 @@ where
 
 /// The Python result of one lookup: the shared `(length, value)` tuple, or None.
 #[inline]
-fn found<'py>(py: Python<'py>, shared: &Shared, hit: Option<Id>) -> Bound<'py, PyAny> {
+fn found<'py>(py: Python<'py>, hit: Option<Id>) -> Bound<'py, PyAny> {
     match hit {
-        Some(id) => shared.tuple(id).bind(py).clone().into_any(),
+        Some(tuple) => tuple.tuple(py).into_any(),
         None => py.None().into_bound(py),
     }
 }
@@ -267,7 +216,7 @@ impl PrefixTable {
             (Inner::V6(t), Address::V6(n)) => t.get(n, length).copied(),
             _ => None,
         };
-        Ok(id.map(|id| shared::with(py, |s| s.value(id).clone_ref(py))))
+        Ok(id.map(|id| id.value(py)))
     }
 
     /// `(length, value)` of the longest prefix containing `address`, or None.
@@ -276,11 +225,9 @@ impl PrefixTable {
         py: Python<'py>,
         address: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let hit = match self.address(address)? {
-            Some(a) => self.inner.borrow(py).lookup(a),
-            None => None,
-        };
-        Ok(shared::with(py, |s| found(py, s, hit)))
+        let address = self.address(address)?;
+        let inner = self.inner.borrow(py); // held while the tuple is taken: it stays alive
+        Ok(found(py, address.and_then(|a| inner.lookup(a))))
     }
 
     /// `lookup` of every address of an iterable of ints, as a list.
@@ -294,15 +241,14 @@ impl PrefixTable {
         for address in addresses.try_iter()? {
             wanted.push(self.address(&address?)?);
         }
-        let hits: Vec<Option<Id>> = {
-            let inner = self.inner.borrow(py);
-            wanted
-                .into_iter()
-                .map(|a| a.and_then(|a| inner.lookup(a)))
-                .collect()
-        };
-        let items: Vec<_> =
-            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        // the walks first, then the tuples (faster than interleaved), under one borrow
+        let inner = self.inner.borrow(py);
+        let hits: Vec<Option<Id>> = wanted
+            .into_iter()
+            .map(|a| a.and_then(|a| inner.lookup(a)))
+            .collect();
+        let items: Vec<_> = hits.into_iter().map(|h| found(py, h)).collect();
+        drop(inner);
         PyList::new(py, items)
     }
 
@@ -316,7 +262,8 @@ impl PrefixTable {
                 data.len()
             )));
         }
-        let hits: Vec<Option<Id>> = match &*self.inner.borrow(py) {
+        let inner = self.inner.borrow(py);
+        let hits: Vec<Option<Id>> = match &*inner {
             Inner::V4(t) => data
                 .chunks_exact(4)
                 .map(|c| t.lookup(u32::from_be_slice(c)).map(|(_, &id)| id))
@@ -326,8 +273,8 @@ impl PrefixTable {
                 .map(|c| t.lookup(u128::from_be_slice(c)).map(|(_, &id)| id))
                 .collect(),
         };
-        let items: Vec<_> =
-            shared::with(py, |s| hits.into_iter().map(|h| found(py, s, h)).collect());
+        let items: Vec<_> = hits.into_iter().map(|h| found(py, h)).collect();
+        drop(inner);
         PyList::new(py, items)
     }
 

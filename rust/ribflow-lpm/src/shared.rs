@@ -2,9 +2,10 @@
 //! distinct pair.
 //!
 //! A lookup returns a new reference to a tuple built once at insert time, instead of building
-//! a tuple per call (allocating it cost more than the trie walk). The trie stores a 4-byte id
-//! into this table; values are Python objects told apart by identity (the tuple keeps each
-//! alive, so an address in the index cannot be reused while it is there). In the enricher the
+//! a tuple per call (allocating it cost more than the trie walk). The trie stores a pointer to
+//! the tuple, owned here with a count of the prefixes referring to it; values are Python
+//! objects told apart by identity (the tuple keeps each alive, so an address in the index
+//! cannot be reused while it is there). In the enricher the
 //! values are attribute sets interned once for the whole process, so all routers' tables share
 //! the same few pairs per attribute set.
 //!
@@ -16,6 +17,7 @@
 use std::cell::{Ref, RefCell, RefMut};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::ptr::NonNull;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -24,18 +26,37 @@ use pyo3::IntoPyObjectExt;
 /// Python memory of one shared `(length, value)` tuple (GC header + 2-item tuple).
 const TUPLE_BYTES: usize = 56;
 
+/// What a trie holds per prefix: a borrowed pointer to its shared `(length, value)` tuple,
+/// owned by [`Shared`] for as long as some prefix refers to it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TupleRef(NonNull<pyo3::ffi::PyObject>);
+
+// SAFETY: dereferenced only with the GIL held (every accessor takes a `Python` token), and only
+// while `Shared` owns the tuple (a prefix referring to it holds one of its counted references).
+unsafe impl Send for TupleRef {}
+
+impl TupleRef {
+    /// A new reference to the `(length, value)` tuple.
+    #[inline]
+    pub fn tuple<'py>(self, py: Python<'py>) -> Bound<'py, PyTuple> {
+        // SAFETY: a live tuple owned by `Shared` (see the type's invariant), GIL held.
+        unsafe { Bound::from_borrowed_ptr(py, self.0.as_ptr()).cast_into_unchecked::<PyTuple>() }
+    }
+
+    /// A new reference to the value.
+    pub fn value(self, py: Python<'_>) -> Py<PyAny> {
+        self.tuple(py).get_item(1).expect("a 2-tuple").unbind()
+    }
+}
+
 pub struct Slot {
     tuple: Py<PyTuple>,
-    value: Py<PyAny>,
-    key: u64,
     refs: u32,
 }
 
-type Index = HashMap<u64, u32, BuildHasherDefault<std::hash::DefaultHasher>>;
+type Index = HashMap<u64, Slot, BuildHasherDefault<std::hash::DefaultHasher>>;
 
 pub struct Shared {
-    slots: Vec<Option<Slot>>,
-    free: Vec<u32>,
     index: Index,
 }
 
@@ -48,77 +69,46 @@ fn key(value: &Bound<'_, PyAny>, length: u32) -> u64 {
 impl Shared {
     const fn new() -> Self {
         Self {
-            slots: Vec::new(),
-            free: Vec::new(),
             index: HashMap::with_hasher(BuildHasherDefault::new()),
         }
     }
 
-    /// The id of `(length, value)`, one more prefix referring to it.
-    pub fn acquire(&mut self, length: u32, value: Bound<'_, PyAny>) -> PyResult<u32> {
+    /// The tuple of `(length, value)`, one more prefix referring to it.
+    pub fn acquire(&mut self, length: u32, value: Bound<'_, PyAny>) -> PyResult<TupleRef> {
         let key = key(&value, length);
-        if let Some(&id) = self.index.get(&key) {
-            self.slot_mut(id).refs += 1;
-            return Ok(id);
+        if let Some(slot) = self.index.get_mut(&key) {
+            slot.refs += 1;
+            return Ok(Self::reference(&slot.tuple));
         }
         let py = value.py();
-        let tuple = PyTuple::new(py, [length.into_bound_py_any(py)?, value.clone()])?.unbind();
-        let slot = Slot {
-            tuple,
-            value: value.unbind(),
-            key,
-            refs: 1,
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(slot);
-                id
-            }
-            None => {
-                self.slots.push(Some(slot));
-                u32::try_from(self.slots.len() - 1).expect("fewer than 2**32 distinct results")
-            }
-        };
-        self.index.insert(key, id);
-        Ok(id)
+        let tuple = PyTuple::new(py, [length.into_bound_py_any(py)?, value])?.unbind();
+        let tuple_ref = Self::reference(&tuple);
+        self.index.insert(key, Slot { tuple, refs: 1 });
+        Ok(tuple_ref)
     }
 
-    /// One prefix less refers to `id`: its value, and the slot when this was the last
+    fn reference(tuple: &Py<PyTuple>) -> TupleRef {
+        TupleRef(NonNull::new(tuple.as_ptr()).expect("a live tuple"))
+    }
+
+    /// One prefix less refers to `tuple`: its value, and the slot when this was the last
     /// reference (for the caller to drop once the table is no longer borrowed).
-    pub fn release(&mut self, py: Python<'_>, id: u32) -> (Py<PyAny>, Option<Slot>) {
-        let slot = self.slot_mut(id);
+    pub fn release(&mut self, py: Python<'_>, tuple: TupleRef) -> (Py<PyAny>, Option<Slot>) {
+        let bound = tuple.tuple(py);
+        let value = bound.get_item(1).expect("a 2-tuple");
+        let length: u32 = bound
+            .get_item(0)
+            .and_then(|l| l.extract())
+            .expect("an int length");
+        let key = key(&value, length);
+        let slot = self.index.get_mut(&key).expect("a live result");
         slot.refs -= 1;
-        let value = slot.value.clone_ref(py);
-        if slot.refs > 0 {
-            return (value, None);
-        }
-        let slot = self.slots[id as usize].take();
-        if let Some(s) = &slot {
-            self.index.remove(&s.key);
-        }
-        self.free.push(id);
-        (value, slot)
-    }
-
-    #[inline]
-    fn slot(&self, id: u32) -> &Slot {
-        self.slots[id as usize].as_ref().expect("live result id")
-    }
-
-    fn slot_mut(&mut self, id: u32) -> &mut Slot {
-        self.slots[id as usize].as_mut().expect("live result id")
-    }
-
-    /// The `(length, value)` tuple of `id`.
-    #[inline]
-    pub fn tuple(&self, id: u32) -> &Py<PyTuple> {
-        &self.slot(id).tuple
-    }
-
-    /// The value of `id`.
-    #[inline]
-    pub fn value(&self, id: u32) -> &Py<PyAny> {
-        &self.slot(id).value
+        let freed = if slot.refs == 0 {
+            self.index.remove(&key)
+        } else {
+            None
+        };
+        (value.unbind(), freed)
     }
 
     /// Distinct `(length, value)` pairs held.
@@ -128,10 +118,7 @@ impl Shared {
 
     /// Bytes of this table, the tuples' Python memory included (not the values).
     pub fn memory(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Option<Slot>>()
-            + self.free.capacity() * 4
-            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
-            + self.len() * TUPLE_BYTES
+        self.index.capacity() * (std::mem::size_of::<(u64, Slot)>() + 1) + self.len() * TUPLE_BYTES
     }
 }
 
