@@ -24,9 +24,10 @@ import pytest
 
 from ribflow.lab.router import Peer, RouterConfig
 from tests.bgp.lab import kcat_read, speaker_env, start_speaker
-from tests.enrich.daemons import gobgp, gobgpd, nfacctd, started, wait_until
+from tests.enrich.daemons import gobgp, gobgpd, nfacctd, started
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, read_json, running
 from tests.fixtures.kafka import free_port
+from tests.fixtures.waiting import wait_for
 from tests.flow.collector_harness import collector
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
 
@@ -142,7 +143,7 @@ def test_vrf_enrichment_agrees_with_nfacctd(
     speaker = None
     with started(router, pmacct):
         try:
-            wait_until(lambda: _established(NFACCTD), 60, "nfacctd's BGP session")
+            wait_for("nfacctd's BGP session", lambda: _established(NFACCTD), 60)
             for family, prefix, opts in ROUTES:
                 gobgp(ROUTER, GRPC, "global", "rib", "-a", family, "add", prefix, *opts.split())
             speaker = start_speaker(env, tmp_path)
@@ -156,9 +157,9 @@ def test_vrf_enrichment_agrees_with_nfacctd(
                 )
                 return n >= len(ROUTES)
 
-            wait_until(routes_in, 90, "the routes in bgp-updates")
+            wait_for("the routes in bgp-updates", routes_in, 90)
             listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
-            wait_until(lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60, listening)
+            wait_for(listening, lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60)
             packet = export(int(time.time() * 1000))
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.bind((AGENT, 0))
@@ -170,7 +171,7 @@ def test_vrf_enrichment_agrees_with_nfacctd(
                     return []
                 return [orjson.loads(x) for x in out_file.read_text().splitlines() if x]
 
-            wait_until(lambda: len(theirs()) >= len(FLOWS), 60, "nfacctd's records")
+            wait_for("nfacctd's records", lambda: len(theirs()) >= len(FLOWS), 60)
             expected = {r["port_src"]: r for r in theirs()}
             coll_env = {
                 "FLOWS_TOPIC": t["flows"],
