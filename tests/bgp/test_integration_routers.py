@@ -494,7 +494,7 @@ def test_router_stop_gives_a_down_at_once(lab: Lab) -> None:
             None,
         ),
         30,
-        interval=0.2,
+        every=0.2,
     )
     assert "notification received" in down["reason"] or "closing" in down["reason"]
     assert down["time_ms"] / 1000 - stopped < 10
