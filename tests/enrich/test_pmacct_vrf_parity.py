@@ -149,13 +149,14 @@ def test_vrf_enrichment_agrees_with_nfacctd(
             speaker = start_speaker(env, tmp_path)
 
             def routes_in() -> bool:
-                n = sum(
-                    len(g["nlri"])
+                seen = {
+                    (n.get("rd"), n["prefix"])
                     for m in kcat_read(kafka_broker, t["bgp"])
                     if m["value"]["type"] == "update"
                     for g in m["value"]["announce"]
-                )
-                return n >= len(ROUTES)
+                    for n in g["nlri"]
+                }
+                return len(seen) >= len(ROUTES)  # every distinct route, not a count of NLRIs
 
             wait_for("the routes in bgp-updates", routes_in, 90)
             listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
