@@ -13,9 +13,7 @@ Loopback addresses of this module: ExaBGP 127.0.4.40, gobgpd 127.0.4.41, BIRD 12
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import struct
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,8 +27,6 @@ from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, produce, read_json, running
 from tests.fixtures.kafka import free_port
-from tests.flow.collector_harness import collector
-from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
 from tests.rib.builders import flow, flows_message
 
 pytestmark = pytest.mark.integration
@@ -210,124 +206,3 @@ def test_flows_get_their_own_vrfs_route_from_real_routers(
 # ---------------------------------------------------------------- ADD-PATH by the export's next hop
 EXA2, GOBGP2 = "127.0.4.50", "127.0.4.51"
 ADDPATH_PREFIX = "203.0.113.0/24"
-
-
-def ipfix_export(records: list[tuple[str, str, int, str]], now_ms: int) -> bytes:
-    """One IPFIX message (RFC 7011) with a template and data records of the IANA IEs below:
-    (source, destination, source port, bgpNextHopIPv4Address (IE 18))."""
-    fields = [(8, 4), (12, 4), (4, 1), (7, 2), (11, 2), (1, 8), (2, 8), (18, 4), (152, 8), (153, 8)]
-    data = b"".join(
-        ipaddress.IPv4Address(src).packed
-        + ipaddress.IPv4Address(dst).packed
-        + struct.pack("!BHHQQ", 6, sport, 443, 1500, 3)
-        + ipaddress.IPv4Address(nh).packed
-        + struct.pack("!QQ", now_ms - 1000, now_ms)
-        for src, dst, sport, nh in records
-    )
-    return ipfix_packet(
-        ipfix_template_set(300, fields), data_set(300, data), secs=now_ms // 1000, seq=1
-    )
-
-
-def test_add_path_choice_by_the_exports_bgp_next_hop(
-    kafka_broker: str, enricher_topics: Callable[..., dict[str, str]], tmp_path: Path
-) -> None:
-    """gobgpd sends two paths of one prefix (ADD-PATH); a real IPFIX export through the real
-    collector names each path's next hop in IE 18: each flow gets the path it names (gobgp's
-    adj-out, what it really sent), a next hop it did not send gets the best path."""
-    t = enricher_topics(partitions=2)
-    grpc = free_port()
-
-    def gobgp(*args: str) -> str:
-        cmd = [need("gobgp"), "-u", GOBGP2, "-p", str(grpc), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, f"{' '.join(cmd)}: {result.stdout}{result.stderr}"
-        return result.stdout
-
-    daemons: list[Daemon] = []
-    agent_map = tmp_path / "agent.map"
-    agent_map.write_text(f"bgp_ip={GOBGP2} ip=127.0.0.1\n")  # the test's exporter is gobgpd's
-    try:
-        conf = tmp_path / "gobgpd.toml"
-        peer = Peer(EXA2, add_paths_send=8)
-        conf.write_text(RouterConfig(GOBGP2, "10.0.4.51", 65001, (peer,)).toml())
-        daemons.append(Daemon("gobgpd", gobgpd_argv(conf, f"{GOBGP2}:{grpc}"), tmp_path / "g.log"))
-        wait_for("gobgpd", lambda: subprocess.run(
-            [need("gobgp"), "-u", GOBGP2, "-p", str(grpc), "global"], capture_output=True
-        ).returncode == 0, 30)  # fmt: skip
-        rib = ("global", "rib", "-a", "ipv4", "add", ADDPATH_PREFIX)
-        gobgp(*rib, "identifier", "10", "aspath", "65010,65011", "nexthop", "192.0.2.1",
-              "local-pref", "200")  # fmt: skip
-        gobgp(*rib, "identifier", "20", "aspath", "65020", "nexthop", "192.0.2.2")
-        env = speaker_env(
-            kafka_broker,
-            t["bgp"],
-            tmp_path,
-            PARTITIONS="2",
-            BGP_LOCAL_ADDRESS=EXA2,
-            BGP_ROUTER_ID="10.0.4.50",
-            BGP_NEIGHBORS=GOBGP2,
-            METRICS_PORT=str(free_port()),
-        )
-        daemons.append(start_speaker(env, tmp_path))
-
-        def adj_out() -> dict[str, str] | None:
-            """next hop -> AS path of what gobgpd sent ExaBGP for the prefix."""
-            cmd = [need("gobgp"), "-u", GOBGP2, "-p", str(grpc), "neighbor", EXA2, "adj-out"]
-            result = subprocess.run([*cmd, "-a", "ipv4", "-j"], capture_output=True, text=True)
-            if result.returncode != 0:
-                return None  # the session is not up yet
-            sent = json.loads(result.stdout or "{}")
-            out = {}
-            for path in sent.get(ADDPATH_PREFIX, []):
-                attrs = {a["type"]: a for a in path["attrs"]}
-                asns = [a for seg in attrs[2]["as_paths"] for a in seg["asns"]]
-                out[attrs[3]["nexthop"]] = "_".join(map(str, asns))
-            return out if len(out) == 2 else None
-
-        sent = wait_for("gobgpd's two paths in its adj-out", adj_out, 90)
-        assert sent == {"192.0.2.1": "65010_65011", "192.0.2.2": "65020"}
-
-        def both_paths() -> bool:
-            ids = set()
-            for m in kcat_read(kafka_broker, t["bgp"]):
-                v = m["value"]
-                if v["type"] == "update":
-                    ids |= {n["path_id"] for g in v["announce"] for n in g["nlri"]}
-            return len(ids - {0}) >= 2
-
-        wait_for("both ADD-PATH paths in bgp-updates", both_paths, 90)
-        now = int(time.time() * 1000)
-        export = ipfix_export(
-            [
-                ("198.51.100.1", "203.0.113.5", 2001, "192.0.2.1"),
-                ("198.51.100.1", "203.0.113.5", 2002, "192.0.2.2"),
-                ("198.51.100.1", "203.0.113.5", 2003, "192.0.2.99"),  # not a path's: the best
-            ],
-            now,
-        )
-        coll_env = {
-            "FLOWS_TOPIC": t["flows"],
-            "BGP_UPDATES_TOPIC": t["bgp"],
-            "PARTITIONS": "2",
-            "AGENT_MAP_FILE": str(agent_map),
-        }
-        env = enricher_env(kafka_broker, t, tmp_path / "state", t["group"])
-        proc = EnricherProcess(env, tmp_path / "enricher.log")
-        with collector(tmp_path, kafka_broker, coll_env) as coll, running(proc):
-            coll.send([export])
-            out = read_json(kafka_broker, t["enriched"], 3, timeout=120)
-            assert len(out) == 3, proc.log()[-3000:] + coll.log_text()[-3000:]
-        by_port = {o["port_src"]: o for o in out}
-        for port, nh in ((2001, "192.0.2.1"), (2002, "192.0.2.2")):
-            o = by_port[port]
-            validate("flows-enriched.v1", o)
-            assert (o["peer_ip_dst"], o["as_path"]) == (nh, sent[nh]), o
-        # the best path: local-pref 200 (gobgp's best too)
-        (best,) = [p for p in json.loads(gobgp("global", "rib", "-a", "ipv4", "-j"))[ADDPATH_PREFIX]
-                   if p.get("best")]  # fmt: skip
-        best_nh = {a["type"]: a for a in best["attrs"]}[3]["nexthop"]
-        assert (by_port[2003]["peer_ip_dst"], by_port[2003]["as_path"]) == (best_nh, sent[best_nh])
-    finally:
-        for d in reversed(daemons):
-            d.stop()
