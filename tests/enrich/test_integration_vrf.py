@@ -201,8 +201,3 @@ def test_flows_get_their_own_vrfs_route_from_real_routers(
     finally:
         for d in reversed(daemons):
             d.stop()
-
-
-# ---------------------------------------------------------------- ADD-PATH by the export's next hop
-EXA2, GOBGP2 = "127.0.4.50", "127.0.4.51"
-ADDPATH_PREFIX = "203.0.113.0/24"
