@@ -29,7 +29,8 @@ from ribflow.enrich.codec import (
     vrf_route_key,
 )
 from ribflow.enrich.flows import RD, enrich_by_rd, enrich_records
-from ribflow.enrich.pmacct import DumpFormatter, FlowFormatter, FormatOptions
+from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
+from ribflow.enrich.pmacct_dump import DumpFormatter
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
