@@ -9,8 +9,8 @@ import pytest
 
 from ribflow.bgp.errors import BadLine
 from ribflow.bgp.keys import RouterKeys
+from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.parser import EventBuilder
-from ribflow.bgp.settings import NeighborSpec
 from ribflow.schemas import validate
 
 NEIGHBOR = {

@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from ribflow.bgp.errors import NeighborConfigError
-from ribflow.bgp.settings import load_settings, parse_hot_routers, settings_errors
+from ribflow.bgp.neighbors import parse_hot_routers
+from ribflow.bgp.settings import load_settings, settings_errors
 
 
 def test_inline_and_file_neighbours(tmp_path: Path) -> None:

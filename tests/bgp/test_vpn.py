@@ -16,10 +16,11 @@ import pytest
 from ribflow.bgp.errors import BadLine
 from ribflow.bgp.exabgp_config import render_neighbor
 from ribflow.bgp.metrics import ATTR_DROPPED, RD_GUESSED, REPAIRED, BridgeMetrics
+from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.parser import EventBuilder
 from ribflow.bgp.rd import RdReader
 from ribflow.bgp.repair import drop_bad_attributes, repair_prefix_sid
-from ribflow.bgp.settings import NeighborSpec, load_settings
+from ribflow.bgp.settings import load_settings
 from ribflow.schemas import validate
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bgp" / "exabgp-vpn-gobgp.jsonl"

@@ -31,9 +31,9 @@ import orjson
 
 from ribflow.bgp.errors import BadLine
 from ribflow.bgp.metrics import BridgeMetrics
+from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.outbox import Outbox
 from ribflow.bgp.parser import EventBuilder, Keyed
-from ribflow.bgp.settings import NeighborSpec
 from ribflow.dlq import DeadLetters
 from ribflow.logs import RateLimitedLog
 

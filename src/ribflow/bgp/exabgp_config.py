@@ -19,7 +19,8 @@ from pathlib import Path
 from string import Template
 
 from ribflow.bgp.errors import NeighborConfigError
-from ribflow.bgp.settings import BridgeSettings, NeighborSpec
+from ribflow.bgp.neighbors import NeighborSpec
+from ribflow.bgp.settings import BridgeSettings
 
 _SAFE_TEXT = re.compile(r'^[^"\\;{}\n\r]*$')
 

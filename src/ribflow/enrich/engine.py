@@ -14,53 +14,28 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from ribflow.dlq import DeadLetters
 from ribflow.enrich import metrics as m
-from ribflow.enrich.codec import (
-    META_KEY,
-    parse_route_key,
-    parse_vrf_route_key,
-    table_key,
-    table_record,
-    vrf_route_key,
-)
+from ribflow.enrich.codec import META_KEY, parse_route_key, parse_vrf_route_key
 from ribflow.enrich.flows import RD, enrich_by_rd, enrich_records
-from ribflow.enrich.pmacct import DumpFormatter, FlowFormatter, FormatOptions
+from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
+from ribflow.enrich.pmacct_dump import DumpFormatter
 from ribflow.enrich.rdmap import RdMapFollower
+from ribflow.enrich.state_sink import Output, StateLike, StateSink
 from ribflow.logs import RateLimitedLog
 from ribflow.metrics import BAD_INPUT
 from ribflow.rib.apply import RouterMeta, RouterState, apply_event
 from ribflow.rib.attrs import AttrPool
 from ribflow.rib.errors import BadEvent
 from ribflow.rib.events import parse_event
-from ribflow.rib.table import Route, RouterRib
+from ribflow.rib.table import RouterRib
 
 log = logging.getLogger(__name__)
 COMPONENT = "enricher"
-
-
-class Output(Protocol):
-    """Where the enricher writes (a Kafka producer)."""
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
-    ) -> None: ...
-
-
-class StateLike(Protocol):
-    """The part of Quix's ``State`` the enricher writes through."""
-
-    def set_bytes(self, key: bytes, value: bytes) -> None: ...
-
-    def delete(self, key: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,45 +57,6 @@ class EnricherConfig:
     formatting: FormatOptions
     batch: bool = False
     dump_interval: int = 60
-
-
-class _StateSink:
-    """Mirrors every RIB change into Quix state (durable copy) and the bgp-rib table topic."""
-
-    __slots__ = ("_json", "_out", "_router", "_state", "_table", "_time_ms")
-
-    def __init__(
-        self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
-    ) -> None:
-        self._state, self._out, self._table = state, out, table
-        self._router, self._time_ms = router, time_ms
-        self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
-
-    def route_set(self, router: RouterState, route: Route) -> None:
-        key = vrf_route_key(route.rd, route.afi, route.network, route.length, route.path_id)
-        self._state.set_bytes(key, route.attrs.key)
-        if self._table:
-            if self._json is None:
-                self._json = (orjson.dumps(self._router), orjson.dumps(router.meta.peer))
-            table_key, value = table_record(*self._json, self._router, route, self._time_ms)
-            self._out.produce(
-                self._table, value=value, key=table_key, timestamp=self._time_ms or None
-            )
-
-    def route_deleted(
-        self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
-    ) -> None:
-        self._state.delete(vrf_route_key(rd, afi, network, length, path_id))
-        if self._table:
-            self._out.produce(
-                self._table,
-                value=None,
-                key=table_key(self._router, (afi, network, length, path_id), rd),
-                timestamp=self._time_ms or None,
-            )
-
-    def meta_changed(self, router: RouterState) -> None:
-        self._state.set_bytes(META_KEY, orjson.dumps(router.meta.to_json()))
 
 
 class _FlowCounters:
@@ -312,7 +248,7 @@ class Enricher:
             return
         rs = self._router(router, partition)
         table = self.config.topics.rib_table
-        sink = _StateSink(state, self._out, table, router, event.header.time_ms)
+        sink = StateSink(state, self._out, table, router, event.header.time_ms)
         result = apply_event(rs, event, self.pool, sink)
         kind = event.header.kind
         counters = self._bgp_counters

@@ -73,7 +73,7 @@ class QuixStore:
 
 
 class ProducerOutput:
-    """Adapts Quix's internal producer to :class:`ribflow.enrich.engine.Output`.
+    """Adapts Quix's internal producer to :class:`ribflow.enrich.state_sink.Output`.
 
     With one output message per flow, Quix's ``produce`` (argument dict, a ``poll(0)`` after
     every message) does more work per message than librdkafka's own call. So messages go

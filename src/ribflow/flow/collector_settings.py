@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ribflow.bgp.settings import parse_hot_routers
+from ribflow.bgp.neighbors import parse_hot_routers
 from ribflow.flow.allowlist import parse_networks
 from ribflow.settings import AppSettings
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import orjson
 
-from ribflow.enrich.engine import Enricher, EnricherConfig, Output, Topics
+from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pipeline import config_of
 from ribflow.enrich.settings import EnricherSettings
+from ribflow.enrich.state_sink import Output
 
 
 class NoState:
