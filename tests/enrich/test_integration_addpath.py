@@ -238,7 +238,18 @@ def test_flows_take_the_add_path_path_their_export_names(
             enricher_env(kafka_broker, t, tmp_path / "state", t["group"]),
             tmp_path / "enricher.log",
         )
+        def rib_loaded() -> bool:  # the enricher's bgp-rib table holds every path sent
+            got = {
+                (m["value"]["prefix"], m["value"]["path_id"])
+                for m in kcat_read(kafka_broker, t["rib"])
+                if m["value"] is not None and m["value"]["router"] == GOBGP
+            }
+            return sum(len(nhs) for nhs in sent.values()) <= len(got)
+
         with collector(tmp_path, kafka_broker, coll_env) as coll, running(enricher):
+            # the flows are about path choice, not start-up order: send them once the enricher
+            # has applied the routes (its table topic shows them)
+            wait_for("the enricher's RIB in bgp-rib", rib_loaded, 120)
             coll.send([export])
             _, decoded = kcat_records(kafka_broker, t["flows"], len(cases))
             out = read_json(kafka_broker, t["enriched"], len(cases), timeout=120)

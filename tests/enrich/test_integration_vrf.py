@@ -174,7 +174,20 @@ def test_flows_get_their_own_vrfs_route_from_real_routers(
             kafka_broker, t, tmp_path / "state", t["group"], FLOW_TO_RD_MAP=str(rd_map)
         )
         proc = EnricherProcess(env, tmp_path / "enricher.log")
+        def rib_loaded() -> bool:  # the enricher's bgp-rib table holds both routers' routes
+            got = {
+                (m["value"]["router"], m["value"].get("rd") or "", m["value"]["prefix"])
+                for m in kcat_read(kafka_broker, t["rib"])
+                if m["value"] is not None
+            }
+            return {(GOBGP, rd, prefix) for rd, prefix in want} <= got and any(
+                router == BIRD for router, _rd, _prefix in got
+            )
+
         with running(proc):
+            # the flows are about table choice, not start-up order: send them once the enricher
+            # has applied the routes (its table topic shows them)
+            wait_for("the enricher's RIB in bgp-rib", rib_loaded, 120)
             produce(kafka_broker, t["flows"], messages)
             out = read_json(kafka_broker, t["enriched"], len(cases), timeout=120)
             assert len(out) == len(cases), proc.log()[-3000:]
