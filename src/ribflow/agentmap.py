@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ribflow.errors import ConfigError
+from ribflow.mapfile import map_lines
 from ribflow.watched import FileStamp, WatchedFile, file_stamp
 
 __all__ = ["AgentMap", "AgentMapEntry", "AgentMapError", "RouterResolver", "parse_agent_map"]
@@ -75,23 +76,10 @@ def parse_agent_map(text: str, source: str = "<agent map>") -> list[AgentMapEntr
     """Parse the file's text; raises :class:`AgentMapError` on the first broken line."""
     entries: list[AgentMapEntry] = []
     seen: dict[IPNetwork, AgentMapEntry] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("!"):
-            continue
-        where = f"{source}:{number}"
-        fields: dict[str, str] = {}
-        for token in line.split():
-            key, sep, value = token.partition("=")
-            if not sep or not key or not value:
-                raise AgentMapError(f"{where}: expected key=value, got {token!r}")
-            if key in fields:
-                raise AgentMapError(f"{where}: {key} given twice")
-            if key in _UNSUPPORTED:
-                raise AgentMapError(f"{where}: {key}= is not supported by ribflow's agent map")
-            if key not in ("bgp_ip", "ip"):
-                raise AgentMapError(f"{where}: unknown key {key!r} (expected bgp_ip= and ip=)")
-            fields[key] = value
+    for number, where, fields in map_lines(
+        text, source, AgentMapError, what="agent map", known=("bgp_ip", "ip"),
+        unsupported=_UNSUPPORTED, known_hint=" (expected bgp_ip= and ip=)",
+    ):  # fmt: skip
         for key in ("bgp_ip", "ip"):
             if key not in fields:
                 raise AgentMapError(f"{where}: {key}= is missing")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ribflow.errors import ConfigError
+from ribflow.mapfile import map_lines
 from ribflow.rib.prefix import check_rd
 from ribflow.watched import WatchedFile
 
@@ -87,23 +88,10 @@ def _rule(fields: dict[str, str], where: str) -> RdRule:
 def parse_rd_map(text: str, source: str = "<flow_to_rd_map>") -> list[RdRule]:
     """The rules of a map file's text; raises :class:`RdMapError` on the first broken line."""
     rules: list[RdRule] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("!"):
-            continue
-        where = f"{source}:{number}"
-        fields: dict[str, str] = {}
-        for token in line.split():
-            key, sep, value = token.partition("=")
-            if not sep or not key or not value:
-                raise RdMapError(f"{where}: expected key=value, got {token!r}")
-            if key in fields:
-                raise RdMapError(f"{where}: {key} given twice")
-            if key in _UNSUPPORTED:
-                raise RdMapError(f"{where}: {key}= is not supported by ribflow's flow_to_rd_map")
-            if key not in ("id", "ip", "bgp_nexthop", *_INT_KEYS):
-                raise RdMapError(f"{where}: unknown key {key!r}")
-            fields[key] = value
+    for _number, where, fields in map_lines(
+        text, source, RdMapError, what="flow_to_rd_map",
+        known=("id", "ip", "bgp_nexthop", *_INT_KEYS), unsupported=_UNSUPPORTED,
+    ):  # fmt: skip
         rules.append(_rule(fields, where))
     return rules
 
