@@ -54,9 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_enricher import PARTITIONS, Kafka, cpu_seconds, enricher, rss_bytes, stop, wait
 from results import Figure, write_result
 
-from ribflow.kafka.local import BrokerConfig, LocalKafka
+from ribflow.kafka.local import BrokerConfig
 from ribflow.rib import AFI_IP, AFI_IP6
-from tests.fixtures.kafka import warm_up
+from tests.fixtures.kafka import managed_broker
 from tests.fixtures.ports import free_port
 from tests.fixtures.synth import SynthRoute, SynthTable
 
@@ -96,13 +96,8 @@ def broker(address: str | None, work: Path) -> Iterator[str]:
         return
     cfg = BrokerConfig(host=KAFKA_HOST, port=free_port(KAFKA_HOST), data_dir=work / "kafka")
     cfg.controller_port = free_port(KAFKA_HOST)
-    kafka = LocalKafka(cfg)
-    kafka.up()
-    try:
-        warm_up(cfg.address)
-        yield cfg.address
-    finally:
-        kafka.down()
+    with managed_broker(cfg) as address:
+        yield address
 
 
 def rebuilt_paths(log: Path) -> tuple[int, int, float]:

@@ -22,11 +22,11 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from ribflow.kafka.local import BrokerConfig, LocalKafka
+from ribflow.kafka.local import BrokerConfig
 from ribflow.settings import AppSettings
 from ribflow.topics import ensure_topics
 from ribflow.topics_cli import topic_specs
-from tests.fixtures.kafka import free_port, warm_up
+from tests.fixtures.kafka import free_port, managed_broker
 from tests.fixtures.waiting import wait_for
 from tests.flow.collector_harness import collector
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
@@ -52,13 +52,8 @@ def short_retention_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "auto.create.topics.enable": "false",
         },
     )
-    kafka = LocalKafka(cfg)
-    kafka.up()
-    try:
-        warm_up(cfg.address)
-        yield cfg.address
-    finally:
-        kafka.down()
+    with managed_broker(cfg) as address:
+        yield address
 
 
 def make_topics(broker: str, prefix: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ribflow.kafka.local import BrokerConfig, LocalKafka
-from tests.fixtures.kafka import free_port, warm_up
+from ribflow.kafka.local import BrokerConfig
+from tests.fixtures.kafka import free_port, managed_broker
 from tests.security.secure_io import SecureKafka
 
 HOST = "127.0.1.1"
@@ -30,10 +30,7 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKaf
         data_dir=tmp_path_factory.mktemp("secure-kafka"),
         sasl_users={USER: password},
     )
-    kafka = LocalKafka(cfg)
-    kafka.up()
-    try:
-        warm_up(cfg.address)
+    with managed_broker(cfg):
         kcat = cfg.data_dir / "kcat.conf"
         kcat.write_text(
             # Debian's kcat (librdkafka 2.0) cannot do SCRAM with Kafka 4: PLAIN over TLS
@@ -42,5 +39,3 @@ def secure_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKaf
         )
         kcat.chmod(0o600)
         yield SecureKafka(cfg.address, cfg.secure_address, cfg.ca_file, USER, password, kcat)
-    finally:
-        kafka.down()
