@@ -6,19 +6,33 @@ ribflow's settings, the UPPER_SNAKE names that the apps' app.yaml declare as var
 file in the working directory is read too (that is what ``quix run`` uses). Each field carries a
 description; :func:`settings_table` renders them for the README (a test checks the README has a
 line for every setting).
+
+Every app and CLI reads its settings with :func:`load`: on a bad value it prints one line per
+problem (env name, the value given, what is expected) and exits with status 2.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+import sys
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings
 
 from ribflow.kafka.settings import DEFAULT_BROKER, KafkaClientSettings
 
-__all__ = ["DEFAULT_BROKER", "AppSettings", "LogLevel", "settings_rows", "settings_table"]
+__all__ = [
+    "DEFAULT_BROKER",
+    "AppSettings",
+    "LogLevel",
+    "explain",
+    "load",
+    "settings_rows",
+    "settings_table",
+]
+
+S = TypeVar("S", bound=BaseSettings)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -126,3 +140,47 @@ def settings_table(cls: type[BaseSettings]) -> str:
     out = ["| env | default | meaning |", "|---|---|---|"]
     out += [f"| `{env}` | `{default}` | {desc} |" for env, default, desc in settings_rows(cls)]
     return "\n".join(out)
+
+
+def _field_of(cls: type[BaseSettings], env: str) -> tuple[str, Any] | None:
+    for name, field in cls.model_fields.items():
+        if env.lower() in (name.lower(), (field.alias or "").lower()):
+            return field.alias or name.upper(), field
+    return None
+
+
+def explain(cls: type[BaseSettings], exc: ValidationError) -> list[str]:
+    """One line per problem: ``ENV='value': what is wrong (ENV: what it is)``.
+
+    Secret settings never show their value; a problem of several settings together (a model
+    check) is one line naming them in its message."""
+    lines = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        found = _field_of(cls, str(err["loc"][0])) if err["loc"] else None
+        if found is None:
+            lines.append(msg)
+            continue
+        env, field = found
+        secret = field.annotation is not None and "SecretStr" in str(field.annotation)
+        value = "'**********'" if secret or isinstance(err["input"], SecretStr) else repr(
+            err["input"]
+        )
+        if err["type"] == "missing":
+            value = "(not set)"
+        about = (field.description or "").split(". ")[0].rstrip(".")
+        expected = f" ({env}: {about})" if about else ""
+        lines.append(f"{env}={value}: {msg}{expected}")
+    return lines
+
+
+def load(cls: type[S], prog: str = "ribflow", /, **overrides: Any) -> S:
+    """The settings of an app or CLI from the environment (and ``.env``), with ``overrides`` by
+    env name on top. Bad settings end the program: one ``prog: ENV='value': problem`` line per
+    problem on stderr, then exit status 2."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        for line in explain(cls, exc):
+            print(f"{prog}: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

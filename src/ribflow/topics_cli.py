@@ -15,7 +15,7 @@ from typing import Any
 
 from ribflow.errors import RibflowError
 from ribflow.kafka.client import startup_check
-from ribflow.settings import AppSettings
+from ribflow.settings import AppSettings, load
 from ribflow.topics import TopicSpec, catalogue, check_copartitioned, ensure_topics
 
 
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         overrides["Quix__Broker__Address"] = args.broker
     if args.partitions:
         overrides["PARTITIONS"] = args.partitions
-    settings = AppSettings(**overrides)
+    settings = load(AppSettings, "ribflow topics", **overrides)
     specs = topic_specs(settings, args.prefix)
     if args.list:
         for s in specs:

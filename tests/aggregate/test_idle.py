@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ribflow.aggregate.settings import load_settings
+from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.aggregate.window import Watermarks
 
 
@@ -62,11 +62,11 @@ def test_assumed_watermark_after_a_restart_without_flows() -> None:
     [("auto", 60.0 + 10.0), ("AUTO", 70.0), ("off", None), (" 2.5 ", 2.5), ("30", 30.0)],
 )
 def test_idle_flush_values(value: str, seconds: float | None) -> None:
-    settings = load_settings(IDLE_FLUSH=value, REFRESH_TIME=60, GRACE=10)
+    settings = AggregatorSettings(IDLE_FLUSH=value, REFRESH_TIME=60, GRACE=10)
     assert settings.idle_flush_s() == seconds
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "never", "90000"])
 def test_idle_flush_refuses(value: str) -> None:
     with pytest.raises(ValidationError, match="IDLE_FLUSH"):
-        load_settings(IDLE_FLUSH=value)
+        AggregatorSettings(IDLE_FLUSH=value)

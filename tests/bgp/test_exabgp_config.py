@@ -10,7 +10,7 @@ import pytest
 
 from ribflow.bgp.errors import NeighborConfigError
 from ribflow.bgp.exabgp_config import render
-from ribflow.bgp.settings import load_settings
+from ribflow.bgp.settings import BridgeSettings
 
 
 def write_neighbours(path: Path, count: int) -> Path:
@@ -30,7 +30,7 @@ def write_neighbours(path: Path, count: int) -> Path:
 
 
 def test_render_has_one_full_block_per_neighbour(tmp_path: Path) -> None:
-    s = load_settings(
+    s = BridgeSettings(
         BGP_LOCAL_ADDRESS="127.0.0.20",
         BGP_NEIGHBORS_FILE=str(write_neighbours(tmp_path / "n.yaml", 120)),
         BGP_GRACEFUL_RESTART=0,
@@ -56,7 +56,7 @@ def test_render_has_one_full_block_per_neighbour(tmp_path: Path) -> None:
 
 
 def test_several_processes_split_neighbours_and_tell_the_bridge(tmp_path: Path) -> None:
-    s = load_settings(
+    s = BridgeSettings(
         BGP_LOCAL_ADDRESS="127.0.0.20",
         BGP_NEIGHBORS="192.0.2.1,192.0.2.2,192.0.2.3",
         EXABGP_PROCESSES=2,
@@ -82,7 +82,7 @@ def test_several_processes_split_neighbours_and_tell_the_bridge(tmp_path: Path) 
 )
 def test_render_refuses_what_exabgp_would_misread(env: dict[str, str]) -> None:
     with pytest.raises(NeighborConfigError):
-        render(load_settings(BGP_ROUTER_ID="10.0.0.20", **env))
+        render(BridgeSettings(BGP_ROUTER_ID="10.0.0.20", **env))
 
 
 def exabgp_validate(env_file: Path, conf: Path) -> subprocess.CompletedProcess[str]:
@@ -93,7 +93,7 @@ def exabgp_validate(env_file: Path, conf: Path) -> subprocess.CompletedProcess[s
 
 @pytest.mark.integration
 def test_exabgp_accepts_a_120_neighbour_configuration(tmp_path: Path) -> None:
-    s = load_settings(
+    s = BridgeSettings(
         BGP_LOCAL_ADDRESS="127.0.0.20",
         BGP_NEIGHBORS_FILE=str(write_neighbours(tmp_path / "n.yaml", 120)),
         EXABGP_PROCESSES=2,
@@ -115,7 +115,7 @@ def test_the_example_in_the_repository_is_what_the_renderer_writes(
 ) -> None:
     example = Path(__file__).resolve().parents[2] / "exabgp" / "example"
     monkeypatch.chdir(example.parents[1])
-    s = load_settings(
+    s = BridgeSettings(
         BGP_LOCAL_ADDRESS="127.0.0.2",
         BGP_ROUTER_ID="10.0.0.2",
         BGP_NEIGHBORS_FILE="exabgp/example/neighbors.yaml",
@@ -128,7 +128,7 @@ def test_the_example_in_the_repository_is_what_the_renderer_writes(
 
 @pytest.mark.integration
 def test_exabgp_accepts_vpn_families_with_extended_next_hop(tmp_path: Path) -> None:
-    s = load_settings(
+    s = BridgeSettings(
         BGP_LOCAL_ADDRESS="127.0.4.20",
         BGP_NEIGHBORS="192.0.2.1",
         BGP_FAMILIES="ipv4 unicast,ipv4 mpls-vpn,ipv6 mpls-vpn,ipv4 nlri-mpls",

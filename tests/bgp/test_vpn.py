@@ -20,7 +20,7 @@ from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.parser import EventBuilder
 from ribflow.bgp.rd import RdReader
 from ribflow.bgp.repair import drop_bad_attributes, repair_prefix_sid
-from ribflow.bgp.settings import load_settings
+from ribflow.bgp.settings import BridgeSettings
 from ribflow.schemas import validate
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bgp" / "exabgp-vpn-gobgp.jsonl"
@@ -323,7 +323,7 @@ def test_a_bad_rd_keeps_the_nlri_raw() -> None:
 
 # ---------------------------------------------------------------- RFC 8950 in the ExaBGP config
 def block(spec: dict[str, Any], **env: Any) -> str:
-    s = load_settings(BGP_LOCAL_ADDRESS="127.0.4.20", BGP_ROUTER_ID="10.0.4.20", **env)
+    s = BridgeSettings(BGP_LOCAL_ADDRESS="127.0.4.20", BGP_ROUTER_ID="10.0.4.20", **env)
     return render_neighbor(s, NeighborSpec.model_validate({"address": "192.0.2.1", **spec}))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ribflow.settings import AppSettings, settings_table
+from ribflow.settings import AppSettings, load, settings_table
 
 
 def test_quix_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +41,59 @@ def test_settings_table_lists_every_field() -> None:
     table = settings_table(AppSettings)
     for field in AppSettings.model_fields.values():
         assert f"`{field.alias}`" in table
+
+
+def test_load_applies_overrides_by_env_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARTITIONS", "8")
+    assert load(AppSettings, "ribflow test").partitions == 8
+    assert load(AppSettings, "ribflow test", PARTITIONS=2).partitions == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("PARTITIONS", "0", "greater than or equal to 1"),
+        ("PARTITIONS", "four", "valid integer"),
+        ("LOG_LEVEL", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        ("METRICS_HOST", "localhost", "not an IP address"),
+    ],
+)
+def test_load_explains_a_bad_value_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SystemExit) as exited:
+        load(AppSettings, "ribflow test")
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    # the env name, the value given, what is expected, and what the setting is
+    assert line.startswith(f"ribflow test: {env}={value!r}: "), line
+    assert expected in line
+    about = AppSettings.model_fields[
+        next(n for n, f in AppSettings.model_fields.items() if f.alias == env)
+    ].description
+    assert about is not None and about.split(". ")[0].rstrip(".") in line
+
+
+def test_load_names_every_bad_setting_and_never_prints_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "hunter2-secret")
+    with pytest.raises(SystemExit) as exited:
+        load(AppSettings, "ribflow test", PARTITIONS=0, REPLICATION_FACTOR=9)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "PARTITIONS=0: " in err and "REPLICATION_FACTOR=9: " in err
+    assert "hunter2" not in err
+    # a problem of several settings together: the model check's own message
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "")
+    with pytest.raises(SystemExit):
+        load(AppSettings, "ribflow test")
+    err = capsys.readouterr().err
+    assert "ribflow test: KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD required with SASL_SSL" in err

@@ -27,7 +27,7 @@ def test_app_yaml_variables_are_enricher_settings() -> None:
     names = [v["name"] for v in data["variables"]]
     assert set(names) <= aliases and len(names) == len(set(names))
     defaults = {v["name"]: str(v["defaultValue"]) for v in data["variables"]}
-    EnricherSettings.load(**defaults)  # every default validates
+    EnricherSettings(**defaults)  # every default validates
     assert (APP / data["runEntryPoint"]).read_text().count("\n") < 15  # only wiring
 
 
@@ -52,13 +52,13 @@ def test_main_py_runs_the_enricher_command() -> None:
 )
 def test_bad_settings_are_refused(bad: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
-        EnricherSettings.load(**bad)
+        EnricherSettings(**bad)
 
 
 def test_transactional_id_is_stable_per_state_dir(tmp_path: Path) -> None:
-    a = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "a")})
-    b = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "b")})
-    again = EnricherSettings.load(**{"Quix__State__Dir": str(tmp_path / "a")})
+    a = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "a")})
+    b = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "b")})
+    again = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "a")})
     assert a.resolved_transactional_id() == again.resolved_transactional_id()
     assert a.resolved_transactional_id() != b.resolved_transactional_id()
 
@@ -66,7 +66,7 @@ def test_transactional_id_is_stable_per_state_dir(tmp_path: Path) -> None:
 def test_read_ahead_and_session_settings_reach_the_consumer(tmp_path: Path) -> None:
     from ribflow.enrich.pipeline import consumer_config
 
-    settings = EnricherSettings.load(
+    settings = EnricherSettings(
         **{"CONSUMER_QUEUED_MIN_MESSAGES": "1234", "SESSION_TIMEOUT_MS": "6000"}
     )
     assert consumer_config(settings) == {

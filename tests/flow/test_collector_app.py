@@ -65,7 +65,10 @@ def test_settings_flag_and_bad_settings(
     assert app_main(["--settings"]) == 0
     assert "`BACKPRESSURE`" in capsys.readouterr().out
     monkeypatch.setenv("LISTEN_PORTS", "not-a-port")
-    assert app_main([]) == 2
+    with pytest.raises(SystemExit) as exited:
+        app_main([])
+    assert exited.value.code == 2
+    assert "LISTEN_PORTS='not-a-port': not a list of ports" in capsys.readouterr().err
     monkeypatch.setenv("LISTEN_PORTS", "0")
     monkeypatch.setenv("AGENT_MAP_FILE", str(APP / "README.md"))  # not a map: refused
     assert app_main([]) == 2

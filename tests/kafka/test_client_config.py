@@ -139,7 +139,7 @@ def test_lab_state_holds_no_secret_and_gets_them_from_the_environment(
 ) -> None:
     for name, value in SCRAM.items():
         monkeypatch.setenv(name, value)
-    s = LabSettings.load(LAB_DIR=str(tmp_path))
+    s = LabSettings(LAB_DIR=str(tmp_path))
     snap = settings_snapshot(s)
     assert PASSWORD not in str(snap) and snap["KAFKA_SASL_USERNAME"] == "ribflow"
     assert secrets_from_env() == {"KAFKA_SASL_PASSWORD": PASSWORD}

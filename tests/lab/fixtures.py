@@ -34,7 +34,7 @@ def bgpdump_lines() -> list[list[str]]:
 @contextlib.contextmanager
 def running_gobgpd(workdir: Path, router: str, grpc_port: int) -> Iterator[Gobgp]:
     """A real gobgpd (router config of the lab) for one test, stopped by its pid afterwards."""
-    s = LabSettings.load(
+    s = LabSettings(
         LAB_ROUTER_ADDRESS=router, LAB_EXABGP_ADDRESS="127.0.0.99", LAB_ROUTER_GRPC_PORT=grpc_port
     )
     conf = workdir / "gobgpd.toml"

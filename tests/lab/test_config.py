@@ -20,7 +20,7 @@ from ribflow.lab.settings import LabSettings
 def test_defaults_are_the_fixed_lab_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("Quix__Broker__Address", "LAB_ROUTER_ADDRESS", "LAB_NETFLOW_PORT"):
         monkeypatch.delenv(name, raising=False)
-    s = LabSettings.load()
+    s = LabSettings()
     assert s.broker_address == "127.0.0.1:9092"
     assert (s.router_address, s.router_as, s.grpc_target) == ("127.0.0.3", 65001, "127.0.0.3:50051")
     assert s.exabgp_address == "127.0.0.2"
@@ -31,7 +31,7 @@ def test_defaults_are_the_fixed_lab_addresses(monkeypatch: pytest.MonkeyPatch) -
 def test_env_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_ROUTER_ADDRESS", "127.0.0.93")
     monkeypatch.setenv("LAB_TOPIC_PREFIX", "t1-")
-    s = LabSettings.load(LAB_NETFLOW_PORT=30055)
+    s = LabSettings(LAB_NETFLOW_PORT=30055)
     assert s.router_address == "127.0.0.93" and s.netflow_port == 30055
     assert s.topic(s.flows_enriched_topic) == "t1-flows-enriched"
     assert s.group_prefix == "t1-ribflow-lab"
@@ -49,11 +49,11 @@ def test_env_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_bad_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        LabSettings.load(**bad)
+        LabSettings(**bad)
 
 
 def test_app_env_prefixes_topics_and_configures_the_collector(tmp_path: Path) -> None:
-    s = LabSettings.load(LAB_TOPIC_PREFIX="p-", LAB_COLLECTOR_ADDRESS="127.0.0.94",
+    s = LabSettings(LAB_TOPIC_PREFIX="p-", LAB_COLLECTOR_ADDRESS="127.0.0.94",
                          LAB_NETFLOW_PORT=31000, LAB_SFLOW_PORT=31001, LAB_DIR=tmp_path)
     paths = LabPaths(tmp_path)
     env = app_env(s, paths, "collector")
@@ -69,7 +69,7 @@ def test_app_env_prefixes_topics_and_configures_the_collector(tmp_path: Path) ->
 
 
 def test_agent_map_maps_the_exporter_to_the_router() -> None:
-    s = LabSettings.load(LAB_ROUTER_ADDRESS="127.0.0.95", LAB_EXPORTER_ADDRESS="127.0.0.1")
+    s = LabSettings(LAB_ROUTER_ADDRESS="127.0.0.95", LAB_EXPORTER_ADDRESS="127.0.0.1")
     amap = AgentMap(parse_agent_map(agent_map_text(s)))
     assert amap.lookup("127.0.0.1") == "127.0.0.95"
     assert amap.lookup("127.0.0.7") is None
@@ -77,7 +77,7 @@ def test_agent_map_maps_the_exporter_to_the_router() -> None:
 
 @pytest.mark.integration
 def test_gobgpd_accepts_the_router_config(tmp_path: Path) -> None:
-    s = LabSettings.load(LAB_ROUTER_ADDRESS="127.0.0.96", LAB_ROUTER_GRPC_PORT=50196)
+    s = LabSettings(LAB_ROUTER_ADDRESS="127.0.0.96", LAB_ROUTER_GRPC_PORT=50196)
     text = render_gobgpd(s)
     conf = tomllib.loads(text)
     assert conf["global"]["config"]["as"] == 65001
@@ -94,7 +94,7 @@ def test_gobgpd_accepts_the_router_config(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_exabgp_accepts_the_speaker_config(tmp_path: Path) -> None:
-    s = LabSettings.load(LAB_ROUTER_ADDRESS="127.0.0.96", LAB_EXABGP_ADDRESS="127.0.0.97")
+    s = LabSettings(LAB_ROUTER_ADDRESS="127.0.0.96", LAB_EXABGP_ADDRESS="127.0.0.97")
     script = tmp_path / "bridge.sh"
     script.write_text(render_bridge_script(tmp_path / "bridge.pid", tmp_path / "bridge.log"))
     script.chmod(0o755)
@@ -126,7 +126,7 @@ def test_app_env_hands_the_kafka_security_settings_to_every_app(tmp_path: Path) 
     secure = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
               "KAFKA_SASL_USERNAME": "lab", "KAFKA_SASL_PASSWORD": "lab-secret",
               "KAFKA_SSL_CA_LOCATION": str(ca)}  # fmt: skip
-    s = LabSettings.load(LAB_DIR=tmp_path, **secure)
+    s = LabSettings(LAB_DIR=tmp_path, **secure)
     from ribflow.enrich.settings import EnricherSettings
 
     for app in ("collector", "enricher", "aggregator", "bridge"):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_an_answering_broker_is_reused_and_never_stopped(tmp_path: Path, kafka_broker: str) -> None:
-    s = LabSettings.load(Quix__Broker__Address=kafka_broker, LAB_DIR=tmp_path)
+    s = LabSettings(Quix__Broker__Address=kafka_broker, LAB_DIR=tmp_path)
     lab = Lab(s, out=io.StringIO())
     plan = lab._kafka_plan()
     assert not plan.started_by_lab
@@ -30,7 +30,7 @@ def test_an_answering_broker_is_reused_and_never_stopped(tmp_path: Path, kafka_b
 
 
 def test_external_mode_refuses_to_start_one(tmp_path: Path) -> None:
-    s = LabSettings.load(Quix__Broker__Address=f"127.0.0.1:{free_port_pair()}",
+    s = LabSettings(Quix__Broker__Address=f"127.0.0.1:{free_port_pair()}",
                          LAB_DIR=tmp_path, LAB_KAFKA="external")
     with pytest.raises(LabError, match="no Kafka broker answers"):
         Lab(s, out=io.StringIO())._kafka_plan()
@@ -38,7 +38,7 @@ def test_external_mode_refuses_to_start_one(tmp_path: Path) -> None:
 
 def test_the_managed_broker_is_started_and_stopped_by_the_lab(tmp_path: Path) -> None:
     address = f"127.0.0.1:{free_port_pair()}"
-    s = LabSettings.load(Quix__Broker__Address=address, LAB_DIR=tmp_path)
+    s = LabSettings(Quix__Broker__Address=address, LAB_DIR=tmp_path)
     out = io.StringIO()
     lab = Lab(s, out=out)
     plan = lab._kafka_plan()

@@ -22,7 +22,7 @@ def test_lab_status_reads_kafka_over_sasl_ssl_without_showing_the_password(
 ) -> None:
     lab_dir = tmp_path / "lab"
     lab_dir.mkdir()
-    settings = LabSettings.load(**secure_kafka.env(), LAB_DIR=str(lab_dir))
+    settings = LabSettings(**secure_kafka.env(), LAB_DIR=str(lab_dir))
     LabState(settings_snapshot(settings), KafkaState(address=secure_kafka.secure)).save(lab_dir)
     saved = LabState.path_in(lab_dir).read_text()
     assert secure_kafka.password not in saved

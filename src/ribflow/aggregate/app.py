@@ -8,15 +8,13 @@ touching Kafka: the quick way to see that an nfacctd ``aggregate:`` line is unde
 from __future__ import annotations
 
 import argparse
-import sys
 
-from pydantic import ValidationError
-
-from ribflow.aggregate.settings import AggregatorSettings, load_settings
+from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
+from ribflow.settings import load
 
 __all__ = ["describe", "main"]
 
@@ -57,13 +55,7 @@ def main(argv: list[str]) -> int:
         "--check", action="store_true", help="validate the settings, print the plan, exit"
     )
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"]) or "settings"
-            print(f"ribflow aggregator: {where}: {err['msg']}", file=sys.stderr)
-        return 2
+    settings = load(AggregatorSettings, "ribflow aggregator")
     if args.check:
         print(describe(settings))
         return 0

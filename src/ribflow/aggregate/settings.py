@@ -8,7 +8,7 @@ are ``kafka_refresh_time`` and ``kafka_history``; ``RENORMALIZE`` is ``nfacctd_r
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,7 +18,7 @@ from ribflow.aggregate.records import TimeSource
 from ribflow.aggregate.timebins import TimeBins, parse_duration
 from ribflow.settings import AppSettings
 
-__all__ = ["SEED_AGGREGATE", "AggregatorSettings", "load_settings"]
+__all__ = ["SEED_AGGREGATE", "AggregatorSettings"]
 
 #: The ``aggregate:`` line of the seed tutorial's nfacctd configuration.
 SEED_AGGREGATE = (
@@ -217,7 +217,3 @@ class AggregatorSettings(AppSettings):
     def group(self) -> str:
         return f"{self.consumer_group}-aggregator"
 
-
-def load_settings(**overrides: Any) -> AggregatorSettings:
-    """Settings from the environment (and .env), with ``overrides`` by env name or field."""
-    return AggregatorSettings(**overrides)

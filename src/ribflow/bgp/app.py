@@ -23,11 +23,12 @@ from ribflow.bgp.keys import RouterKeys
 from ribflow.bgp.metrics import BridgeMetrics
 from ribflow.bgp.outbox import Outbox, producer_config
 from ribflow.bgp.parser import EventBuilder
-from ribflow.bgp.settings import BridgeSettings, load_or_explain
+from ribflow.bgp.settings import BridgeSettings
 from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
+from ribflow.settings import load
 from ribflow.topics import ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.bridge")
@@ -110,9 +111,7 @@ def build_bridge(settings: BridgeSettings, infd: int, commands_to_exabgp: bool) 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    settings = load_or_explain("ribflow bridge")
-    if settings is None:
-        return 2
+    settings = load(BridgeSettings, "ribflow bridge")
     setup_logging(settings.log_level)
     try:
         neighbors = settings.neighbors_of(args.instance) if settings.neighbors() else []

@@ -14,10 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ribflow.bgp.settings import load_or_explain
+from ribflow.bgp.settings import BridgeSettings
 from ribflow.bgp.speaker import render_to, run_speakers
 from ribflow.errors import ConfigError
 from ribflow.logs import setup_logging
+from ribflow.settings import load
 
 log = logging.getLogger("ribflow.exabgp")
 
@@ -37,9 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    settings = load_or_explain("ribflow exabgp")
-    if settings is None:
-        return 2
+    settings = load(BridgeSettings, "ribflow exabgp")
     setup_logging(settings.log_level)
     directory = Path(args.out or settings.exabgp_config_dir)
     try:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from ribflow.bgp.errors import NeighborConfigError
 from ribflow.bgp.neighbors import (
@@ -310,28 +310,3 @@ def _source_address(destination: str) -> str | None:
     except OSError:
         return None
 
-
-def load_settings(**overrides: Any) -> BridgeSettings:
-    """Settings from the environment (and .env); ``overrides`` by env name, e.g. ``BGP_SHARDS=4``.
-
-    Raises pydantic's ``ValidationError`` with every wrong setting."""
-    return BridgeSettings(**overrides)  # type: ignore[call-arg]  # the rest comes from the env
-
-
-def settings_errors(exc: ValidationError) -> list[str]:
-    """One 'SETTING: problem' line per error of a ``ValidationError``."""
-    return [
-        f"{'.'.join(str(x) for x in err['loc']) or 'settings'}: {err['msg']}"
-        for err in exc.errors()
-    ]
-
-
-def load_or_explain(prog: str) -> BridgeSettings | None:
-    """Settings from the environment, or None after printing one ``prog: SETTING: problem``
-    line per wrong setting on stderr (what both commands, ``bridge`` and ``exabgp``, do)."""
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        for line in settings_errors(exc):
-            print(f"{prog}: {line}", file=sys.stderr)
-        return None

@@ -7,7 +7,6 @@ import logging
 import sys
 
 from confluent_kafka import KafkaException
-from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import RibflowError
@@ -15,7 +14,7 @@ from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import settings_table
+from ribflow.settings import load, settings_table
 from ribflow.topics import check_copartitioned, ensure_topics, specs
 
 log = logging.getLogger("ribflow.enricher")
@@ -55,11 +54,7 @@ def main(argv: list[str]) -> int:
     if args.settings:
         print(settings_table(EnricherSettings))
         return 0
-    try:
-        settings = EnricherSettings.load()
-    except ValidationError as exc:
-        print(f"ribflow enricher: bad settings:\n{exc}", file=sys.stderr)
-        return 2
+    settings = load(EnricherSettings, "ribflow enricher")
     setup_logging(settings.log_level)
     if (refused := startup_check(settings, "enricher")) is not None:
         return refused

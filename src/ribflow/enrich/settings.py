@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -169,11 +169,6 @@ class EnricherSettings(AppSettings):
                 "transaction and brokers abort transactions older than 15 minutes by default"
             )
         return self
-
-    @classmethod
-    def load(cls, **overrides: Any) -> EnricherSettings:
-        """Settings from the environment (and .env), with explicit overrides by env name."""
-        return cls(**overrides)
 
     @property
     def group_id(self) -> str:

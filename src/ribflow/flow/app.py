@@ -16,13 +16,11 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import threading
 from types import FrameType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from pydantic import ValidationError
 
 from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver
 from ribflow.bgp.keys import RouterKeys
@@ -42,7 +40,7 @@ from ribflow.flow.workers_metrics import worker_metrics_port
 from ribflow.kafka.client import client_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import settings_table
+from ribflow.settings import load, settings_table
 from ribflow.topics import TopicSpec, ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.collector")
@@ -126,11 +124,7 @@ def main(argv: list[str]) -> int:
     if args.settings:
         print(settings_table(CollectorSettings))
         return 0
-    try:
-        settings = CollectorSettings()  # type: ignore[call-arg]  # the env supplies the rest
-    except ValidationError as exc:
-        print(f"ribflow collector: bad settings:\n{exc}", file=sys.stderr)
-        return 2
+    settings = load(CollectorSettings, "ribflow collector")
     setup_logging(settings.log_level)
     role = None
     if args.worker is not None:

@@ -23,6 +23,7 @@ from ribflow.lab.kafkaview import tail
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.state import LabState
 from ribflow.logs import setup_logging
+from ribflow.settings import load
 
 # option -> settings env name (the options override the environment)
 UP_OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -96,11 +97,11 @@ def up_settings(args: argparse.Namespace) -> LabSettings:
         overrides["LAB_DIR"] = args.dir
     if args.no_install:
         overrides["LAB_INSTALL"] = False
-    return LabSettings.load(**overrides)
+    return load(LabSettings, "ribflow lab up", **overrides)
 
 
 def _lab_dir(args: argparse.Namespace) -> Path:
-    return args.dir if args.dir is not None else LabSettings.load().lab_dir
+    return args.dir if args.dir is not None else load(LabSettings, "ribflow lab").lab_dir
 
 
 def _load(args: argparse.Namespace) -> LabState | None:
@@ -156,7 +157,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     if args.broker:  # any broker, e.g. the compose.yaml deployment
         broker = args.broker
-        topic = args.topic or LabSettings.load().flows_enriched_topic
+        topic = args.topic or load(LabSettings, "ribflow lab tail").flows_enriched_topic
     else:
         state = _load(args)
         if state is None:
@@ -182,7 +183,10 @@ def cmd_down(args: argparse.Namespace) -> int:
     from ribflow.lab.lab import Lab
 
     state = LabState.load(_lab_dir(args))
-    settings = state.lab_settings() if state else LabSettings.load(LAB_DIR=_lab_dir(args))
+    if state:
+        settings = state.lab_settings()
+    else:
+        settings = load(LabSettings, "ribflow lab down", LAB_DIR=_lab_dir(args))
     Lab(settings).down()
     return 0
 

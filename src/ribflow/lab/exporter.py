@@ -159,8 +159,9 @@ def plan_from_settings(workdir: Path) -> Path:
     from ribflow.lab.foreground import lab_table
     from ribflow.lab.settings import LabSettings
     from ribflow.lab.traffic import plan_flows, save_plan
+    from ribflow.settings import load
 
-    s = LabSettings.load()
+    s = load(LabSettings, "ribflow lab exporter")
     table = lab_table(s, workdir)
     path = workdir / "traffic.json"
     save_plan(path, plan_flows(table.prefixes, s.traffic_flows, s.seed))

@@ -19,6 +19,7 @@ from ribflow.lab.router import Gobgp, gobgpd_command, render_gobgpd
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.table import Table, build_table
 from ribflow.logs import setup_logging
+from ribflow.settings import load
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def router_main(argv: list[str]) -> int:
     p.add_argument("--api-host", help="gRPC listen host (default: the router address)")
     args = p.parse_args(argv)
     setup_logging("INFO")
-    s = LabSettings.load()
+    s = load(LabSettings, "ribflow lab router")
     args.workdir.mkdir(parents=True, exist_ok=True)
     table = lab_table(s, args.workdir)
     conf = args.workdir / "gobgpd.toml"

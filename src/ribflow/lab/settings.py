@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -178,11 +178,6 @@ class LabSettings(AppSettings):
         if self.netflow_port == self.sflow_port:
             raise ValueError("the NetFlow and sFlow ports must differ")
         return self
-
-    @classmethod
-    def load(cls, **overrides: Any) -> LabSettings:
-        """Settings from the environment (and .env), with ``overrides`` (env names) on top."""
-        return cls(**overrides)
 
     # -- derived names --------------------------------------------------------------------------
     @property

@@ -23,7 +23,7 @@ from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.window import now_ms, parse_time, parse_window
-from ribflow.settings import settings_table
+from ribflow.settings import load, settings_table
 from ribflow.topics import check_copartitioned
 
 log = logging.getLogger("ribflow.replay")
@@ -73,14 +73,14 @@ def _checkpoint_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load() -> tuple[ReplaySettings, EnricherSettings]:
-    return ReplaySettings.load(), EnricherSettings.load()
+def _load(prog: str) -> tuple[ReplaySettings, EnricherSettings]:
+    return load(ReplaySettings, prog), load(EnricherSettings, prog)
 
 
 def checkpoint_main(argv: list[str]) -> int:
     args = _checkpoint_parser().parse_args(argv)
     try:
-        settings, enricher = _load()
+        settings, enricher = _load("ribflow replay checkpoint")
         cut = parse_time(args.at) if args.at else now_ms()
     except (ValidationError, ConfigError) as exc:
         print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
         print("ribflow replay: --from and --to are required", file=sys.stderr)
         return 2
     try:
-        settings, enricher = _load()
+        settings, enricher = _load("ribflow replay")
         window = parse_window(args.start, args.end)
         if args.progress:
             settings = settings.model_copy(update={"progress": args.progress})

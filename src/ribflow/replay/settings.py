@@ -7,7 +7,7 @@ enricher's formatting settings (``AS_PATH_AS_ARRAY``, ``COMMS_AS_ARRAY``, ``TIME
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -109,11 +109,6 @@ class ReplaySettings(AppSettings):
         le=20000,
         description="Routes per checkpoint message (keeps messages well under 1 MB).",
     )
-
-    @classmethod
-    def load(cls, **overrides: Any) -> ReplaySettings:
-        """Settings from the environment (and .env), with explicit overrides by env name."""
-        return cls(**overrides)
 
     def group_id(self, label: str) -> str:
         """Consumer group of the replay of one window."""
