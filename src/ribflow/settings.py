@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -125,20 +126,29 @@ class AppSettings(KafkaClientSettings):
         return f"{topic}{self.dlq_suffix}"
 
 
-def settings_rows(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
-    """(env name, default, description) for every field of a settings class."""
+def settings_rows(
+    cls: type[BaseSettings], names: Iterable[str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(env name, default, description) of the fields ``names`` (default: all) of a settings
+    class, for the README and ``--settings``."""
     rows = []
-    for name, field in cls.model_fields.items():
-        env = field.alias or name.upper()
-        default: Any = field.default
-        rows.append((env, "" if default is None else str(default), field.description or ""))
+    for name in cls.model_fields if names is None else names:
+        field = cls.model_fields[name]
+        default: Any = "(computed)" if field.default_factory is not None else field.default
+        about = " ".join((field.description or "").split())
+        rows.append((field.alias or name.upper(), "" if default is None else str(default), about))
     return rows
 
 
-def settings_table(cls: type[BaseSettings]) -> str:
-    """A Markdown table of a settings class, as the README shows it."""
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def settings_table(cls: type[BaseSettings], names: Iterable[str] | None = None) -> str:
+    """A Markdown table of a settings class (or of the fields ``names``), as the README shows it."""
     out = ["| env | default | meaning |", "|---|---|---|"]
-    out += [f"| `{env}` | `{default}` | {desc} |" for env, default, desc in settings_rows(cls)]
+    rows = settings_rows(cls, names)
+    out += [f"| `{env}` | `{_cell(default)}` | {_cell(about)} |" for env, default, about in rows]
     return "\n".join(out)
 
 

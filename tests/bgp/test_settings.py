@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ribflow.bgp.errors import NeighborConfigError
-from ribflow.bgp.neighbors import parse_hot_routers
 from ribflow.bgp.settings import BridgeSettings
 from ribflow.settings import load
+from ribflow.settings_groups import parse_hot_routers
 
 
 def test_inline_and_file_neighbours(tmp_path: Path) -> None:

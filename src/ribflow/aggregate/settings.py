@@ -8,7 +8,6 @@ are ``kafka_refresh_time`` and ``kafka_history``; ``RENORMALIZE`` is ``nfacctd_r
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +16,13 @@ from ribflow.aggregate.primitives import Primitive, parse_aggregate
 from ribflow.aggregate.records import TimeSource
 from ribflow.aggregate.timebins import TimeBins, parse_duration
 from ribflow.settings import AppSettings
+from ribflow.settings_groups import (
+    AutoOffsetReset,
+    OutputSettings,
+    ProcessingGuarantee,
+    StreamingSettings,
+    WriterName,
+)
 
 __all__ = ["SEED_AGGREGATE", "AggregatorSettings"]
 
@@ -27,11 +33,8 @@ SEED_AGGREGATE = (
     "peer_src_ip, peer_dst_ip, local_pref, as_path"
 )
 
-Guarantee = Literal["exactly-once", "at-least-once"]
-OffsetReset = Literal["earliest", "latest"]
 
-
-class AggregatorSettings(AppSettings):
+class AggregatorSettings(StreamingSettings, OutputSettings, AppSettings):
     """pmacct-style aggregation of flows-enriched into flows-aggregated."""
 
     aggregate: str = Field(
@@ -95,20 +98,7 @@ class AggregatorSettings(AppSettings):
         description="Multiply packets and bytes by the record's sampling_rate when it is "
         "above 1 (nfacctd_renormalize); sampling_rate is then reported as 1.",
     )
-    processing_guarantee: Guarantee = Field(
-        "exactly-once",
-        alias="PROCESSING_GUARANTEE",
-        description="exactly-once: Kafka transactions, a restart neither loses nor repeats a "
-        "window; at-least-once: cheaper, but after a crash the flows of the last commit "
-        "interval can be counted twice.",
-    )
-    commit_interval: float = Field(
-        5.0,
-        alias="COMMIT_INTERVAL",
-        gt=0,
-        le=600,
-        description="Seconds between commits (Kafka transactions in exactly-once mode).",
-    )
+    processing_guarantee: ProcessingGuarantee = "exactly-once"
     markers: bool = Field(
         False,
         alias="MARKERS",
@@ -124,19 +114,7 @@ class AggregatorSettings(AppSettings):
         "this many, without a Kafka key); 0 or 1: one record per message (keyed by the "
         "aggregation key).",
     )
-    writer_name: str = Field(
-        "ribflow-aggregator",
-        alias="WRITER_NAME",
-        min_length=1,
-        max_length=100,
-        description='Name part of writer_id ("name/pid") in every record.',
-    )
-    timestamps_since_epoch: bool = Field(
-        False,
-        alias="TIMESTAMPS_SINCE_EPOCH",
-        description="Write stamp_inserted/stamp_updated as epoch seconds instead of "
-        '"YYYY-MM-DD HH:MM:SS" (UTC), like timestamps_since_epoch.',
-    )
+    writer_name: WriterName = "ribflow-aggregator"
     fetch_partition_bytes: int = Field(
         65536,
         alias="FETCH_PARTITION_BYTES",
@@ -146,11 +124,7 @@ class AggregatorSettings(AppSettings):
         "interleave the input partitions finely while a backlog is read, so one partition's "
         "flows do not run far ahead of another's (which would make the others late).",
     )
-    auto_offset_reset: OffsetReset = Field(
-        "latest",
-        alias="AUTO_OFFSET_RESET",
-        description="Where a new consumer group starts reading flows-enriched.",
-    )
+    auto_offset_reset: AutoOffsetReset = "latest"
 
     @field_validator("aggregate")
     @classmethod
@@ -216,4 +190,3 @@ class AggregatorSettings(AppSettings):
 
     def group(self) -> str:
         return f"{self.consumer_group}-aggregator"
-

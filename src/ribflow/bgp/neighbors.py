@@ -92,19 +92,6 @@ class NeighborSpec(BaseModel):
         return value
 
 
-def parse_hot_routers(text: str) -> dict[str, int]:
-    """``'10.0.0.3=4, 127.0.0.3=2'`` -> ``{'10.0.0.3': 4, '127.0.0.3': 2}``."""
-    out: dict[str, int] = {}
-    for item in _INLINE_SPLIT.split(text.strip()):
-        if not item:
-            continue
-        router, sep, count = item.partition("=")
-        if not sep or not count.isdigit() or not 1 <= int(count) <= 256 or not router:
-            raise ValueError(f"BGP_HOT_ROUTERS item {item!r} is not ROUTER=N (1..256)")
-        out[router] = int(count)
-    return out
-
-
 def parse_inline_neighbors(text: str) -> list[NeighborSpec]:
     """``'127.0.0.3, 192.0.2.1@65002'`` -> neighbour specs (AS after '@', optional)."""
     specs = []

@@ -23,17 +23,16 @@ from ribflow.bgp.neighbors import (
     ip_text,
     load_neighbors_file,
     parse_families,
-    parse_hot_routers,
     parse_inline_neighbors,
 )
 from ribflow.settings import AppSettings
+from ribflow.settings_groups import Compression, LingerMs, QueueMb, QueueMessages, RouterKeySettings
+from ribflow.settings_groups import RouterKeyMode as RouterKeyMode  # what bgp.parser takes
 
-RouterKeyMode = Literal["peer", "router-id"]
-Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
 Resync = Literal["refresh", "none"]
 
 
-class BridgeSettings(AppSettings):
+class BridgeSettings(RouterKeySettings, AppSettings):
     """ExaBGP speaker + bridge settings (env names are the aliases)."""
 
     # --- the speaker (rendered into ExaBGP's configuration) ---
@@ -158,46 +157,20 @@ class BridgeSettings(AppSettings):
         "ribflow bridge`).",
     )
     # --- the bridge ---
-    bgp_router_key: RouterKeyMode = Field(
-        "peer",
-        alias="BGP_ROUTER_KEY",
-        description="Router key: 'peer' (session address) or 'router-id' (from the router's OPEN).",
-    )
-    bgp_shards: int = Field(
-        1,
-        alias="BGP_SHARDS",
-        ge=1,
-        le=256,
-        description="Key shards of every router: >1 keys events '<router>/<shard>' and fans each "
-        "out to all shards.",
-    )
-    bgp_hot_routers: str = Field(
-        "",
-        alias="BGP_HOT_ROUTERS",
-        description="Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'.",
-    )
-    bridge_buffer_messages: int = Field(
+    bridge_buffer_messages: QueueMessages = Field(
         100_000,
         alias="BRIDGE_BUFFER_MESSAGES",
-        ge=100,
-        le=10_000_000,
         description="Events held unacknowledged by Kafka at most; when full the bridge stops "
         "reading ExaBGP.",
     )
-    bridge_buffer_mb: int = Field(
+    bridge_buffer_mb: QueueMb = Field(
         256,
         alias="BRIDGE_BUFFER_MB",
-        ge=1,
-        le=2_000_000,
         description="Bytes (MiB) of events held unacknowledged at most (same back-pressure as "
         "above).",
     )
-    bridge_linger_ms: int = Field(
-        5, alias="BRIDGE_LINGER_MS", ge=0, le=10_000, description="Producer batching delay (ms)."
-    )
-    bridge_compression: Compression = Field(
-        "lz4", alias="BRIDGE_COMPRESSION", description="Producer compression codec."
-    )
+    bridge_linger_ms: LingerMs = Field(5, alias="BRIDGE_LINGER_MS")
+    bridge_compression: Compression = Field("lz4", alias="BRIDGE_COMPRESSION")
     bridge_create_topics: bool = Field(
         True,
         alias="BRIDGE_CREATE_TOPICS",
@@ -246,12 +219,6 @@ class BridgeSettings(AppSettings):
     def _check_families(cls, value: str) -> str:
         return ",".join(parse_families(value))
 
-    @field_validator("bgp_hot_routers")
-    @classmethod
-    def _check_hot(cls, value: str) -> str:
-        parse_hot_routers(value)
-        return value
-
     # --- derived values ---
     def families(self) -> list[str]:
         return parse_families(self.bgp_families)
@@ -272,9 +239,6 @@ class BridgeSettings(AppSettings):
                     if source:
                         return source
         raise NeighborConfigError("BGP_ROUTER_ID is needed (no IPv4 local address to take it from)")
-
-    def hot_routers(self) -> dict[str, int]:
-        return parse_hot_routers(self.bgp_hot_routers)
 
     def bridge_command(self) -> str:
         return self.exabgp_bridge_command or f"{sys.executable} -m ribflow bridge"
@@ -309,4 +273,3 @@ def _source_address(destination: str) -> str | None:
             return str(s.getsockname()[0])
     except OSError:
         return None
-

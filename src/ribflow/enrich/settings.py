@@ -5,40 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ribflow.settings import AppSettings
-
-Guarantee = Literal["at-least-once", "exactly-once"]
-OffsetReset = Literal["earliest", "latest"]
+from ribflow.settings_groups import OutputSettings, StreamingSettings
 
 
-class EnricherSettings(AppSettings):
+class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
     """Settings of ``ribflow enricher`` (RIB per router + longest-prefix join of flows)."""
 
     group_suffix: str = Field(
         "-enricher",
         alias="CONSUMER_GROUP_SUFFIX",
         description="Appended to Quix__Consumer__Group to name the enricher's consumer group.",
-    )
-    processing_guarantee: Guarantee = Field(
-        "at-least-once",
-        alias="PROCESSING_GUARANTEE",
-        description="at-least-once, or exactly-once (Kafka transactions; read_committed).",
-    )
-    commit_interval: float = Field(
-        5.0,
-        alias="COMMIT_INTERVAL",
-        gt=0,
-        le=3600,
-        description="Seconds between checkpoints (offsets, state changelog, transaction).",
-    )
-    auto_offset_reset: OffsetReset = Field(
-        "earliest",
-        alias="AUTO_OFFSET_RESET",
-        description="Where a new consumer group starts; earliest so the RIB sees every update.",
     )
     session_timeout_ms: int = Field(
         45000,
@@ -92,11 +72,6 @@ class EnricherSettings(AppSettings):
         description="Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map "
         "{'k1': 'v1', 'k2': 'v2'} (pmacct's pre_tag_label_encode_as_map).",
     )
-    timestamps_since_epoch: bool = Field(
-        False,
-        alias="TIMESTAMPS_SINCE_EPOCH",
-        description="Write timestamps as epoch seconds instead of 'YYYY-MM-DD HH:MM:SS' (UTC).",
-    )
     timestamps_usec: bool = Field(
         False,
         alias="TIMESTAMPS_USEC",
@@ -107,13 +82,6 @@ class EnricherSettings(AppSettings):
         alias="OUTPUT_FIELDS",
         pattern=r"^[a-z_,]*$",
         description="Comma-separated keys to keep in enriched flows (empty: every key).",
-    )
-    writer_name: str = Field(
-        "ribflow-enricher",
-        alias="WRITER_NAME",
-        min_length=1,
-        max_length=64,
-        description="Name part of writer_id ('name/pid') in enriched flows and dumps.",
     )
     flow_to_rd_map: str = Field(
         "",
@@ -160,15 +128,6 @@ class EnricherSettings(AppSettings):
         description="Messages buffered per partition for timestamp alignment of the two inputs "
         "(lower saves memory but each pause and resume stalls: 2000 made a load 4x slower).",
     )
-
-    @model_validator(mode="after")
-    def _transaction_fits(self) -> EnricherSettings:
-        if self.processing_guarantee == "exactly-once" and self.commit_interval > 450:
-            raise ValueError(
-                "COMMIT_INTERVAL must be <= 450 s with exactly-once: a checkpoint is one Kafka "
-                "transaction and brokers abort transactions older than 15 minutes by default"
-            )
-        return self
 
     @property
     def group_id(self) -> str:

@@ -7,19 +7,18 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ribflow.bgp.neighbors import parse_hot_routers
 from ribflow.flow.allowlist import parse_networks
 from ribflow.settings import AppSettings
+from ribflow.settings_groups import Compression, LingerMs, QueueMb, QueueMessages, RouterKeySettings
 
 Backpressure = Literal["block", "drop"]
-RouterKeyMode = Literal["peer", "router-id"]
 
 
 def _split(text: str) -> list[str]:
     return [item.strip() for item in text.replace(";", ",").split(",") if item.strip()]
 
 
-class CollectorSettings(AppSettings):
+class CollectorSettings(RouterKeySettings, AppSettings):
     """UDP listeners, agent map, Kafka producer and back-pressure of the flow collector."""
 
     listen_hosts: str = Field(
@@ -96,25 +95,6 @@ class CollectorSettings(AppSettings):
         description="Router key for exporters the agent map and BGP do not know "
         "(empty: the exporter address).",
     )
-    bgp_router_key: RouterKeyMode = Field(
-        "peer",
-        alias="BGP_ROUTER_KEY",
-        description="Router key form, as the bridge writes it: 'peer' (session address) "
-        "or 'router-id'.",
-    )
-    bgp_shards: int = Field(
-        1,
-        alias="BGP_SHARDS",
-        ge=1,
-        le=256,
-        description="Key shards of every router (as the bridge's): >1 spreads a router's flows "
-        "over keys '<router>/<shard>' round-robin.",
-    )
-    bgp_hot_routers: str = Field(
-        "",
-        alias="BGP_HOT_ROUTERS",
-        description="Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'.",
-    )
     follow_bgp_updates: bool = Field(
         True,
         alias="FOLLOW_BGP_UPDATES",
@@ -134,30 +114,18 @@ class CollectorSettings(AppSettings):
         description="When Kafka's local queue is full: 'block' (stop reading; the kernel buffer "
         "absorbs, then drops, counted) or 'drop' (keep reading, drop and count the records).",
     )
-    kafka_queue_messages: int = Field(
+    kafka_queue_messages: QueueMessages = Field(
         100_000,
         alias="KAFKA_QUEUE_MESSAGES",
-        ge=100,
-        le=10_000_000,
         description="Bound of the producer's local queue in messages (the back-pressure point).",
     )
-    kafka_queue_mb: int = Field(
+    kafka_queue_mb: QueueMb = Field(
         256,
         alias="KAFKA_QUEUE_MB",
-        ge=1,
-        le=2_000_000,
         description="Bound of the producer's local queue in MiB.",
     )
-    linger_ms: int = Field(
-        20,
-        alias="COLLECTOR_LINGER_MS",
-        ge=0,
-        le=10_000,
-        description="Producer batching delay (ms).",
-    )
-    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
-        "lz4", alias="COLLECTOR_COMPRESSION", description="Producer compression codec."
-    )
+    linger_ms: LingerMs = Field(20, alias="COLLECTOR_LINGER_MS")
+    compression: Compression = Field("lz4", alias="COLLECTOR_COMPRESSION")
     message_max_packets: int = Field(
         1,
         alias="MESSAGE_MAX_PACKETS",
@@ -258,12 +226,6 @@ class CollectorSettings(AppSettings):
         parse_networks(value)
         return value
 
-    @field_validator("bgp_hot_routers")
-    @classmethod
-    def _check_hot(cls, value: str) -> str:
-        parse_hot_routers(value)
-        return value
-
     @model_validator(mode="after")
     def _check_worker_ports(self) -> CollectorSettings:
         if self.metrics_port and self.metrics_port + self.collector_workers > 65535:
@@ -275,6 +237,3 @@ class CollectorSettings(AppSettings):
 
     def ports(self) -> list[int]:
         return [int(p) for p in _split(self.listen_ports)]
-
-    def hot_routers(self) -> dict[str, int]:
-        return parse_hot_routers(self.bgp_hot_routers)
