@@ -42,42 +42,21 @@ class AppSettings(KafkaClientSettings):
     """Settings every ribflow app shares: Kafka connection (see :mod:`ribflow.kafka.settings`),
     topics, partitions, logging and metrics."""
 
-    consumer_group: str = Field(
-        "ribflow",
-        alias="Quix__Consumer__Group",
-        min_length=1,
-        description="Kafka consumer group of the app (each app appends its own suffix).",
-    )
-    state_dir: str = Field(
-        "state",
-        alias="Quix__State__Dir",
-        min_length=1,
-        description="Directory of the app's local RocksDB state.",
-    )
-    partitions: int = Field(
-        4,
-        alias="PARTITIONS",
-        ge=1,
-        le=1024,
-        description="Partition count of bgp-updates, flows and every topic joined with them.",
-    )
-    replication_factor: int = Field(
-        1, alias="REPLICATION_FACTOR", ge=1, le=7, description="Replication factor of new topics."
-    )
-    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL", description="Python log level.")
-    metrics_port: int = Field(
-        0,
-        alias="METRICS_PORT",
-        ge=0,
-        le=65535,
-        description="Port of the Prometheus /metrics endpoint (0: not served).",
-    )
-    metrics_host: str = Field(
-        "127.0.0.1",
-        alias="METRICS_HOST",
-        description="Address the /metrics endpoint binds to (an IPv4/IPv6 address; 0.0.0.0 or "
-        ":: for every interface). Loopback by default: expose it on purpose.",
-    )
+    consumer_group: str = Field("ribflow", alias="Quix__Consumer__Group", min_length=1)
+    """Kafka consumer group of the app (each app appends its own suffix)."""
+    state_dir: str = Field("state", alias="Quix__State__Dir", min_length=1)
+    """Directory of the app's local RocksDB state."""
+    partitions: int = Field(4, alias="PARTITIONS", ge=1, le=1024)
+    """Partition count of bgp-updates, flows and every topic joined with them."""
+    replication_factor: int = Field(1, alias="REPLICATION_FACTOR", ge=1, le=7)
+    """Replication factor of new topics."""
+    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL")
+    """Python log level."""
+    metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535)
+    """Port of the Prometheus /metrics endpoint (0: not served)."""
+    metrics_host: str = Field("127.0.0.1", alias="METRICS_HOST")
+    """Address the /metrics endpoint binds to (an IPv4/IPv6 address; 0.0.0.0 or :: for every
+    interface). Loopback by default: expose it on purpose."""
 
     @field_validator("metrics_host")
     @classmethod
@@ -89,37 +68,24 @@ class AppSettings(KafkaClientSettings):
         return value.strip()
 
     # topic names (their partitions and configs: ribflow.topics.catalogue)
-    bgp_updates_topic: str = Field(
-        "bgp-updates", alias="BGP_UPDATES_TOPIC", description="Topic of normalised BGP events."
-    )
-    flows_topic: str = Field("flows", alias="FLOWS_TOPIC", description="Topic of decoded flows.")
-    flows_enriched_topic: str = Field(
-        "flows-enriched", alias="FLOWS_ENRICHED_TOPIC", description="Topic of enriched flows."
-    )
-    bgp_rib_dump_topic: str = Field(
-        "bgp-rib-dump", alias="BGP_RIB_DUMP_TOPIC", description="Topic of periodic RIB dumps."
-    )
-    bgp_rib_topic: str = Field(
-        "bgp-rib", alias="BGP_RIB_TOPIC", description="Compacted table topic of the RIB."
-    )
-    flow_templates_topic: str = Field(
-        "flow-templates",
-        alias="FLOW_TEMPLATES_TOPIC",
-        description="Compacted topic of NetFlow v9/IPFIX templates and sampling state.",
-    )
-    sflow_counters_topic: str = Field(
-        "sflow-counters",
-        alias="SFLOW_COUNTERS_TOPIC",
-        description="Topic of sFlow counter samples.",
-    )
-    flows_aggregated_topic: str = Field(
-        "flows-aggregated",
-        alias="FLOWS_AGGREGATED_TOPIC",
-        description="Topic of pmacct-style aggregated flows.",
-    )
-    dlq_suffix: str = Field(
-        "-dlq", alias="DLQ_SUFFIX", description="Suffix of dead-letter topics (<topic><suffix>)."
-    )
+    bgp_updates_topic: str = Field("bgp-updates", alias="BGP_UPDATES_TOPIC")
+    """Topic of normalised BGP events."""
+    flows_topic: str = Field("flows", alias="FLOWS_TOPIC")
+    """Topic of decoded flows."""
+    flows_enriched_topic: str = Field("flows-enriched", alias="FLOWS_ENRICHED_TOPIC")
+    """Topic of enriched flows."""
+    bgp_rib_dump_topic: str = Field("bgp-rib-dump", alias="BGP_RIB_DUMP_TOPIC")
+    """Topic of periodic RIB dumps."""
+    bgp_rib_topic: str = Field("bgp-rib", alias="BGP_RIB_TOPIC")
+    """Compacted table topic of the RIB."""
+    flow_templates_topic: str = Field("flow-templates", alias="FLOW_TEMPLATES_TOPIC")
+    """Compacted topic of NetFlow v9/IPFIX templates and sampling state."""
+    sflow_counters_topic: str = Field("sflow-counters", alias="SFLOW_COUNTERS_TOPIC")
+    """Topic of sFlow counter samples."""
+    flows_aggregated_topic: str = Field("flows-aggregated", alias="FLOWS_AGGREGATED_TOPIC")
+    """Topic of pmacct-style aggregated flows."""
+    dlq_suffix: str = Field("-dlq", alias="DLQ_SUFFIX")
+    """Suffix of dead-letter topics (<topic><suffix>)."""
 
     def dlq_topic(self, topic: str) -> str:
         """Name of the dead-letter topic for what came from (or was meant for) ``topic``."""
@@ -173,12 +139,12 @@ def explain(cls: type[BaseSettings], exc: ValidationError) -> list[str]:
             continue
         env, field = found
         secret = field.annotation is not None and "SecretStr" in str(field.annotation)
-        value = "'**********'" if secret or isinstance(err["input"], SecretStr) else repr(
-            err["input"]
+        value = (
+            "'**********'" if secret or isinstance(err["input"], SecretStr) else repr(err["input"])
         )
         if err["type"] == "missing":
             value = "(not set)"
-        about = (field.description or "").split(". ")[0].rstrip(".")
+        about = " ".join((field.description or "").split()).split(". ")[0].rstrip(".")
         expected = f" ({env}: {about})" if about else ""
         lines.append(f"{env}={value}: {msg}{expected}")
     return lines

@@ -72,26 +72,14 @@ class SettingsGroup(BaseSettings):
 class RouterKeySettings(SettingsGroup):
     """Router keys and shards: the bridge writes them, the collector must write the same."""
 
-    bgp_router_key: RouterKeyMode = Field(
-        "peer",
-        alias="BGP_ROUTER_KEY",
-        description="Router key: 'peer' (session address) or 'router-id' (from the router's "
-        "OPEN); the bridge and the collector must agree.",
-    )
-    bgp_shards: int = Field(
-        1,
-        alias="BGP_SHARDS",
-        ge=1,
-        le=256,
-        description="Key shards of every router: >1 keys a router's events '<router>/<shard>' "
-        "(the bridge writes each event to all shards) and spreads its flows over those keys "
-        "round-robin (the collector).",
-    )
-    bgp_hot_routers: str = Field(
-        "",
-        alias="BGP_HOT_ROUTERS",
-        description="Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'.",
-    )
+    bgp_router_key: RouterKeyMode = Field("peer", alias="BGP_ROUTER_KEY")
+    """Router key: 'peer' (session address) or 'router-id' (from the router's OPEN); the bridge and
+    the collector must agree."""
+    bgp_shards: int = Field(1, alias="BGP_SHARDS", ge=1, le=256)
+    """Key shards of every router: >1 keys a router's events '<router>/<shard>' (the bridge writes
+    each event to all shards) and spreads its flows over those keys round-robin (the collector)."""
+    bgp_hot_routers: str = Field("", alias="BGP_HOT_ROUTERS")
+    """Per-router shard counts overriding BGP_SHARDS: 'ROUTER=N[,ROUTER=N...]'."""
 
     @field_validator("bgp_hot_routers")
     @classmethod
@@ -167,12 +155,9 @@ class OutputSettings(SettingsGroup):
     the enricher does)."""
 
     writer_name: WriterName = "ribflow-enricher"
-    timestamps_since_epoch: bool = Field(
-        False,
-        alias="TIMESTAMPS_SINCE_EPOCH",
-        description="Write timestamps (in aggregates stamp_inserted/stamp_updated) as epoch "
-        "seconds instead of 'YYYY-MM-DD HH:MM:SS' (UTC), like pmacct's timestamps_since_epoch.",
-    )
+    timestamps_since_epoch: bool = Field(False, alias="TIMESTAMPS_SINCE_EPOCH")
+    """Write timestamps (in aggregates stamp_inserted/stamp_updated) as epoch seconds instead of
+    'YYYY-MM-DD HH:MM:SS' (UTC), like pmacct's timestamps_since_epoch."""
 
 
 # --- a producer's tuning (each app has its own env names for these) ---

@@ -37,93 +37,48 @@ SEED_AGGREGATE = (
 class AggregatorSettings(StreamingSettings, OutputSettings, AppSettings):
     """pmacct-style aggregation of flows-enriched into flows-aggregated."""
 
-    aggregate: str = Field(
-        SEED_AGGREGATE,
-        alias="AGGREGATE",
-        min_length=1,
-        description="pmacct primitives to aggregate by, comma separated, exactly as in "
-        "nfacctd's `aggregate:` (src_host, dst_host, src_port, proto, src_as, as_path, "
-        "std_comm, ...; `none` for one total per bin).",
-    )
-    refresh_time: int = Field(
-        60,
-        alias="REFRESH_TIME",
-        ge=1,
-        le=86400,
-        description="Seconds between flushes, like kafka_refresh_time: the length of the "
-        "tumbling windows (on the flows' time).",
-    )
-    history: str = Field(
-        "",
-        alias="HISTORY",
-        description="Time bin of stamp_inserted, like kafka_history (60, 30s, 5m, 1h, 1d); "
-        "empty: the refresh time. Bin and refresh time must divide one another.",
-    )
-    grace: int = Field(
-        10,
-        alias="GRACE",
-        ge=0,
-        le=86400,
-        description="Seconds a window waits for late flows after its end; flows later than "
-        "that are counted (ribflow_aggregate_late_total) and sent to the DLQ.",
-    )
-    idle_timeout: float = Field(
-        30.0,
-        alias="IDLE_TIMEOUT",
-        gt=0,
-        le=86400,
-        description="Seconds (wall clock) after which an input partition that sends no flows "
-        "and has no unread flows at the broker (lag 0) stops holding windows open. Windows "
-        "close when the slowest active input partition's flow time passes their end + GRACE.",
-    )
-    idle_flush: str = Field(
-        "auto",
-        alias="IDLE_FLUSH",
-        description="Seconds (wall clock) without any flow on a partition after which its "
-        "watermark moves on with the wall clock from its last value, so that the windows of "
-        "an exporter that went quiet are written (pmacct flushes on the wall clock); only "
-        "while the input has no unread flows at the broker (lag 0): a backlog is never cut "
-        "short; `auto`: REFRESH_TIME + GRACE; `off`: windows close only when later flows come.",
-    )
-    time_source: TimeSource = Field(
-        "arrival",
-        alias="TIME_SOURCE",
-        description="Flow time that picks the window: arrival (timestamp_arrival, like "
-        "nfacctd_time_new: true), start, end, export, or kafka (message timestamp). Records "
-        "without the field, or with pmacct's zero time in it, use the message timestamp.",
-    )
-    renormalize: bool = Field(
-        True,
-        alias="RENORMALIZE",
-        description="Multiply packets and bytes by the record's sampling_rate when it is "
-        "above 1 (nfacctd_renormalize); sampling_rate is then reported as 1.",
-    )
+    aggregate: str = Field(SEED_AGGREGATE, alias="AGGREGATE", min_length=1)
+    """pmacct primitives to aggregate by, comma separated, exactly as in nfacctd's `aggregate:`
+    (src_host, dst_host, src_port, proto, src_as, as_path, std_comm, ...; `none` for one total per
+    bin)."""
+    refresh_time: int = Field(60, alias="REFRESH_TIME", ge=1, le=86400)
+    """Seconds between flushes, like kafka_refresh_time: the length of the tumbling windows (on the
+    flows' time)."""
+    history: str = Field("", alias="HISTORY")
+    """Time bin of stamp_inserted, like kafka_history (60, 30s, 5m, 1h, 1d); empty: the refresh
+    time. Bin and refresh time must divide one another."""
+    grace: int = Field(10, alias="GRACE", ge=0, le=86400)
+    """Seconds a window waits for late flows after its end; flows later than that are counted
+    (ribflow_aggregate_late_total) and sent to the DLQ."""
+    idle_timeout: float = Field(30.0, alias="IDLE_TIMEOUT", gt=0, le=86400)
+    """Seconds (wall clock) after which an input partition that sends no flows and has no unread
+    flows at the broker (lag 0) stops holding windows open. Windows close when the slowest active
+    input partition's flow time passes their end + GRACE."""
+    idle_flush: str = Field("auto", alias="IDLE_FLUSH")
+    """Seconds (wall clock) without any flow on a partition after which its watermark moves on with
+    the wall clock from its last value, so that the windows of an exporter that went quiet are
+    written (pmacct flushes on the wall clock); only while the input has no unread flows at the
+    broker (lag 0): a backlog is never cut short; `auto`: REFRESH_TIME + GRACE; `off`: windows close
+    only when later flows come."""
+    time_source: TimeSource = Field("arrival", alias="TIME_SOURCE")
+    """Flow time that picks the window: arrival (timestamp_arrival, like nfacctd_time_new: true),
+    start, end, export, or kafka (message timestamp). Records without the field, or with pmacct's
+    zero time in it, use the message timestamp."""
+    renormalize: bool = Field(True, alias="RENORMALIZE")
+    """Multiply packets and bytes by the record's sampling_rate when it is above 1
+    (nfacctd_renormalize); sampling_rate is then reported as 1."""
     processing_guarantee: ProcessingGuarantee = "exactly-once"
-    markers: bool = Field(
-        False,
-        alias="MARKERS",
-        description="Write purge_init / purge_close around each flush, like kafka_markers.",
-    )
-    multi_values: int = Field(
-        0,
-        alias="MULTI_VALUES",
-        ge=0,
-        le=100_000,
-        description="Records per flows-aggregated message, newline-separated, like "
-        "kafka_multi_values (the records of one flush of one partition, in messages of up to "
-        "this many, without a Kafka key); 0 or 1: one record per message (keyed by the "
-        "aggregation key).",
-    )
+    markers: bool = Field(False, alias="MARKERS")
+    """Write purge_init / purge_close around each flush, like kafka_markers."""
+    multi_values: int = Field(0, alias="MULTI_VALUES", ge=0, le=100_000)
+    """Records per flows-aggregated message, newline-separated, like kafka_multi_values (the records
+    of one flush of one partition, in messages of up to this many, without a Kafka key); 0 or 1: one
+    record per message (keyed by the aggregation key)."""
     writer_name: WriterName = "ribflow-aggregator"
-    fetch_partition_bytes: int = Field(
-        65536,
-        alias="FETCH_PARTITION_BYTES",
-        ge=1024,
-        le=64 * 2**20,
-        description="Kafka max.partition.fetch.bytes of the app's consumer. Small values "
-        "interleave the input partitions finely while a backlog is read, so one partition's "
-        "flows do not run far ahead of another's (which would make the others late).",
-    )
+    fetch_partition_bytes: int = Field(65536, alias="FETCH_PARTITION_BYTES", ge=1024, le=64 * 2**20)
+    """Kafka max.partition.fetch.bytes of the app's consumer. Small values interleave the input
+    partitions finely while a backlog is read, so one partition's flows do not run far ahead of
+    another's (which would make the others late)."""
     auto_offset_reset: AutoOffsetReset = "latest"
 
     @field_validator("aggregate")

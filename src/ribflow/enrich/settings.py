@@ -15,119 +15,53 @@ from ribflow.settings_groups import OutputSettings, StreamingSettings
 class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
     """Settings of ``ribflow enricher`` (RIB per router + longest-prefix join of flows)."""
 
-    group_suffix: str = Field(
-        "-enricher",
-        alias="CONSUMER_GROUP_SUFFIX",
-        description="Appended to Quix__Consumer__Group to name the enricher's consumer group.",
-    )
-    session_timeout_ms: int = Field(
-        45000,
-        alias="SESSION_TIMEOUT_MS",
-        ge=6000,
-        le=300000,
-        description="Kafka session.timeout.ms: how fast a dead instance's routers move.",
-    )
-    rib_dump_interval: int = Field(
-        60,
-        alias="RIB_DUMP_INTERVAL",
-        ge=0,
-        le=86400,
-        description="Seconds between pmacct-style RIB dumps per router to bgp-rib-dump (0: off).",
-    )
-    rib_table: bool = Field(
-        True,
-        alias="RIB_TABLE",
-        description="Maintain the compacted bgp-rib table topic (key: router, prefix, path id).",
-    )
-    enriched_batch: bool = Field(
-        False,
-        alias="ENRICHED_BATCH",
-        description="Write one NDJSON message per input batch instead of one JSON per flow.",
-    )
-    as_path_as_array: bool = Field(
-        False,
-        alias="AS_PATH_AS_ARRAY",
-        description="Encode as_path / as_path_src as JSON arrays instead of '_'-joined strings.",
-    )
-    comms_as_array: bool = Field(
-        False,
-        alias="COMMS_AS_ARRAY",
-        description="Encode comms, ecomms, lcomms (and *_src) as JSON arrays.",
-    )
-    fwd_status_encode_as_string: bool = Field(
-        False,
-        alias="FWD_STATUS_ENCODE_AS_STRING",
-        description="Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of "
-        "the decimal string (pmacct's fwd_status_encode_as_string).",
-    )
-    mpls_label_stack_encode_as_array: bool = Field(
-        False,
-        alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY",
-        description="Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of "
-        "'16000_17000' (pmacct's mpls_label_stack_encode_as_array).",
-    )
-    pre_tag_label_encode_as_map: bool = Field(
-        False,
-        alias="PRE_TAG_LABEL_ENCODE_AS_MAP",
-        description="Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map "
-        "{'k1': 'v1', 'k2': 'v2'} (pmacct's pre_tag_label_encode_as_map).",
-    )
-    timestamps_usec: bool = Field(
-        False,
-        alias="TIMESTAMPS_USEC",
-        description="Append microseconds to timestamps (pmacct's timestamps_secs: false).",
-    )
-    output_fields: str = Field(
-        "",
-        alias="OUTPUT_FIELDS",
-        pattern=r"^[a-z_,]*$",
-        description="Comma-separated keys to keep in enriched flows (empty: every key).",
-    )
-    flow_to_rd_map: str = Field(
-        "",
-        alias="FLOW_TO_RD_MAP",
-        description="pmacct-style flow_to_rd_map file (id=RD ip=EXPORTER [in=|out=|vlan=|"
-        "bgp_nexthop=] lines): the L3VPN RD whose table enriches flows without an RD of their "
-        "own; re-read within 5 s when it changes (a broken file keeps the last good map).",
-    )
-    transactional_id: str = Field(
-        "",
-        alias="TRANSACTIONAL_ID",
-        max_length=200,
-        description="exactly-once producer id; empty: derived from group, host and state dir, "
-        "so a restarted instance fences its crashed predecessor at once.",
-    )
-    rocksdb_write_buffer_mb: int = Field(
-        16,
-        alias="ROCKSDB_WRITE_BUFFER_MB",
-        ge=1,
-        le=1024,
-        description="RocksDB memtable size per partition (two of them); the store is only "
-        "written and scanned, lookups are served from memory.",
-    )
-    rocksdb_block_cache_mb: int = Field(
-        16,
-        alias="ROCKSDB_BLOCK_CACHE_MB",
-        ge=1,
-        le=65536,
-        description="RocksDB block cache shared by the partitions (Quix's default is 1 GiB).",
-    )
+    group_suffix: str = Field("-enricher", alias="CONSUMER_GROUP_SUFFIX")
+    """Appended to Quix__Consumer__Group to name the enricher's consumer group."""
+    session_timeout_ms: int = Field(45000, alias="SESSION_TIMEOUT_MS", ge=6000, le=300000)
+    """Kafka session.timeout.ms: how fast a dead instance's routers move."""
+    rib_dump_interval: int = Field(60, alias="RIB_DUMP_INTERVAL", ge=0, le=86400)
+    """Seconds between pmacct-style RIB dumps per router to bgp-rib-dump (0: off)."""
+    rib_table: bool = Field(True, alias="RIB_TABLE")
+    """Maintain the compacted bgp-rib table topic (key: router, prefix, path id)."""
+    enriched_batch: bool = Field(False, alias="ENRICHED_BATCH")
+    """Write one NDJSON message per input batch instead of one JSON per flow."""
+    as_path_as_array: bool = Field(False, alias="AS_PATH_AS_ARRAY")
+    """Encode as_path / as_path_src as JSON arrays instead of '_'-joined strings."""
+    comms_as_array: bool = Field(False, alias="COMMS_AS_ARRAY")
+    """Encode comms, ecomms, lcomms (and *_src) as JSON arrays."""
+    fwd_status_encode_as_string: bool = Field(False, alias="FWD_STATUS_ENCODE_AS_STRING")
+    """Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of the decimal string
+    (pmacct's fwd_status_encode_as_string)."""
+    mpls_label_stack_encode_as_array: bool = Field(False, alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY")
+    """Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of '16000_17000'
+    (pmacct's mpls_label_stack_encode_as_array)."""
+    pre_tag_label_encode_as_map: bool = Field(False, alias="PRE_TAG_LABEL_ENCODE_AS_MAP")
+    """Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map {'k1': 'v1', 'k2':
+    'v2'} (pmacct's pre_tag_label_encode_as_map)."""
+    timestamps_usec: bool = Field(False, alias="TIMESTAMPS_USEC")
+    """Append microseconds to timestamps (pmacct's timestamps_secs: false)."""
+    output_fields: str = Field("", alias="OUTPUT_FIELDS", pattern=r"^[a-z_,]*$")
+    """Comma-separated keys to keep in enriched flows (empty: every key)."""
+    flow_to_rd_map: str = Field("", alias="FLOW_TO_RD_MAP")
+    """pmacct-style flow_to_rd_map file (id=RD ip=EXPORTER [in=|out=|vlan=|bgp_nexthop=] lines): the
+    L3VPN RD whose table enriches flows without an RD of their own; re-read within 5 s when it
+    changes (a broken file keeps the last good map)."""
+    transactional_id: str = Field("", alias="TRANSACTIONAL_ID", max_length=200)
+    """exactly-once producer id; empty: derived from group, host and state dir, so a restarted
+    instance fences its crashed predecessor at once."""
+    rocksdb_write_buffer_mb: int = Field(16, alias="ROCKSDB_WRITE_BUFFER_MB", ge=1, le=1024)
+    """RocksDB memtable size per partition (two of them); the store is only written and scanned,
+    lookups are served from memory."""
+    rocksdb_block_cache_mb: int = Field(16, alias="ROCKSDB_BLOCK_CACHE_MB", ge=1, le=65536)
+    """RocksDB block cache shared by the partitions (Quix's default is 1 GiB)."""
     consumer_queued_messages: int = Field(
-        2000,
-        alias="CONSUMER_QUEUED_MIN_MESSAGES",
-        ge=100,
-        le=10_000_000,
-        description="librdkafka queued.min.messages: messages prefetched per input partition "
-        "(librdkafka's 100000 holds a whole table load in memory; 2000 keeps pace).",
+        2000, alias="CONSUMER_QUEUED_MIN_MESSAGES", ge=100, le=10_000_000
     )
-    max_poll_records_buffer: int = Field(
-        10000,
-        alias="MAX_PARTITION_BUFFER",
-        ge=100,
-        le=1_000_000,
-        description="Messages buffered per partition for timestamp alignment of the two inputs "
-        "(lower saves memory but each pause and resume stalls: 2000 made a load 4x slower).",
-    )
+    """librdkafka queued.min.messages: messages prefetched per input partition (librdkafka's 100000
+    holds a whole table load in memory; 2000 keeps pace)."""
+    max_poll_records_buffer: int = Field(10000, alias="MAX_PARTITION_BUFFER", ge=100, le=1_000_000)
+    """Messages buffered per partition for timestamp alignment of the two inputs (lower saves memory
+    but each pause and resume stalls: 2000 made a load 4x slower)."""
 
     @property
     def group_id(self) -> str:

@@ -21,181 +21,79 @@ def _split(text: str) -> list[str]:
 class CollectorSettings(RouterKeySettings, AppSettings):
     """UDP listeners, agent map, Kafka producer and back-pressure of the flow collector."""
 
-    listen_hosts: str = Field(
-        "0.0.0.0,::",
-        alias="LISTEN_HOSTS",
-        description="Addresses to listen on, comma-separated (IPv4 and IPv6: one socket each).",
-    )
-    listen_ports: str = Field(
-        "2055,4739,6343",
-        alias="LISTEN_PORTS",
-        description="UDP ports, comma-separated; any port takes any protocol "
-        "(detected per packet).",
-    )
-    udp_rcvbuf_bytes: int = Field(
-        32 << 20,
-        alias="UDP_RCVBUF_BYTES",
-        ge=65536,
-        le=1 << 30,
-        description="Receive buffer per socket (SO_RCVBUFFORCE when allowed, else capped by "
-        "net.core.rmem_max): how long a burst or a Kafka stall is absorbed before the "
-        "kernel drops.",
-    )
-    collector_workers: int = Field(
-        1,
-        alias="COLLECTOR_WORKERS",
-        ge=1,
-        le=64,
-        description="Receiver/decoder processes sharing every listener (SO_REUSEPORT), each with "
-        "its own Kafka producer. The kernel keeps one exporter address+port on one worker, so "
-        "template state stays local (an exporter sending from several source ports needs 1 "
-        "worker); worker i serves /metrics on METRICS_PORT+1+i, the parent "
-        "on METRICS_PORT all of them with a 'worker' label. A worker that dies stops them all.",
-    )
-    agent_map_file: str = Field(
-        "",
-        alias="AGENT_MAP_FILE",
-        description="pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines), re-read "
-        "within 5 s when it changes (a broken file keeps the last good map); empty: none.",
-    )
-    allowed_exporters: str = Field(
-        "",
-        alias="ALLOWED_EXPORTERS",
-        description="Addresses/prefixes (IPv4, IPv6) allowed to send exports, comma-separated; "
-        "export packets from any other source are dropped before decoding. Empty, and "
-        "ALLOWED_EXPORTERS_FILE empty too: every source is taken (the lab's default).",
-    )
-    allowed_exporters_file: str = Field(
-        "",
-        alias="ALLOWED_EXPORTERS_FILE",
-        description="pmacct nfacctd_allow_file: one address or prefix per line, '!' comments; "
-        "bad lines skipped and counted, no entry at all denies everything. Adds to "
-        "ALLOWED_EXPORTERS; re-read within 5 s when it changes (an unreadable file keeps the "
-        "last good list).",
-    )
-    denied_source_labels: int = Field(
-        64,
-        alias="DENIED_SOURCE_LABELS",
-        ge=0,
-        le=100_000,
-        description="Distinct denied source addresses that get their own label in "
-        "ribflow_collector_denied_packets_total; later ones are counted as 'other'.",
-    )
-    pre_tag_map: str = Field(
-        "",
-        alias="PRE_TAG_MAP",
-        description="pmacct pre_tag_map file (set_tag/set_tag2/set_label rules keyed by "
-        "exporter, interfaces, direction, addresses...; first match wins): records get "
-        "tag/tag2/label. Read at start; a key ribflow cannot evaluate refuses the map. "
-        "Empty: none.",
-    )
-    fallback_router: str = Field(
-        "",
-        alias="FALLBACK_ROUTER",
-        description="Router key for exporters the agent map and BGP do not know "
-        "(empty: the exporter address).",
-    )
-    follow_bgp_updates: bool = Field(
-        True,
-        alias="FOLLOW_BGP_UPDATES",
-        description="Read bgp-updates in the background to learn peers and router-ids for the map.",
-    )
-    bgp_catchup_timeout_s: float = Field(
-        30.0,
-        alias="BGP_CATCHUP_TIMEOUT_S",
-        ge=0,
-        le=3600,
-        description="At start, how long to wait for bgp-updates to be read up to its end before "
-        "listening (so the first flows already get the right router keys).",
-    )
-    backpressure: Backpressure = Field(
-        "block",
-        alias="BACKPRESSURE",
-        description="When Kafka's local queue is full: 'block' (stop reading; the kernel buffer "
-        "absorbs, then drops, counted) or 'drop' (keep reading, drop and count the records).",
-    )
-    kafka_queue_messages: QueueMessages = Field(
-        100_000,
-        alias="KAFKA_QUEUE_MESSAGES",
-        description="Bound of the producer's local queue in messages (the back-pressure point).",
-    )
-    kafka_queue_mb: QueueMb = Field(
-        256,
-        alias="KAFKA_QUEUE_MB",
-        description="Bound of the producer's local queue in MiB.",
-    )
+    listen_hosts: str = Field("0.0.0.0,::", alias="LISTEN_HOSTS")
+    """Addresses to listen on, comma-separated (IPv4 and IPv6: one socket each)."""
+    listen_ports: str = Field("2055,4739,6343", alias="LISTEN_PORTS")
+    """UDP ports, comma-separated; any port takes any protocol (detected per packet)."""
+    udp_rcvbuf_bytes: int = Field(32 << 20, alias="UDP_RCVBUF_BYTES", ge=65536, le=1 << 30)
+    """Receive buffer per socket (SO_RCVBUFFORCE when allowed, else capped by net.core.rmem_max):
+    how long a burst or a Kafka stall is absorbed before the kernel drops."""
+    collector_workers: int = Field(1, alias="COLLECTOR_WORKERS", ge=1, le=64)
+    """Receiver/decoder processes sharing every listener (SO_REUSEPORT), each with its own Kafka
+    producer. The kernel keeps one exporter address+port on one worker, so template state stays
+    local (an exporter sending from several source ports needs 1 worker); worker i serves /metrics
+    on METRICS_PORT+1+i, the parent on METRICS_PORT all of them with a 'worker' label. A worker that
+    dies stops them all."""
+    agent_map_file: str = Field("", alias="AGENT_MAP_FILE")
+    """pmacct-style bgp_agent_map file (bgp_ip=ROUTER ip=EXPORTER lines), re-read within 5 s when it
+    changes (a broken file keeps the last good map); empty: none."""
+    allowed_exporters: str = Field("", alias="ALLOWED_EXPORTERS")
+    """Addresses/prefixes (IPv4, IPv6) allowed to send exports, comma-separated; export packets from
+    any other source are dropped before decoding. Empty, and ALLOWED_EXPORTERS_FILE empty too: every
+    source is taken (the lab's default)."""
+    allowed_exporters_file: str = Field("", alias="ALLOWED_EXPORTERS_FILE")
+    """pmacct nfacctd_allow_file: one address or prefix per line, '!' comments; bad lines skipped
+    and counted, no entry at all denies everything. Adds to ALLOWED_EXPORTERS; re-read within 5 s
+    when it changes (an unreadable file keeps the last good list)."""
+    denied_source_labels: int = Field(64, alias="DENIED_SOURCE_LABELS", ge=0, le=100_000)
+    """Distinct denied source addresses that get their own label in
+    ribflow_collector_denied_packets_total; later ones are counted as 'other'."""
+    pre_tag_map: str = Field("", alias="PRE_TAG_MAP")
+    """pmacct pre_tag_map file (set_tag/set_tag2/set_label rules keyed by exporter, interfaces,
+    direction, addresses...; first match wins): records get tag/tag2/label. Read at start; a key
+    ribflow cannot evaluate refuses the map. Empty: none."""
+    fallback_router: str = Field("", alias="FALLBACK_ROUTER")
+    """Router key for exporters the agent map and BGP do not know (empty: the exporter address)."""
+    follow_bgp_updates: bool = Field(True, alias="FOLLOW_BGP_UPDATES")
+    """Read bgp-updates in the background to learn peers and router-ids for the map."""
+    bgp_catchup_timeout_s: float = Field(30.0, alias="BGP_CATCHUP_TIMEOUT_S", ge=0, le=3600)
+    """At start, how long to wait for bgp-updates to be read up to its end before listening (so the
+    first flows already get the right router keys)."""
+    backpressure: Backpressure = Field("block", alias="BACKPRESSURE")
+    """When Kafka's local queue is full: 'block' (stop reading; the kernel buffer absorbs, then
+    drops, counted) or 'drop' (keep reading, drop and count the records)."""
+    kafka_queue_messages: QueueMessages = Field(100_000, alias="KAFKA_QUEUE_MESSAGES")
+    """Bound of the producer's local queue in messages (the back-pressure point)."""
+    kafka_queue_mb: QueueMb = Field(256, alias="KAFKA_QUEUE_MB")
+    """Bound of the producer's local queue in MiB."""
     linger_ms: LingerMs = Field(20, alias="COLLECTOR_LINGER_MS")
     compression: Compression = Field("lz4", alias="COLLECTOR_COMPRESSION")
-    message_max_packets: int = Field(
-        1,
-        alias="MESSAGE_MAX_PACKETS",
-        ge=1,
-        le=1000,
-        description="Export packets of one exporter grouped into one flows message (1: one "
-        "message per packet, the measured default).",
-    )
-    message_max_delay_ms: int = Field(
-        50,
-        alias="MESSAGE_MAX_DELAY_MS",
-        ge=0,
-        le=60_000,
-        description="Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1).",
-    )
-    max_export_skew_ms: int = Field(
-        300_000,
-        alias="MAX_EXPORT_SKEW_MS",
-        ge=0,
-        le=7 * 86_400_000,
-        description="Largest distance (ms) between an export packet's export time and its "
-        "arrival for the export time to become the Kafka timestamp of its flows message; "
-        "beyond it (an exporter clock off by hours or days, a replayed capture) the arrival "
-        "time is used, so retention and the broker's timestamp limits never drop the message. "
-        "The record keeps its export time (time_export_ms). 0: always the arrival time.",
-    )
-    dlq_partial: bool = Field(
-        True,
-        alias="DLQ_PARTIAL",
-        description="Also dead-letter packets that were only partly decoded "
-        "(their records are still published).",
-    )
-    dlq_max_per_second: int = Field(
-        1000,
-        alias="DLQ_MAX_PER_SECOND",
-        ge=0,
-        le=1_000_000,
-        description="Dead letters written per second at most; beyond, packets are only counted.",
-    )
-    restore_templates: bool = Field(
-        True,
-        alias="RESTORE_TEMPLATES",
-        description="Load templates/sampling state from the flow-templates topic at start.",
-    )
-    restore_timeout_s: float = Field(
-        30.0,
-        alias="RESTORE_TIMEOUT_S",
-        gt=0,
-        le=600,
-        description="Longest wait for reading flow-templates at start (seconds).",
-    )
-    create_topics: bool = Field(
-        True,
-        alias="CREATE_TOPICS",
-        description="Create flows, sflow-counters, flow-templates and flows-dlq if missing.",
-    )
-    stats_interval_s: float = Field(
-        1.0,
-        alias="STATS_INTERVAL_S",
-        gt=0,
-        le=60,
-        description="How often kernel drop counters and queue gauges are read (seconds).",
-    )
-    stop_flush_s: float = Field(
-        15.0,
-        alias="STOP_FLUSH_S",
-        ge=0,
-        le=600,
-        description="Longest wait for Kafka to take the queued messages at shutdown (seconds).",
-    )
+    message_max_packets: int = Field(1, alias="MESSAGE_MAX_PACKETS", ge=1, le=1000)
+    """Export packets of one exporter grouped into one flows message (1: one message per packet, the
+    measured default)."""
+    message_max_delay_ms: int = Field(50, alias="MESSAGE_MAX_DELAY_MS", ge=0, le=60_000)
+    """Longest a grouped message waits for more packets (MESSAGE_MAX_PACKETS > 1)."""
+    max_export_skew_ms: int = Field(300_000, alias="MAX_EXPORT_SKEW_MS", ge=0, le=7 * 86_400_000)
+    """Largest distance (ms) between an export packet's export time and its arrival for the export
+    time to become the Kafka timestamp of its flows message; beyond it (an exporter clock off by
+    hours or days, a replayed capture) the arrival time is used, so retention and the broker's
+    timestamp limits never drop the message. The record keeps its export time (time_export_ms). 0:
+    always the arrival time."""
+    dlq_partial: bool = Field(True, alias="DLQ_PARTIAL")
+    """Also dead-letter packets that were only partly decoded (their records are still
+    published)."""
+    dlq_max_per_second: int = Field(1000, alias="DLQ_MAX_PER_SECOND", ge=0, le=1_000_000)
+    """Dead letters written per second at most; beyond, packets are only counted."""
+    restore_templates: bool = Field(True, alias="RESTORE_TEMPLATES")
+    """Load templates/sampling state from the flow-templates topic at start."""
+    restore_timeout_s: float = Field(30.0, alias="RESTORE_TIMEOUT_S", gt=0, le=600)
+    """Longest wait for reading flow-templates at start (seconds)."""
+    create_topics: bool = Field(True, alias="CREATE_TOPICS")
+    """Create flows, sflow-counters, flow-templates and flows-dlq if missing."""
+    stats_interval_s: float = Field(1.0, alias="STATS_INTERVAL_S", gt=0, le=60)
+    """How often kernel drop counters and queue gauges are read (seconds)."""
+    stop_flush_s: float = Field(15.0, alias="STOP_FLUSH_S", ge=0, le=600)
+    """Longest wait for Kafka to take the queued messages at shutdown (seconds)."""
 
     @field_validator("listen_hosts")
     @classmethod

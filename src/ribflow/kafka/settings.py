@@ -54,90 +54,57 @@ class KafkaClientSettings(BaseSettings):
         validate_default=True,
         # a validation error would otherwise quote its input, which can hold a password
         hide_input_in_errors=True,
+        # each setting's description is the docstring under it (the README's line)
+        use_attribute_docstrings=True,
     )
 
-    broker_address: str = Field(
-        DEFAULT_BROKER,
-        alias="Quix__Broker__Address",
-        min_length=1,
-        description="Kafka bootstrap servers (host:port[,host:port]).",
-    )
-    quix_sdk_token: SecretStr | None = Field(
-        None,
-        alias="Quix__Sdk__Token",
-        description="Quix Cloud SDK token: when set, Quix Cloud supplies the Kafka connection "
-        "(the KAFKA_* settings are not used).",
-    )
-    security_protocol: SecurityProtocol = Field(
-        "PLAINTEXT",
-        alias="KAFKA_SECURITY_PROTOCOL",
-        description="Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
-    )
-    sasl_mechanism: SaslMechanism | None = Field(
-        None,
-        alias="KAFKA_SASL_MECHANISM",
-        description="SASL mechanism (required with SASL_*): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 "
-        "or OAUTHBEARER.",
-    )
-    sasl_username: str | None = Field(
-        None, alias="KAFKA_SASL_USERNAME", description="SASL user (PLAIN, SCRAM)."
-    )
-    sasl_password: SecretStr | None = Field(
-        None, alias="KAFKA_SASL_PASSWORD", description="SASL password (PLAIN, SCRAM); never logged."
-    )
+    broker_address: str = Field(DEFAULT_BROKER, alias="Quix__Broker__Address", min_length=1)
+    """Kafka bootstrap servers (host:port[,host:port])."""
+    quix_sdk_token: SecretStr | None = Field(None, alias="Quix__Sdk__Token")
+    """Quix Cloud SDK token: when set, Quix Cloud supplies the Kafka connection (the KAFKA_*
+    settings are not used)."""
+    security_protocol: SecurityProtocol = Field("PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL")
+    """Kafka security protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    sasl_mechanism: SaslMechanism | None = Field(None, alias="KAFKA_SASL_MECHANISM")
+    """SASL mechanism (required with SASL_*): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER."""
+    sasl_username: str | None = Field(None, alias="KAFKA_SASL_USERNAME")
+    """SASL user (PLAIN, SCRAM)."""
+    sasl_password: SecretStr | None = Field(None, alias="KAFKA_SASL_PASSWORD")
+    """SASL password (PLAIN, SCRAM); never logged."""
     sasl_oauthbearer_method: Literal["default", "oidc"] = Field(
-        "oidc",
-        alias="KAFKA_SASL_OAUTHBEARER_METHOD",
-        description="OAUTHBEARER token source: oidc (client credentials from the token endpoint) "
-        "or default (librdkafka's unsecured test tokens).",
+        "oidc", alias="KAFKA_SASL_OAUTHBEARER_METHOD"
     )
-    sasl_oauthbearer_client_id: str | None = Field(
-        None, alias="KAFKA_SASL_OAUTHBEARER_CLIENT_ID", description="OIDC client id (OAUTHBEARER)."
-    )
+    """OAUTHBEARER token source: oidc (client credentials from the token endpoint) or default
+    (librdkafka's unsecured test tokens)."""
+    sasl_oauthbearer_client_id: str | None = Field(None, alias="KAFKA_SASL_OAUTHBEARER_CLIENT_ID")
+    """OIDC client id (OAUTHBEARER)."""
     sasl_oauthbearer_client_secret: SecretStr | None = Field(
-        None,
-        alias="KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
-        description="OIDC client secret (OAUTHBEARER); never logged.",
+        None, alias="KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET"
     )
+    """OIDC client secret (OAUTHBEARER); never logged."""
     sasl_oauthbearer_token_endpoint_url: str | None = Field(
-        None,
-        alias="KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
-        description="OIDC token endpoint URL (OAUTHBEARER).",
+        None, alias="KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL"
     )
-    sasl_oauthbearer_scope: str | None = Field(
-        None, alias="KAFKA_SASL_OAUTHBEARER_SCOPE", description="OIDC scope (optional)."
-    )
-    sasl_oauthbearer_extensions: str | None = Field(
-        None,
-        alias="KAFKA_SASL_OAUTHBEARER_EXTENSIONS",
-        description="SASL extensions key=value[,key=value] (e.g. Confluent Cloud's "
-        "logicalCluster=...,identityPoolId=...).",
-    )
-    ssl_ca_location: str | None = Field(
-        None,
-        alias="KAFKA_SSL_CA_LOCATION",
-        description="CA certificate file (PEM) that signed the brokers' certificates "
-        "(default: the system's CAs).",
-    )
-    ssl_certificate_location: str | None = Field(
-        None,
-        alias="KAFKA_SSL_CERTIFICATE_LOCATION",
-        description="Client certificate file (PEM) for mutual TLS.",
-    )
-    ssl_key_location: str | None = Field(
-        None, alias="KAFKA_SSL_KEY_LOCATION", description="Client private key file (PEM)."
-    )
-    ssl_key_password: SecretStr | None = Field(
-        None,
-        alias="KAFKA_SSL_KEY_PASSWORD",
-        description="Password of the client key; never logged.",
-    )
+    """OIDC token endpoint URL (OAUTHBEARER)."""
+    sasl_oauthbearer_scope: str | None = Field(None, alias="KAFKA_SASL_OAUTHBEARER_SCOPE")
+    """OIDC scope (optional)."""
+    sasl_oauthbearer_extensions: str | None = Field(None, alias="KAFKA_SASL_OAUTHBEARER_EXTENSIONS")
+    """SASL extensions key=value[,key=value] (e.g. Confluent Cloud's
+    logicalCluster=...,identityPoolId=...)."""
+    ssl_ca_location: str | None = Field(None, alias="KAFKA_SSL_CA_LOCATION")
+    """CA certificate file (PEM) that signed the brokers' certificates (default: the system's
+    CAs)."""
+    ssl_certificate_location: str | None = Field(None, alias="KAFKA_SSL_CERTIFICATE_LOCATION")
+    """Client certificate file (PEM) for mutual TLS."""
+    ssl_key_location: str | None = Field(None, alias="KAFKA_SSL_KEY_LOCATION")
+    """Client private key file (PEM)."""
+    ssl_key_password: SecretStr | None = Field(None, alias="KAFKA_SSL_KEY_PASSWORD")
+    """Password of the client key; never logged."""
     ssl_endpoint_identification_algorithm: Literal["https", "none"] = Field(
-        "https",
-        alias="KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM",
-        description="https: the broker certificate must name the host connected to; none: "
-        "do not check (not for production).",
+        "https", alias="KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM"
     )
+    """https: the broker certificate must name the host connected to; none: do not check (not for
+    production)."""
 
     _upper_protocol = field_validator("security_protocol", "sasl_mechanism", mode="before")(_upper)
     _empty = field_validator(

@@ -37,122 +37,61 @@ def _ipv4(value: str) -> str:
 class LabSettings(AppSettings):
     """Addresses, ports, table and traffic of `ribflow lab` (env names LAB_*)."""
 
-    lab_dir: Path = Field(
-        DEFAULT_LAB_DIR,
-        alias="LAB_DIR",
-        description="Directory of the lab's state: configs, pid files, logs, table, traffic "
-        "($RIBFLOW_HOME/lab when RIBFLOW_HOME is set).",
-    )
-    kafka_mode: KafkaMode = Field(
-        "auto",
-        alias="LAB_KAFKA",
-        description="auto: reuse the broker at Quix__Broker__Address if it answers, else start the "
-        "managed one there; managed: start it unless it answers; external: never start one.",
-    )
-    router_address: str = Field(
-        "127.0.0.3", alias="LAB_ROUTER_ADDRESS", description="Router (gobgpd) BGP address."
-    )
-    router_as: int = Field(
-        65001, alias="LAB_ROUTER_AS", ge=1, le=4294967295, description="AS of the lab (iBGP)."
-    )
-    router_id: str = Field("10.0.0.3", alias="LAB_ROUTER_ID", description="Router's BGP id.")
-    router_grpc_port: int = Field(
-        50051,
-        alias="LAB_ROUTER_GRPC_PORT",
-        ge=1,
-        le=65535,
-        description="Router's gRPC API port (on the router address), for the gobgp CLI.",
-    )
-    exabgp_address: str = Field(
-        "127.0.0.2", alias="LAB_EXABGP_ADDRESS", description="ExaBGP's local BGP address."
-    )
-    exabgp_router_id: str = Field(
-        "10.0.0.2", alias="LAB_EXABGP_ROUTER_ID", description="ExaBGP's own BGP id."
-    )
-    collector_address: str = Field(
-        "127.0.0.1", alias="LAB_COLLECTOR_ADDRESS", description="Address the collector binds."
-    )
-    netflow_port: int = Field(
-        2055, alias="LAB_NETFLOW_PORT", ge=1, le=65535, description="Collector NetFlow/IPFIX port."
-    )
-    sflow_port: int = Field(
-        6343, alias="LAB_SFLOW_PORT", ge=1, le=65535, description="Collector sFlow port."
-    )
-    exporter_address: str = Field(
-        "127.0.0.1",
-        alias="LAB_EXPORTER_ADDRESS",
-        description="Source address of the exporter's datagrams, mapped to the router "
-        "(agent map).",
-    )
-    table: TableKind = Field(
-        "ris",
-        alias="LAB_TABLE",
-        description="Router table: the 2002 RIS dump (ris) or a generated one (generated).",
-    )
-    ris_dump: Path | None = Field(
-        None,
-        alias="LAB_RIS_DUMP",
-        description="TABLE_DUMP (v1) file of the RIS table; default: the copy in tests/data/rib.",
-    )
-    table_v4: int = Field(
-        100_000, alias="LAB_TABLE_V4", ge=1, le=2_000_000, description="Generated IPv4 routes."
-    )
-    table_v6: int = Field(
-        20_000, alias="LAB_TABLE_V6", ge=0, le=500_000, description="Generated IPv6 routes."
-    )
-    traffic_flows: int = Field(
-        150,
-        alias="LAB_TRAFFIC_FLOWS",
-        ge=1,
-        le=100_000,
-        description="Flows in one pass of the generated traffic.",
-    )
-    traffic_interval: float = Field(
-        2.0,
-        alias="LAB_TRAFFIC_INTERVAL",
-        gt=0.2,
-        le=3600,
-        description="Seconds between passes (rate = flows per pass / interval; each pass sends "
-        "55-100% of the flows, varying slowly).",
-    )
-    netflow_version: Literal[5, 9, 10] = Field(
-        9, alias="LAB_NETFLOW_VERSION", description="Export version softflowd sends (5, 9, 10)."
-    )
-    rib_dump_interval: int = Field(
-        300,
-        alias="LAB_RIB_DUMP_INTERVAL",
-        ge=0,
-        le=86400,
-        description="Seconds between the lab enricher's RIB dumps (its RIB_DUMP_INTERVAL; a "
-        "full table dumped every minute fills bgp-rib-dump fast on a laptop).",
-    )
-    topic_prefix: str = Field(
-        "",
-        alias="LAB_TOPIC_PREFIX",
-        pattern=r"^[A-Za-z0-9._-]*$",
-        description="Prefix of every topic name the lab uses (lets two labs share a broker).",
-    )
-    metrics_port_base: int = Field(
-        0,
-        alias="LAB_METRICS_PORT_BASE",
-        ge=0,
-        le=65500,
-        description="First /metrics port of the lab apps (bridge, collector, enricher, "
-        "aggregator get base..base+3); 0: not served.",
-    )
-    start_timeout: float = Field(
-        180.0,
-        alias="LAB_TIMEOUT",
-        gt=0,
-        le=3600,
-        description="Seconds `lab up` waits for each process to become healthy.",
-    )
-    install: bool = Field(
-        True,
-        alias="LAB_INSTALL",
-        description="Install missing Debian packages with apt-get (root or password-less sudo).",
-    )
-    seed: int = Field(42, alias="LAB_SEED", description="Seed of the generated table and traffic.")
+    lab_dir: Path = Field(DEFAULT_LAB_DIR, alias="LAB_DIR")
+    """Directory of the lab's state: configs, pid files, logs, table, traffic ($RIBFLOW_HOME/lab
+    when RIBFLOW_HOME is set)."""
+    kafka_mode: KafkaMode = Field("auto", alias="LAB_KAFKA")
+    """auto: reuse the broker at Quix__Broker__Address if it answers, else start the managed one
+    there; managed: start it unless it answers; external: never start one."""
+    router_address: str = Field("127.0.0.3", alias="LAB_ROUTER_ADDRESS")
+    """Router (gobgpd) BGP address."""
+    router_as: int = Field(65001, alias="LAB_ROUTER_AS", ge=1, le=4294967295)
+    """AS of the lab (iBGP)."""
+    router_id: str = Field("10.0.0.3", alias="LAB_ROUTER_ID")
+    """Router's BGP id."""
+    router_grpc_port: int = Field(50051, alias="LAB_ROUTER_GRPC_PORT", ge=1, le=65535)
+    """Router's gRPC API port (on the router address), for the gobgp CLI."""
+    exabgp_address: str = Field("127.0.0.2", alias="LAB_EXABGP_ADDRESS")
+    """ExaBGP's local BGP address."""
+    exabgp_router_id: str = Field("10.0.0.2", alias="LAB_EXABGP_ROUTER_ID")
+    """ExaBGP's own BGP id."""
+    collector_address: str = Field("127.0.0.1", alias="LAB_COLLECTOR_ADDRESS")
+    """Address the collector binds."""
+    netflow_port: int = Field(2055, alias="LAB_NETFLOW_PORT", ge=1, le=65535)
+    """Collector NetFlow/IPFIX port."""
+    sflow_port: int = Field(6343, alias="LAB_SFLOW_PORT", ge=1, le=65535)
+    """Collector sFlow port."""
+    exporter_address: str = Field("127.0.0.1", alias="LAB_EXPORTER_ADDRESS")
+    """Source address of the exporter's datagrams, mapped to the router (agent map)."""
+    table: TableKind = Field("ris", alias="LAB_TABLE")
+    """Router table: the 2002 RIS dump (ris) or a generated one (generated)."""
+    ris_dump: Path | None = Field(None, alias="LAB_RIS_DUMP")
+    """TABLE_DUMP (v1) file of the RIS table; default: the copy in tests/data/rib."""
+    table_v4: int = Field(100_000, alias="LAB_TABLE_V4", ge=1, le=2_000_000)
+    """Generated IPv4 routes."""
+    table_v6: int = Field(20_000, alias="LAB_TABLE_V6", ge=0, le=500_000)
+    """Generated IPv6 routes."""
+    traffic_flows: int = Field(150, alias="LAB_TRAFFIC_FLOWS", ge=1, le=100_000)
+    """Flows in one pass of the generated traffic."""
+    traffic_interval: float = Field(2.0, alias="LAB_TRAFFIC_INTERVAL", gt=0.2, le=3600)
+    """Seconds between passes (rate = flows per pass / interval; each pass sends 55-100% of the
+    flows, varying slowly)."""
+    netflow_version: Literal[5, 9, 10] = Field(9, alias="LAB_NETFLOW_VERSION")
+    """Export version softflowd sends (5, 9, 10)."""
+    rib_dump_interval: int = Field(300, alias="LAB_RIB_DUMP_INTERVAL", ge=0, le=86400)
+    """Seconds between the lab enricher's RIB dumps (its RIB_DUMP_INTERVAL; a full table dumped
+    every minute fills bgp-rib-dump fast on a laptop)."""
+    topic_prefix: str = Field("", alias="LAB_TOPIC_PREFIX", pattern=r"^[A-Za-z0-9._-]*$")
+    """Prefix of every topic name the lab uses (lets two labs share a broker)."""
+    metrics_port_base: int = Field(0, alias="LAB_METRICS_PORT_BASE", ge=0, le=65500)
+    """First /metrics port of the lab apps (bridge, collector, enricher, aggregator get
+    base..base+3); 0: not served."""
+    start_timeout: float = Field(180.0, alias="LAB_TIMEOUT", gt=0, le=3600)
+    """Seconds `lab up` waits for each process to become healthy."""
+    install: bool = Field(True, alias="LAB_INSTALL")
+    """Install missing Debian packages with apt-get (root or password-less sudo)."""
+    seed: int = Field(42, alias="LAB_SEED")
+    """Seed of the generated table and traffic."""
 
     @field_validator(
         "router_address",
