@@ -24,7 +24,8 @@ import os
 import select
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import BinaryIO
 
 import orjson
@@ -49,40 +50,31 @@ COALESCE_BELOW = 16 << 10
 COALESCE_WAIT = 0.005
 
 
+@dataclass(eq=False)
 class Bridge:
     """One bridge process: reads ``infd`` until EOF or :meth:`stop`, produces to ``topic``."""
 
-    def __init__(
-        self,
-        builder: EventBuilder,
-        outbox: Outbox,
-        topic: str,
-        dlq: DeadLetters,
-        *,
-        infd: int = 0,
-        commands: BinaryIO | None = None,
-        refresh_families: Iterable[str] = (),
-        stop_flush_seconds: float = 1.5,
-        eof_flush_seconds: float = 120.0,
-        metrics: BridgeMetrics | None = None,
-    ) -> None:
-        self.builder = builder
-        self.outbox = outbox
-        self.topic = topic
-        self.dlq = dlq
-        self.infd = infd
-        self.commands = commands
-        self.refresh_families = list(refresh_families)
-        self.stop_flush_seconds = stop_flush_seconds
-        self.eof_flush_seconds = eof_flush_seconds
-        self.metrics = metrics or BridgeMetrics()
-        self.tally: Counter[str] = outbox.tally
-        self.exit_code = EXIT_OK
+    builder: EventBuilder
+    outbox: Outbox
+    topic: str
+    dlq: DeadLetters
+    _: KW_ONLY
+    infd: int = 0
+    commands: BinaryIO | None = None
+    refresh_families: Sequence[str] = ()
+    stop_flush_seconds: float = 1.5
+    eof_flush_seconds: float = 120.0
+    metrics: BridgeMetrics = field(default_factory=BridgeMetrics)
+    exit_code: int = field(default=EXIT_OK, init=False)
+
+    def __post_init__(self) -> None:
+        self.refresh_families = list(self.refresh_families)
+        self.tally: Counter[str] = self.outbox.tally
         self._stopping = False
         self._rlog = RateLimitedLog(log)
         self._next_publish = 0.0
-        outbox.on_fatal = self._delivery_failed
-        outbox.on_wait = self._maybe_publish
+        self.outbox.on_fatal = self._delivery_failed
+        self.outbox.on_wait = self._maybe_publish
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:

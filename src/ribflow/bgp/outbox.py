@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -45,28 +46,21 @@ def producer_config(settings: BridgeSettings) -> dict[str, Any]:
     )
 
 
+@dataclass(eq=False)
 class Outbox:
     """Produces with back-pressure, tracks what is unacknowledged, reports permanent failures."""
 
-    def __init__(
-        self,
-        producer: Producer,
-        capacity: int,
-        tally: Counter[str],
-        on_fatal: Callable[[str, str, bytes | None, bytes | None], None] | None = None,
-        on_blocked: Callable[[float], None] | None = None,
-        wait_step: float = 0.1,
-        on_wait: Callable[[], None] | None = None,
-    ) -> None:
-        self.producer = producer
-        self.capacity = capacity
-        self.tally = tally
-        self.on_fatal = on_fatal
-        self.on_blocked = on_blocked
-        self.wait_step = wait_step
-        self.on_wait = on_wait  # called while waiting (the bridge publishes its metrics)
-        self.failed = 0
-        self._rlog = RateLimitedLog(log, interval=10.0, burst=2)
+    producer: Producer
+    capacity: int
+    tally: Counter[str]
+    on_fatal: Callable[[str, str, bytes | None, bytes | None], None] | None = None
+    on_blocked: Callable[[float], None] | None = None
+    wait_step: float = 0.1
+    on_wait: Callable[[], None] | None = None  # called while waiting (the bridge publishes)
+    failed: int = field(default=0, init=False)
+    _rlog: RateLimitedLog = field(
+        default_factory=lambda: RateLimitedLog(log, interval=10.0, burst=2), init=False, repr=False
+    )
 
     def produce(
         self, topic: str, value: bytes, key: bytes | None = None, timestamp: int = 0

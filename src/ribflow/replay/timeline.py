@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ribflow.enrich.engine import Enricher, router_key
@@ -53,24 +54,18 @@ class _Router:
         self.seq = 0
 
 
+@dataclass(eq=False)
 class PointInTime:
     """Feeds an :class:`Enricher` so that every flow meets the RIB of its own time."""
 
-    def __init__(
-        self,
-        enricher: Enricher,
-        window: Window,
-        histories: dict[int, History],
-        pin_partition: Callable[[int], None],
-        lateness_ms: int = 2000,
-        max_pending: int = 500_000,
-    ) -> None:
-        self.enricher = enricher
-        self.window = window
-        self.histories = histories
-        self._pin = pin_partition
-        self.lateness_ms = lateness_ms
-        self.max_pending = max_pending
+    enricher: Enricher
+    window: Window
+    histories: dict[int, History]
+    pin_partition: Callable[[int], None]
+    lateness_ms: int = 2000
+    max_pending: int = 500_000
+
+    def __post_init__(self) -> None:
         self._routers: dict[str, _Router] = {}
         self.outside_window = 0
         self.unkeyed = 0
@@ -107,7 +102,7 @@ class PointInTime:
         name = router_key(key)
         if name is None:
             self.unkeyed += 1
-            self._pin(partition)
+            self.pin_partition(partition)
             self.enricher.on_flows(partition, key, raw, ts)  # rejected: dead-letter topic
             return True
         if ts > self._newest.get(partition, -1):
@@ -203,7 +198,7 @@ class PointInTime:
         st = r.stats
         exact = r.applied_max < ts and self._history(st.partition).complete(r.name)
         state = self.enricher.routers.get(r.name)
-        self._pin(st.partition)
+        self.pin_partition(st.partition)
         n = self.enricher.on_flows(st.partition, key, raw, ts)
         st.flows += n
         self.records += n
