@@ -14,7 +14,6 @@ import logging
 import sys
 
 from confluent_kafka import KafkaException
-from pydantic import ValidationError
 
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import ConfigError, RibflowError
@@ -77,14 +76,23 @@ def _load(prog: str) -> tuple[ReplaySettings, EnricherSettings]:
     return load(ReplaySettings, prog), load(EnricherSettings, prog)
 
 
+def _refused(prog: str, exc: Exception) -> int:
+    """Say why on stderr; the exit status is 2 for what the operator must change (settings,
+    arguments, topics), 1 for a failure on the way (Kafka, a broken input)."""
+    if isinstance(exc, ConfigError):
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{prog}: failed: {exc}", file=sys.stderr)
+    return 1
+
+
 def checkpoint_main(argv: list[str]) -> int:
     args = _checkpoint_parser().parse_args(argv)
     try:
         settings, enricher = _load("ribflow replay checkpoint")
         cut = parse_time(args.at) if args.at else now_ms()
-    except (ValidationError, ConfigError) as exc:
-        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
-        return 2
+    except ConfigError as exc:
+        return _refused("ribflow replay checkpoint", exc)
     setup_logging(settings.log_level)
     if (refused := startup_check(settings, "replay checkpoint")) is not None:
         return refused
@@ -99,12 +107,8 @@ def checkpoint_main(argv: list[str]) -> int:
             return 0
         for written in checkpointer.write_all(settings, enricher, partitions, cut):
             print(f"checkpoint {written.describe()}", file=sys.stderr)
-    except ConfigError as exc:
-        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
-        return 2
     except (RibflowError, KafkaException) as exc:
-        print(f"ribflow replay checkpoint: {exc}", file=sys.stderr)
-        return 1
+        return _refused("ribflow replay checkpoint", exc)
     except KeyboardInterrupt:
         return 130
     return 0
@@ -129,9 +133,8 @@ def main(argv: list[str]) -> int:
             settings = settings.model_copy(update={"progress": args.progress})
         if args.lateness is not None and not 0 <= args.lateness <= 3_600_000:
             raise ConfigError("--lateness must be within 0..3600000 ms")
-    except (ValidationError, ConfigError) as exc:
-        print(f"ribflow replay: {exc}", file=sys.stderr)
-        return 2
+    except ConfigError as exc:
+        return _refused("ribflow replay", exc)
     setup_logging(settings.log_level)
     logging.getLogger("quixstreams").setLevel(logging.WARNING)
     if (refused := startup_check(settings, "replay")) is not None:
@@ -143,11 +146,7 @@ def main(argv: list[str]) -> int:
     print(f"ribflow replay: window {window.describe()} on the flows' timestamps", file=sys.stderr)
     try:
         outcome = runner.run(request, settings, enricher, sys.stderr)
-    except ConfigError as exc:
-        print(f"ribflow replay: {exc}", file=sys.stderr)
-        return 2
     except (RibflowError, KafkaException) as exc:
-        print(f"ribflow replay: failed: {exc}", file=sys.stderr)
-        return 1
+        return _refused("ribflow replay", exc)
     print(summary.render(outcome), file=sys.stderr)
     return 0 if outcome.complete else 1
