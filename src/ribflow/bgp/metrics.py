@@ -71,6 +71,21 @@ NEIGHBOR_DOWN_SECONDS = Gauge(
     ["neighbor"],
 )
 
+#: tally kind ('kind' or 'kind:label') -> the counter it adds to (labelled with the label)
+_PLAIN = {"lines": LINES, "messages": MESSAGES, "rd-type-guessed": RD_GUESSED}
+_LABELLED = {
+    "event": EVENTS,
+    "nlri": NLRI,
+    "ignored": IGNORED,
+    "attr-raw": ATTR_RAW,
+    "repaired": REPAIRED,
+    "attr-dropped": ATTR_DROPPED,
+    "error": ERRORS,
+    "delivery-failed": DELIVERY_FAILED,
+}
+#: kinds that are bad input too (ribflow_bad_input_total)
+_BAD_INPUT = {"attr-raw", "attr-dropped", "error"}
+
 
 class BridgeMetrics:
     """Publishes the bridge's and the builder's local tallies as Prometheus metrics."""
@@ -106,31 +121,13 @@ class BridgeMetrics:
                 continue
             self._seen[key] = value
             kind, _, label = key.partition(":")
-            if kind == "lines":
-                LINES.inc(delta)
-            elif kind == "messages":
-                MESSAGES.inc(delta)
-            elif kind == "event":
-                EVENTS.labels(type=label).inc(delta)
-            elif kind == "nlri":
-                NLRI.labels(action=label).inc(delta)
-            elif kind == "ignored":
-                IGNORED.labels(kind=label).inc(delta)
-            elif kind == "attr-raw":
-                ATTR_RAW.labels(name=label).inc(delta)
-                BAD_INPUT.labels(component=COMPONENT, reason="attr-raw").inc(delta)
-            elif kind == "rd-type-guessed":
-                RD_GUESSED.inc(delta)
-            elif kind == "repaired":
-                REPAIRED.labels(fault=label).inc(delta)
-            elif kind == "attr-dropped":
-                ATTR_DROPPED.labels(name=label).inc(delta)
-                BAD_INPUT.labels(component=COMPONENT, reason="attr-dropped").inc(delta)
-            elif kind == "error":
-                ERRORS.labels(reason=label).inc(delta)
-                BAD_INPUT.labels(component=COMPONENT, reason=label).inc(delta)
-            elif kind == "delivery-failed":
-                DELIVERY_FAILED.labels(error=label).inc(delta)
+            if kind in _PLAIN:
+                _PLAIN[kind].inc(delta)
+            elif kind in _LABELLED:
+                _LABELLED[kind].labels(label).inc(delta)
+            if kind in _BAD_INPUT:  # errors by their reason, the others by their kind
+                reason = label if kind == "error" else kind
+                BAD_INPUT.labels(component=COMPONENT, reason=reason).inc(delta)
 
     @staticmethod
     def buffer(in_flight: int, capacity: int) -> None:
