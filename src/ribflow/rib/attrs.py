@@ -114,14 +114,19 @@ def path_hops(segments: Sequence[Segment]) -> int:
     return hops
 
 
+def _listed(raw: Any, name: str) -> list[Any]:
+    """The items of the list attribute ``name`` (none when it is absent or empty)."""
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise BadEvent("bad_attrs", f"{name} is not a list")
+    return raw
+
+
 def parse_communities(raw: Any) -> tuple[int, ...]:
     """Standard communities (``'asn:value'``) as sorted, unique 32-bit values."""
-    if not raw:
-        return ()
-    if not isinstance(raw, list):
-        raise BadEvent("bad_attrs", "communities is not a list")
     values = set()
-    for item in raw:
+    for item in _listed(raw, "communities"):
         high, sep, low = str(item).partition(":")
         try:
             hi, lo = int(high), int(low)
@@ -135,12 +140,8 @@ def parse_communities(raw: Any) -> tuple[int, ...]:
 
 def parse_large_communities(raw: Any) -> tuple[tuple[int, int, int], ...]:
     """Large communities (``'a:b:c'``) sorted and unique."""
-    if not raw:
-        return ()
-    if not isinstance(raw, list):
-        raise BadEvent("bad_attrs", "large_communities is not a list")
     values = set()
-    for item in raw:
+    for item in _listed(raw, "large_communities"):
         parts = str(item).split(":")
         try:
             a, b, c = (int(p) for p in parts)
@@ -222,9 +223,7 @@ class RouteAttrs:
         self.local_pref = _opt_u32(attrs, "local_pref")
         communities = parse_communities(attrs.get("communities"))
         large = parse_large_communities(attrs.get("large_communities"))
-        ext = attrs.get("ext_communities") or []
-        if not isinstance(ext, list):
-            raise BadEvent("bad_attrs", "ext_communities is not a list")
+        ext = _listed(attrs.get("ext_communities"), "ext_communities")
         self.as_path_str = _intern(as_path_text(as_path))
         self.comms_str = _intern(" ".join(community_text(c) for c in communities))
         self.lcomms_str = _intern(" ".join(f"{a}:{b}:{c}" for a, b, c in large))

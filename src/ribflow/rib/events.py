@@ -155,6 +155,27 @@ def _by_rd(family: str, items: Any, afi: int, event: UpdateEvent) -> dict[str, l
     return out
 
 
+def _family(group: Any, kind: str) -> str:
+    """The family of one announce or withdraw group."""
+    if not isinstance(group, dict) or not isinstance(group.get("family"), str):
+        raise BadEvent("bad_message", f"{kind} group {group!r}"[:200])
+    family: str = group["family"]
+    return family
+
+
+def _table(family: str, event: UpdateEvent) -> tuple[int, bool] | None:
+    """(AFI, L3VPN or not) of a family whose routes are kept; None (the family noted as skipped)
+    for any other."""
+    afi = afi_of_family(family)
+    if afi is not None:
+        return afi, False
+    vpn = vpn_afi_of_family(family)
+    if vpn is None:
+        event.skipped_families.append(family)
+        return None
+    return vpn, True
+
+
 def _update(header: EventHeader, obj: dict[str, Any]) -> UpdateEvent:
     attrs = obj.get("attrs")
     if attrs is None:
@@ -166,36 +187,28 @@ def _update(header: EventHeader, obj: dict[str, Any]) -> UpdateEvent:
         raise BadEvent("bad_message", "withdraw malformed")
     event = UpdateEvent(header=header, attrs=attrs, announce=[], withdraw=[])
     for group in announce:
-        if not isinstance(group, dict) or not isinstance(group.get("family"), str):
-            raise BadEvent("bad_message", f"announce group {group!r}"[:200])
-        family: str = group["family"]
+        family = _family(group, "announce")
         next_hop = group.get("next_hop")
         if next_hop is not None and not isinstance(next_hop, str):
             raise BadEvent("bad_message", f"next_hop {next_hop!r}")
-        afi = afi_of_family(family)
-        if afi is None:
-            vpn = vpn_afi_of_family(family)
-            if vpn is None:
-                event.skipped_families.append(family)
-                continue
-            for rd, nlris in _by_rd(family, group.get("nlri"), vpn, event).items():
+        if (table := _table(family, event)) is None:
+            continue
+        afi, vpn = table
+        if vpn:
+            for rd, nlris in _by_rd(family, group.get("nlri"), afi, event).items():
                 event.vpn_announce.append((rd, next_hop, nlris))
-            continue
-        event.announce.append((next_hop, _nlris(family, group.get("nlri"), afi, event)))
+        else:
+            event.announce.append((next_hop, _nlris(family, group.get("nlri"), afi, event)))
     for group in withdraw:
-        if not isinstance(group, dict) or not isinstance(group.get("family"), str):
-            raise BadEvent("bad_message", f"withdraw group {group!r}"[:200])
-        family = group["family"]
-        afi = afi_of_family(family)
-        if afi is None:
-            vpn = vpn_afi_of_family(family)
-            if vpn is None:
-                event.skipped_families.append(family)
-                continue
-            for rd, nlris in _by_rd(family, group.get("nlri"), vpn, event).items():
-                event.vpn_withdraw.extend((rd, n) for n in nlris)
+        family = _family(group, "withdraw")
+        if (table := _table(family, event)) is None:
             continue
-        event.withdraw.extend(_nlris(family, group.get("nlri"), afi, event))
+        afi, vpn = table
+        if vpn:
+            for rd, nlris in _by_rd(family, group.get("nlri"), afi, event).items():
+                event.vpn_withdraw.extend((rd, n) for n in nlris)
+        else:
+            event.withdraw.extend(_nlris(family, group.get("nlri"), afi, event))
     return event
 
 
