@@ -43,13 +43,8 @@ class Discard:
     def __init__(self) -> None:
         self.dropped = 0
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
-    ) -> None:
+    def produce(self, *message: object, **fields: object) -> None:
+        """Count the message (topic, value, key, timestamp) and drop it."""
         self.dropped += 1
 
 
