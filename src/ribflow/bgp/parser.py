@@ -267,12 +267,20 @@ class EventBuilder:
             self.refresh_wanted.append((peer.address, families))
         return out
 
-    def _open(self, msg: dict[str, Any]) -> list[Keyed]:
+    def _received(self, msg: dict[str, Any], what: str) -> tuple[Peer, dict[str, Any]] | None:
+        """The peer and the ``neighbor`` part of a message the router sent; None (counted as
+        ignored) for the copy of one ExaBGP sent."""
         peer = self._peer(msg)
-        n = msg["neighbor"]
+        n: dict[str, Any] = msg["neighbor"]
         if n.get("direction", "receive") != "receive":
-            self.stats["ignored:open-sent"] += 1
+            self.stats[f"ignored:{what}-sent"] += 1
+            return None
+        return peer, n
+
+    def _open(self, msg: dict[str, Any]) -> list[Keyed]:
+        if (received := self._received(msg, "open")) is None:
             return []
+        peer, n = received
         opened = n["open"]
         router_id = opened.get("router_id")
         if isinstance(router_id, str):
@@ -314,11 +322,9 @@ class EventBuilder:
         return out
 
     def _update(self, msg: dict[str, Any]) -> list[Keyed]:
-        peer = self._peer(msg)
-        n = msg["neighbor"]
-        if n.get("direction", "receive") != "receive":
-            self.stats["ignored:update-sent"] += 1
+        if (received := self._received(msg, "update")) is None:
             return []
+        peer, n = received
         message = n["message"]
         time_ms = self._time_ms(msg)
         out: list[Keyed] = []
