@@ -107,6 +107,7 @@ def test_sent_messages_are_not_events() -> None:
     )
     assert b.feed(line("open", direction="send", open={"router_id": "10.9.9.9"})) == []
     assert b.peers.get("192.0.2.1").router_id is None
+    assert (b.stats["ignored:update-sent"], b.stats["ignored:open-sent"]) == (1, 1)
 
 
 def test_compact_nlri_null_next_hop_and_several_groups() -> None:
