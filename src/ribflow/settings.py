@@ -13,6 +13,7 @@ problem (env name, the value given, what is expected) and exits with status 2.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import sys
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ __all__ = [
     "LogLevel",
     "explain",
     "load",
+    "settings_flag",
     "settings_rows",
     "settings_table",
 ]
@@ -116,6 +118,18 @@ def settings_table(cls: type[BaseSettings], names: Iterable[str] | None = None) 
     rows = settings_rows(cls, names)
     out += [f"| `{env}` | `{_cell(default)}` | {_cell(about)} |" for env, default, about in rows]
     return "\n".join(out)
+
+
+def settings_flag(parser: argparse.ArgumentParser, cls: type[BaseSettings]) -> None:
+    """Give an app's command ``--settings``: print the settings table of ``cls`` and exit (as
+    ``--version`` does)."""
+
+    class _Show(argparse.Action):
+        def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+            print(settings_table(cls))
+            parser.exit()
+
+    parser.add_argument("--settings", nargs=0, action=_Show, help="print the settings and exit")
 
 
 def _field_of(cls: type[BaseSettings], env: str) -> tuple[str, Any] | None:

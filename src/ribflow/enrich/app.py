@@ -14,7 +14,7 @@ from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load, settings_table
+from ribflow.settings import load, settings_flag
 from ribflow.topics import check_copartitioned, ensure_topics, specs
 
 log = logging.getLogger("ribflow.enricher")
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         "into pmacct-compatible flows-enriched, RIB dumps to bgp-rib-dump. Settings come "
         "from the environment (see --settings).",
     )
-    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    settings_flag(p, EnricherSettings)
     p.add_argument(
         "--timeout",
         type=float,
@@ -51,9 +51,6 @@ def prepare_topics(settings: EnricherSettings) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    if args.settings:
-        print(settings_table(EnricherSettings))
-        return 0
     settings = load(EnricherSettings, "ribflow enricher")
     setup_logging(settings.log_level)
     if (refused := startup_check(settings, "enricher")) is not None:

@@ -40,7 +40,7 @@ from ribflow.flow.workers_metrics import worker_metrics_port
 from ribflow.kafka.client import client_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load, settings_table
+from ribflow.settings import load, settings_flag
 from ribflow.topics import TopicSpec, ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.collector")
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive NetFlow v5/v9, IPFIX and sFlow v5 over UDP and publish the decoded "
         "flows to Kafka. Configured by environment variables (see --settings).",
     )
-    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    settings_flag(p, CollectorSettings)
     # set by the parent when it starts a worker (COLLECTOR_WORKERS > 1); not for people
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--fds", default="", help=argparse.SUPPRESS)
@@ -121,9 +121,6 @@ def open_listeners(s: CollectorSettings) -> list[Listener]:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.settings:
-        print(settings_table(CollectorSettings))
-        return 0
     settings = load(CollectorSettings, "ribflow collector")
     setup_logging(settings.log_level)
     role = None

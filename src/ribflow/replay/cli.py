@@ -22,7 +22,7 @@ from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.window import now_ms, parse_time, parse_window
-from ribflow.settings import load, settings_table
+from ribflow.settings import load, settings_flag
 from ribflow.topics import check_copartitioned
 
 log = logging.getLogger("ribflow.replay")
@@ -49,7 +49,7 @@ def _replay_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lateness", type=int, metavar="MS", help="override REPLAY_LATENESS_MS")
     p.add_argument("--progress", choices=["auto", "always", "never"], help="progress bar mode")
-    p.add_argument("--settings", action="store_true", help="print the settings table and exit")
+    settings_flag(p, ReplaySettings)
     return p
 
 
@@ -119,9 +119,6 @@ def main(argv: list[str]) -> int:
         return checkpoint_main(argv[1:])
     parser = _replay_parser()
     args = parser.parse_args(argv)
-    if args.settings:
-        print(settings_table(ReplaySettings))
-        return 0
     if not args.start or not args.end:
         parser.print_usage(sys.stderr)
         print("ribflow replay: --from and --to are required", file=sys.stderr)
