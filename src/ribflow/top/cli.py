@@ -16,7 +16,7 @@ import time
 
 from confluent_kafka import KafkaException
 
-from ribflow.settings import DEFAULT_BROKER
+from ribflow.settings import DEFAULT_BROKER, AppSettings, load
 from ribflow.top.render import render
 from ribflow.top.source import TopicReader
 from ribflow.top.window import SlidingWindow
@@ -28,13 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ribflow top", description=__doc__)
     p.add_argument(
         "--broker",
-        default=os.environ.get("Quix__Broker__Address", DEFAULT_BROKER),
-        help="Kafka bootstrap servers (default: Quix__Broker__Address or 127.0.0.1:9092)",
+        help=f"Kafka bootstrap servers (default: Quix__Broker__Address or {DEFAULT_BROKER})",
     )
     p.add_argument(
-        "--topic",
-        default=os.environ.get("FLOWS_ENRICHED_TOPIC", "flows-enriched"),
-        help="topic of enriched flows (default: FLOWS_ENRICHED_TOPIC or flows-enriched)",
+        "--topic", help="topic of enriched flows (default: FLOWS_ENRICHED_TOPIC or flows-enriched)"
     )
     p.add_argument("--window", type=float, default=60.0, help="sliding window, seconds")
     p.add_argument("--buckets", type=int, default=15, help="sparkline points per window")
@@ -62,16 +59,19 @@ def main(argv: list[str]) -> int:
     if args.window <= 0 or args.buckets < 1 or args.top < 1:
         print("ribflow top: --window, --buckets and --top must be positive", file=sys.stderr)
         return 2
+    given = {"Quix__Broker__Address": args.broker, "FLOWS_ENRICHED_TOPIC": args.topic}
+    settings = load(AppSettings, "ribflow top", **{k: v for k, v in given.items() if v})
+    topic = settings.flows_enriched_topic
     width = args.width or min(shutil.get_terminal_size((110, 40)).columns, 140)
     colour = _use_colour(args.color, args.once)
     window = SlidingWindow(args.window, args.buckets)
     started = time.time()
     try:
-        reader = TopicReader(args.broker, args.topic, started - args.window)
+        reader = TopicReader(settings, topic, started - args.window)
     except KafkaException as exc:
         print(f"ribflow top: {exc}", file=sys.stderr)
         return 1
-    source = f"{args.topic} @ {args.broker}"
+    source = f"{topic} @ {settings.broker_address}"
     try:
         if args.once:
             deadline = time.monotonic() + args.timeout
