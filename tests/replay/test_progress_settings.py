@@ -55,13 +55,13 @@ def test_progress_modes() -> None:
 
 
 def test_router_lines_say_what_went_wrong() -> None:
-    assert router_lines("r", RouterStats(0, messages=2, flows=6, enriched=6)) == []
-    none = router_lines("192.0.2.99", RouterStats(0, messages=2, flows=6, no_history=6))
+    assert router_lines("r", RouterStats(partition=0, messages=2, flows=6, enriched=6)) == []
+    none = router_lines("192.0.2.99", RouterStats(partition=0, messages=2, flows=6, no_history=6))
     assert none == [
         "router 192.0.2.99: no BGP history in window (no checkpoint entry and no bgp-updates "
         "before its flows): 6 flows written unenriched"
     ]
-    st = RouterStats(1, flows=9, enriched=6, no_history=3, first_bgp_ms=1_700_000_000_000,
+    st = RouterStats(partition=1, flows=9, enriched=6, no_history=3, first_bgp_ms=1_700_000_000_000,
                      unverified=2, late_flows=1)  # fmt: skip
     text = "\n".join(router_lines("r", st))
     assert "no BGP history before 2023-11-14T22:13:20Z: 3 of 9" in text

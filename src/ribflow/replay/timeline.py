@@ -44,7 +44,7 @@ class _Router:
 
     def __init__(self, name: str, partition: int, floor: int) -> None:
         self.name = name
-        self.stats = RouterStats(partition)
+        self.stats = RouterStats(partition=partition)
         self.pending: deque[tuple[int, Any, Any]] = deque()
         self.held: list[Held] = []
         self.floor = floor  # time of the newest flow written (window start before any)
