@@ -115,14 +115,9 @@ class StreamingSettings(SettingsGroup):
     aggregator); an app with other defaults restates the field with its own default."""
 
     processing_guarantee: ProcessingGuarantee = "at-least-once"
-    commit_interval: float = Field(
-        5.0,
-        alias="COMMIT_INTERVAL",
-        gt=0,
-        le=3600,
-        description="Seconds between checkpoints (offsets, state changelog and, with "
-        f"exactly-once, the Kafka transaction: then at most {MAX_TRANSACTION_INTERVAL} s).",
-    )
+    commit_interval: float = Field(5.0, alias="COMMIT_INTERVAL", gt=0, le=3600)
+    """Seconds between checkpoints (offsets, state changelog and, with exactly-once, the Kafka
+    transaction: then at most 450 s)."""
     auto_offset_reset: AutoOffsetReset = "earliest"
 
     @model_validator(mode="after")
