@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
+from ribflow.bgp.keys import RouterKeyMode
 from ribflow.kafka.settings import KafkaClientSettings
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "parse_hot_routers",
 ]
 
-RouterKeyMode = Literal["peer", "router-id"]
 Guarantee = Literal["at-least-once", "exactly-once"]
 OffsetReset = Literal["earliest", "latest"]
 

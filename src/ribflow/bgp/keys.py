@@ -10,8 +10,12 @@ and every shard still sees the whole table.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 SHARD_SEPARATOR = "/"
+
+#: what names a router: its BGP session address ('peer') or its BGP identifier ('router-id')
+RouterKeyMode = Literal["peer", "router-id"]
 
 
 def shard_keys(router: str, shards: int) -> tuple[bytes, ...]:

@@ -44,13 +44,12 @@ from ribflow.bgp.events import (
     Event,
     Withdraw,
 )
-from ribflow.bgp.keys import RouterKeys
+from ribflow.bgp.keys import RouterKeyMode, RouterKeys
 from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.nlri import NlriReader
 from ribflow.bgp.peers import Peer, PeerTable
 from ribflow.bgp.rd import RdReader
 from ribflow.bgp.repair import repair_line
-from ribflow.bgp.settings import RouterKeyMode
 from ribflow.bgp.wire import aspath_segment_types
 
 Keyed = tuple[tuple[bytes, ...], Event]

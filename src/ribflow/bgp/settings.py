@@ -27,7 +27,6 @@ from ribflow.bgp.neighbors import (
 )
 from ribflow.settings import AppSettings
 from ribflow.settings_groups import Compression, LingerMs, QueueMb, QueueMessages, RouterKeySettings
-from ribflow.settings_groups import RouterKeyMode as RouterKeyMode  # what bgp.parser takes
 
 Resync = Literal["refresh", "none"]
 
