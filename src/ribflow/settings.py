@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -95,15 +95,17 @@ class AppSettings(KafkaClientSettings):
 
 
 def settings_rows(
-    cls: type[BaseSettings], names: Iterable[str] | None = None
+    cls: type[BaseSettings],
+    names: Iterable[str] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[tuple[str, str, str]]:
     """(env name, default, description) of the fields ``names`` (default: all) of a settings
-    class, for the README and ``--settings``."""
+    class, for the README and ``--settings``; ``notes`` replace the description of a field."""
     rows = []
     for name in cls.model_fields if names is None else names:
         field = cls.model_fields[name]
         default: Any = "(computed)" if field.default_factory is not None else field.default
-        about = " ".join((field.description or "").split())
+        about = (notes or {}).get(name) or " ".join((field.description or "").split())
         rows.append((field.alias or name.upper(), "" if default is None else str(default), about))
     return rows
 
@@ -112,10 +114,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def settings_table(cls: type[BaseSettings], names: Iterable[str] | None = None) -> str:
+def settings_table(
+    cls: type[BaseSettings],
+    names: Iterable[str] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> str:
     """A Markdown table of a settings class (or of the fields ``names``), as the README shows it."""
     out = ["| env | default | meaning |", "|---|---|---|"]
-    rows = settings_rows(cls, names)
+    rows = settings_rows(cls, names, notes)
     out += [f"| `{env}` | `{_cell(default)}` | {_cell(about)} |" for env, default, about in rows]
     return "\n".join(out)
 

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,8 +71,20 @@ def _own(cls: type[AppSettings], groups: list[type[SettingsGroup]]) -> list[str]
     ]
 
 
-def _section(title: str, cls: type[BaseSettings], names: list[str]) -> list[str]:
-    return [f"#### {title}", "", settings_table(cls, names), ""]
+def _section(
+    title: str,
+    cls: type[BaseSettings],
+    names: list[str],
+    groups: Sequence[type[SettingsGroup]] = (),
+) -> list[str]:
+    # a group's setting with this app's own default: the meaning is the group's line
+    notes = {
+        n: f"This app's default; meaning: see `{g.__name__}`."
+        for g in groups
+        if issubclass(cls, g)
+        for n in g.model_fields
+    }
+    return [f"#### {title}", "", settings_table(cls, names, notes), ""]
 
 
 def render() -> str:
@@ -86,7 +99,8 @@ def render() -> str:
     for cls in apps[1:]:
         own = _own(cls, groups)
         if own:
-            out += _section(f"Settings of `{cls.__name__}` ({cls.__module__})", cls, own)
+            title = f"Settings of `{cls.__name__}` ({cls.__module__})"
+            out += _section(title, cls, own, groups)
     out.append(END)
     return "\n".join(out)
 
