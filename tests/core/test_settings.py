@@ -97,3 +97,18 @@ def test_load_names_every_bad_setting_and_never_prints_a_secret(
         load(AppSettings, "ribflow test")
     err = capsys.readouterr().err
     assert "ribflow test: KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD required with SASL_SSL" in err
+
+
+def test_the_readme_example_is_what_load_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from ribflow.flow.collector_settings import CollectorSettings
+
+    monkeypatch.setenv("LISTEN_PORTS", "2055,x")
+    with pytest.raises(SystemExit):
+        load(CollectorSettings, "ribflow collector")
+    (line,) = capsys.readouterr().err.splitlines()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"`{line}`" in " ".join(readme.split())
