@@ -3,9 +3,10 @@
 Every app's settings class derives from :class:`AppSettings`. Env names are the field aliases:
 Quix's own (``Quix__Broker__Address``, ``Quix__Consumer__Group``, ``Quix__State__Dir``) and, for
 ribflow's settings, the UPPER_SNAKE names that the apps' app.yaml declare as variables. A ``.env``
-file in the working directory is read too (that is what ``quix run`` uses). Each field carries a
-description; :func:`settings_table` renders them for the README (a test checks the README has a
-line for every setting).
+file in the working directory is read too (that is what ``quix run`` uses). Each field's
+description is the docstring under it; :mod:`ribflow.settings_doc` renders them for the README (a
+test checks the README has a line for every setting). Settings that several apps share are
+declared once, in :mod:`ribflow.settings_groups`.
 
 Every app and CLI reads its settings with :func:`load`: on a bad value it prints one line per
 problem (env name, the value given, what is expected) and exits with status 2.
@@ -20,9 +21,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from ribflow.kafka.settings import DEFAULT_BROKER, KafkaClientSettings
+from ribflow.kafka.settings import DEFAULT_BROKER, SECRET_FIELDS, KafkaClientSettings
 
 __all__ = [
     "DEFAULT_BROKER",
@@ -138,10 +140,11 @@ def settings_flag(parser: argparse.ArgumentParser, cls: type[BaseSettings]) -> N
     parser.add_argument("--settings", nargs=0, action=_Show, help="print the settings and exit")
 
 
-def _field_of(cls: type[BaseSettings], env: str) -> tuple[str, Any] | None:
+def _field_of(cls: type[BaseSettings], env: str) -> tuple[str, FieldInfo] | None:
+    """The field name and field an error location (an env name or a field name) points at."""
     for name, field in cls.model_fields.items():
         if env.lower() in (name.lower(), (field.alias or "").lower()):
-            return field.alias or name.upper(), field
+            return name, field
     return None
 
 
@@ -157,13 +160,14 @@ def explain(cls: type[BaseSettings], exc: ValidationError) -> list[str]:
         if found is None:
             lines.append(msg)
             continue
-        env, field = found
-        secret = field.annotation is not None and "SecretStr" in str(field.annotation)
-        value = (
-            "'**********'" if secret or isinstance(err["input"], SecretStr) else repr(err["input"])
-        )
+        name, field = found
+        env = field.alias or name.upper()
         if err["type"] == "missing":
             value = "(not set)"
+        elif name in SECRET_FIELDS or isinstance(err["input"], SecretStr):
+            value = "'**********'"
+        else:
+            value = repr(err["input"])
         about = " ".join((field.description or "").split()).split(". ")[0].rstrip(".")
         expected = f" ({env}: {about})" if about else ""
         lines.append(f"{env}={value}: {msg}{expected}")
