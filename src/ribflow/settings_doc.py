@@ -105,20 +105,40 @@ def render() -> str:
     return "\n".join(out)
 
 
+def render_app(name: str) -> str:
+    """An app README's block: the whole table of its settings class (what ``--settings``
+    prints)."""
+    found = [c for c in settings_classes() if c.__name__ == name]
+    if not found:
+        raise SystemExit(f"no settings class {name}")
+    return settings_table(found[0])
+
+
 def update(text: str) -> str:
-    block = render()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
+    """``text`` with every settings block rewritten: the main README's (all settings, groups
+    once) and an app README's (``<!-- settings:begin ClassName ... -->``: that app's table)."""
+    main = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    app = re.compile(
+        r"(<!-- settings:begin (\w+) [^>]*-->\n\n).*?(\n\n" + re.escape(END) + ")", re.S
+    )
+    if not main.search(text) and not app.search(text):
         raise SystemExit("README has no settings markers")
-    return pattern.sub(lambda _: block, text)
+    text = main.sub(lambda _: render(), text)
+    return app.sub(lambda m: m.group(1) + render_app(m.group(2)) + m.group(3), text)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ribflow.settings_doc")
-    p.add_argument("--write", type=Path, help="rewrite the block in this file (README.md)")
+    p.add_argument(
+        "--write",
+        type=Path,
+        nargs="+",
+        help="rewrite the blocks in these files (README.md, apps/*/README.md)",
+    )
     args = p.parse_args(argv)
     if args.write:
-        args.write.write_text(update(args.write.read_text()))
+        for path in args.write:
+            path.write_text(update(path.read_text()))
     else:
         sys.stdout.write(render() + "\n")
     return 0

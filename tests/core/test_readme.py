@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from ribflow.settings_doc import render, settings_classes, update
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,6 +26,13 @@ def test_every_setting_has_a_readme_line() -> None:
 def test_settings_block_is_current() -> None:
     assert update(README) == README, "run: python -m ribflow.settings_doc --write README.md"
     assert render() in README
+
+
+@pytest.mark.parametrize("app", ["bgp-bridge", "collector", "enricher"])
+def test_an_app_readme_shows_its_settings_as_generated(app: str) -> None:
+    text = (REPO / "apps" / app / "README.md").read_text()
+    assert "<!-- settings:begin " in text, f"apps/{app}/README.md has no settings block"
+    assert update(text) == text, f"run: python -m ribflow.settings_doc --write apps/{app}/README.md"
 
 
 def test_readme_commands_are_what_ci_runs() -> None:
