@@ -14,7 +14,7 @@ from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load
+from ribflow.settings import load, settings_flag
 
 __all__ = ["describe", "main"]
 
@@ -54,6 +54,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--check", action="store_true", help="validate the settings, print the plan, exit"
     )
+    settings_flag(parser, AggregatorSettings)
     args = parser.parse_args(argv)
     settings = load(AggregatorSettings, "ribflow aggregator")
     if args.check:

@@ -28,7 +28,7 @@ from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load
+from ribflow.settings import load, settings_flag
 from ribflow.topics import ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.bridge")
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         help="which ExaBGP process of EXABGP_PROCESSES this bridge serves (0-based)",
     )
     ap.add_argument("--input", metavar="FILE", help="read ExaBGP JSON lines from FILE, not stdin")
+    settings_flag(ap, BridgeSettings)
     return ap
 
 
