@@ -7,6 +7,7 @@ import struct
 import pytest
 from prometheus_client import REGISTRY
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.types import DecodeResult
@@ -77,7 +78,8 @@ def test_a_decoder_bug_is_counted_not_raised_as_is(monkeypatch: pytest.MonkeyPat
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr(d.v5, "decode", boom)
-    with pytest.raises(FlowDecodeError) as exc:
+    with pytest.raises(Bug) as exc:
         d.decode(v5_packet([{}]), "e", NOW_MS)
     assert exc.value.reason == "internal-error"
+    assert isinstance(exc.value.__cause__, ZeroDivisionError)
     assert d.errors["internal-error"] == 1

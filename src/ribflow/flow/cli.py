@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import orjson
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import CaptureError, iter_datagrams
@@ -112,7 +113,7 @@ def run(
                 s.packets += 1
                 try:
                     result = d.decode(dg.payload, dg.src, dg.ts_ms)
-                except FlowDecodeError:
+                except (FlowDecodeError, Bug):
                     s.rejected += 1
                     continue
                 s.by_version[_protocol(dg.payload)] += 1

@@ -33,10 +33,10 @@ import orjson
 
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
+from ribflow.errors import BadInput, Bug
 from ribflow.flow import collector_metrics as m
 from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, KeyChooser
-from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pretag import PreTagMap
 from ribflow.flow.record import kafka_time
 from ribflow.flow.templates_topic import StatefulDecoder
@@ -44,7 +44,7 @@ from ribflow.flow.types import PacketDecoder
 from ribflow.flow.udp import Listener, socket_stats
 from ribflow.kafka.producer import Producer
 from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import SENT, SUPPRESSED, Rejects
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,9 @@ class Collector:
             decoder if hasattr(decoder, "drain_changes") else None  # type: ignore[assignment]
         )
         self._bad = RateLimitedLog(log)
-        self._dlq_window = 0
-        self._dlq_sent_in_window = 0
+        self.rejects = Rejects(
+            COMPONENT, log, self.dead_letters, max_per_second=dlq_max_per_second, log=self._bad
+        )
         self._drops_seen: dict[int, int] = {}
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
@@ -164,12 +165,12 @@ class Collector:
         self.tallies.packets[proto] += 1
         try:
             result = self.decoder.decode(data, source, now_ms)
-        except FlowDecodeError as exc:
-            self._reject(data, exc.reason, source, exc.detail)
+        except (BadInput, Bug) as exc:
+            self._reject(data, exc, source)
             return
         records = result.records
         if result.errors and not records and not result.counters:
-            self._reject(data, result.errors[0], source, ",".join(result.errors))
+            self._reject(data, BadInput(result.errors[0], ",".join(result.errors)), source)
             return
         router = ""
         if records:
@@ -190,12 +191,16 @@ class Collector:
         if result.counters:
             self._send_counters(result.counters, router, now_ms)
         if result.errors:
+            detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
+            letter = self.dlq_partial
             for reason in result.errors:
                 m.PARTIAL.labels(reason).inc()
-                BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
-            if self.dlq_partial:
-                detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
-                self._dead_letter(data, result.errors[0], source, detail)
+                self._dlq_outcome(self.rejects.reject(
+                    data, reason, f"from {source}: {detail}", source_key=source,
+                    message=f"flow decode problem {reason} from {source}: {detail}",
+                    dead_letter=letter,
+                ))  # fmt: skip
+                letter = False  # one dead letter per packet, under its first reason
 
     def _deny(self, source: str) -> None:
         """A source that is not an allowed exporter: count and log (rate-limited), nothing else."""
@@ -206,12 +211,19 @@ class Collector:
             "(ALLOWED_EXPORTERS / ALLOWED_EXPORTERS_FILE)", source,
         )  # fmt: skip
 
-    def _reject(self, data: bytes, reason: str, source: str, detail: str) -> None:
+    def _reject(self, data: bytes, exc: BadInput | Bug, source: str) -> None:
         """Nothing usable in the packet: count, log (rate-limited), dead-letter."""
-        m.REJECTED.labels(reason).inc()
-        BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
-        self._bad.warning(reason, "rejected packet from %s: %s %s", source, reason, detail)
-        self._dead_letter(data, reason, source, detail)
+        m.REJECTED.labels(exc.reason).inc()
+        self._dlq_outcome(self.rejects.error(
+            exc, data, detail=f"from {source}: {exc.detail}", source_key=source,
+            message=f"rejected packet from {source}: {exc.reason} {exc.detail}",
+        ))  # fmt: skip
+
+    def _dlq_outcome(self, outcome: str) -> None:
+        if outcome == SENT:
+            self.tallies.messages[self.topics.dlq] += 1
+        elif outcome == SUPPRESSED:
+            m.DLQ_SUPPRESSED.inc()
 
     def _send_counters(self, samples: list[dict[str, Any]], router: str, now_ms: int) -> None:
         for sample in samples:
@@ -256,22 +268,6 @@ class Collector:
                     self._stats()  # keep the drop counters and gauges moving while blocked
         finally:
             m.BLOCKED_SECONDS.inc(time.monotonic() - start)
-
-    def _dead_letter(self, data: bytes, reason: str, source: str, detail: str) -> None:
-        window = int(time.monotonic())
-        if window != self._dlq_window:
-            self._dlq_window, self._dlq_sent_in_window = window, 0
-        if self._dlq_sent_in_window >= self.dlq_max_per_second:
-            m.DLQ_SUPPRESSED.inc()
-            return
-        self._dlq_sent_in_window += 1
-        try:
-            self.dead_letters.send(
-                data, reason, source_key=source, detail=f"from {source}: {detail}"
-            )
-            self.tallies.messages[self.topics.dlq] += 1
-        except BufferError:
-            m.DLQ_SUPPRESSED.inc()
 
     # -- periodic ----------------------------------------------------------------------------
     def _sync_templates(self) -> None:

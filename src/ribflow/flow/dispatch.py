@@ -5,8 +5,9 @@ decoder from the first bytes (NetFlow v5/v9 and IPFIX carry a 16-bit version; sF
 version 5, i.e. ``00 00 00 05``), holds the state of every exporter (one DecoderState shared by
 v9 and IPFIX, keyed by exporter, so one exporter's garbage never touches another's templates),
 and counts every problem by reason in ``ribflow_flow_decode_errors_total`` with a rate-limited log
-line. Whatever a decoder does, ``decode`` raises nothing but FlowDecodeError: an unexpected
-exception is a bug in us, counted as ``internal-error`` and logged, never a crash.
+line. Whatever a decoder does, ``decode`` raises nothing but FlowDecodeError (the packet's
+fault) or :class:`ribflow.errors.Bug` (an unexpected exception: ours, counted as
+``internal-error``); the collector rejects the packet either way, never crashes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter as Tally
 
 from prometheus_client import Counter
 
+from ribflow.errors import Bug
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.ipfix import IpfixDecoder
 from ribflow.flow.netflow5 import NetflowV5Decoder
@@ -59,7 +61,7 @@ class Dispatcher:
         except Exception as exc:  # a bug in a decoder must not take the collector down
             log.debug("decoder bug", exc_info=True)
             self._count("internal-error", exporter, f"{type(exc).__name__}: {exc}")
-            raise FlowDecodeError("internal-error", type(exc).__name__) from exc
+            raise Bug(f"{type(exc).__name__}: {exc}") from exc
         for reason in result.errors:
             self._count(reason, exporter, "")
         return result
