@@ -232,7 +232,7 @@ class Collector:
             value = orjson.dumps(sample)
             ts = sample.get("time_received_ms") or now_ms
             if self._produce(self.topics.counters, value, self.keys.key(r), ts):
-                self.tallies.counter_samples += 1
+                self.tallies.counter_samples[""] += 1
 
     def _send_flows(self, key: bytes, value: bytes, ts_ms: int, n_records: int) -> None:
         if not self._produce(self.topics.flows, value, key, ts_ms):
