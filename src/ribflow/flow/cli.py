@@ -84,13 +84,8 @@ class Summary:
         return "\n".join(lines)
 
 
-def _protocol(payload: bytes) -> str:
-    if payload[:4] == b"\x00\x00\x00\x05":
-        return "sflow5"
-    if len(payload) >= 2:
-        v = (payload[0] << 8) | payload[1]
-        return {5: "v5", 9: "v9", 10: "ipfix"}.get(v, "other")
-    return "other"
+# the summary's names of the Dispatcher's protocol labels
+_SHORT = {"netflow5": "v5", "netflow9": "v9", "ipfix": "ipfix", "sflow": "sflow5"}
 
 
 def run(
@@ -116,7 +111,7 @@ def run(
                 except (FlowDecodeError, Bug):
                     s.rejected += 1
                     continue
-                s.by_version[_protocol(dg.payload)] += 1
+                s.by_version[_SHORT.get(result.protocol, "other")] += 1
                 s.records += len(result.records)
                 buf.extend(dumps(r) for r in result.records)
                 if counters and result.counters:

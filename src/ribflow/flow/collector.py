@@ -3,7 +3,9 @@
 One thread does the work: it waits on every listener, drains each ready socket (up to
 ``BURST`` datagrams per turn), decodes each datagram with the PacketDecoder (the Dispatcher:
 the protocol is detected from the packet, so any port takes any protocol), keys the records by
-router (agent map) and produces them. librdkafka's own threads do the network I/O.
+router (agent map) and produces them. librdkafka's own threads do the network I/O. The decoder
+only returns records, counts and problems; this loop (the I/O edge) logs and counts them, and
+produces the messages the batcher returns.
 
 Back-pressure (an explicit choice, setting BACKPRESSURE): the producer's local queue is bounded
 (KAFKA_QUEUE_MESSAGES / KAFKA_QUEUE_MB). When it is full because Kafka is slow or away,
@@ -36,7 +38,8 @@ from ribflow.dlq import DeadLetters
 from ribflow.errors import BadInput, Bug
 from ribflow.flow import collector_metrics as m
 from ribflow.flow.allowlist import ExporterGate
-from ribflow.flow.batching import FlowBatcher, KeyChooser
+from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
+from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pretag import PreTagMap
 from ribflow.flow.record import kafka_time
 from ribflow.flow.templates_topic import StatefulDecoder
@@ -101,7 +104,7 @@ class Collector:
         self.pretag = pretag
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
-        self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
+        self.batcher = FlowBatcher(keys, max_packets, max_delay_ms)
         self.tallies = m.Tallies()
         self.stateful: StatefulDecoder | None = (
             decoder if hasattr(decoder, "drain_changes") else None  # type: ignore[assignment]
@@ -132,13 +135,14 @@ class Collector:
                         self._drain(key.data, now_ms)
                 self.producer.poll(0)
                 self._sync_templates()
-                self.batcher.flush_due(int(self.clock() * 1000))
+                for msg in self.batcher.flush_due(int(self.clock() * 1000)):
+                    self._send_flows(msg)
                 if time.monotonic() >= next_stats:
                     self._stats()
                     next_stats = time.monotonic() + self.stats_interval_s
         finally:
             sel.close()
-            self.batcher.flush()
+            self.flush_batches()
             self._sync_templates()
             self._stats()
 
@@ -161,13 +165,17 @@ class Collector:
         if not self.gate.allows(source):
             self._deny(source)
             return
-        proto = m.protocol_of(data)
-        self.tallies.packets[proto] += 1
         try:
             result = self.decoder.decode(data, source, now_ms)
         except (BadInput, Bug) as exc:
+            proto = exc.protocol if isinstance(exc, FlowDecodeError) else "unknown"
+            self.tallies.packets[proto] += 1
             self._reject(data, exc, source)
             return
+        proto = result.protocol
+        self.tallies.packets[proto] += 1
+        if result.skipped:
+            self.tallies.sflow_skipped["no_ip_header"] += result.skipped
         records = result.records
         if result.errors and not records and not result.counters:
             self._reject(data, BadInput(result.errors[0], ",".join(result.errors)), source)
@@ -176,7 +184,7 @@ class Collector:
         if records:
             if self.pretag is not None:
                 self.pretag.apply(records)
-            exporter = records[0]["exporter"]
+            exporter = result.exporter or source
             router = self.resolver.router_for(exporter)
             self.tallies.records[proto] += len(records)
             export_ms = records[0].get("time_export_ms")
@@ -187,7 +195,9 @@ class Collector:
                     "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
                     "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
                 )  # fmt: skip
-            self.batcher.add(router, exporter, records, ts, now_ms)
+            msg = self.batcher.add(router, exporter, records, ts, now_ms)
+            if msg is not None:
+                self._send_flows(msg)
         if result.counters:
             self._send_counters(result.counters, router, now_ms)
         if result.errors:
@@ -195,6 +205,7 @@ class Collector:
             letter = self.dlq_partial
             for reason in result.errors:
                 m.PARTIAL.labels(reason).inc()
+                self.tallies.decode_errors[reason] += 1
                 self._dlq_outcome(self.rejects.reject(
                     data, reason, f"from {source}: {detail}", source_key=source,
                     message=f"flow decode problem {reason} from {source}: {detail}",
@@ -214,6 +225,7 @@ class Collector:
     def _reject(self, data: bytes, exc: BadInput | Bug, source: str) -> None:
         """Nothing usable in the packet: count, log (rate-limited), dead-letter."""
         m.REJECTED.labels(exc.reason).inc()
+        self.tallies.decode_errors[exc.reason] += 1
         self._dlq_outcome(self.rejects.error(
             exc, data, detail=f"from {source}: {exc.detail}", source_key=source,
             message=f"rejected packet from {source}: {exc.reason} {exc.detail}",
@@ -234,10 +246,15 @@ class Collector:
             if self._produce(self.topics.counters, value, self.keys.key(r), ts):
                 self.tallies.counter_samples[""] += 1
 
-    def _send_flows(self, key: bytes, value: bytes, ts_ms: int, n_records: int) -> None:
-        if not self._produce(self.topics.flows, value, key, ts_ms):
-            self.dropped_records += n_records
-            m.DROPPED.labels("kafka_queue_full").inc(n_records)
+    def flush_batches(self) -> None:
+        """Produce every group the batcher still holds (shutdown, end of a benchmark)."""
+        for msg in self.batcher.flush():
+            self._send_flows(msg)
+
+    def _send_flows(self, msg: FlowMessage) -> None:
+        if not self._produce(self.topics.flows, msg.value, msg.key, msg.ts_ms):
+            self.dropped_records += msg.records
+            m.DROPPED.labels("kafka_queue_full").inc(msg.records)
 
     def _produce(
         self, topic: str, value: bytes | None, key: bytes, ts_ms: int, block: bool = False

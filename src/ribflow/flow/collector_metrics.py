@@ -82,26 +82,19 @@ TEMPLATE_WRITES = Counter(
     "ribflow_collector_template_writes_total",
     "Template/sampling state changes written to the flow-templates topic",
 )
+DECODE_ERRORS = Counter(
+    "ribflow_flow_decode_errors_total",
+    "Flow export packets or parts of them that could not be decoded, by reason",
+    ["reason"],
+)
+SFLOW_SKIPPED = Counter(
+    "ribflow_sflow_samples_skipped_total",
+    "sFlow samples that gave no flow record although well-formed (non-IP packets, ...)",
+    ["reason"],
+)
 TEMPLATES_RESTORED = Gauge(
     "ribflow_collector_templates_restored", "Template/sampling entries loaded at start"
 )
-
-
-def protocol_of(data: bytes) -> str:
-    """Label of the export protocol a packet claims (for metrics only; decoding decides)."""
-    if len(data) < 4:
-        return "unknown"
-    if data[0] == 0:
-        v = data[1]
-        if v == 9:
-            return "netflow9"
-        if v == 10:
-            return "ipfix"
-        if v == 5:
-            return "netflow5"
-        if v == 0 and data[2] == 0 and data[3] == 5:
-            return "sflow"
-    return "unknown"
 
 
 class Tallies:
@@ -114,6 +107,8 @@ class Tallies:
         self.counter_samples = self._counts.tally(COUNTER_SAMPLES)  # under the key ""
         self.messages = self._counts.tally(MESSAGES)
         self.denied = self._counts.tally(DENIED)  # by label (bounded: ExporterGate.label)
+        self.decode_errors = self._counts.tally(DECODE_ERRORS)
+        self.sflow_skipped = self._counts.tally(SFLOW_SKIPPED)
 
     def publish(self) -> None:
         self._counts.publish()
