@@ -27,41 +27,12 @@ from ribflow.flow.sflow import SflowDecoder
 from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats
 from ribflow.schemas import validate
+from tests.fixtures.producer import FakeProducer
 
 SFLOW = Path(__file__).resolve().parents[1] / "data" / "sflow"
 TOPICS = Topics(
     flows="flows", counters="sflow-counters", templates="flow-templates", dlq="flows-dlq"
 )
-
-
-class FakeProducer:
-    """Records what is produced; ``full`` makes the next N produce calls raise BufferError."""
-
-    def __init__(self, full: int = 0) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None, int]] = []
-        self.full = full
-        self.polls = 0
-
-    def produce(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw: Any
-    ) -> None:
-        if self.full > 0:
-            self.full -= 1
-            raise BufferError("queue full")
-        self.sent.append((topic, value, key, kw.get("timestamp", 0)))
-
-    def poll(self, timeout: float = 0) -> int:
-        self.polls += 1
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
-
-    def __len__(self) -> int:
-        return 0
-
-    def values(self, topic: str) -> list[dict[str, Any]]:
-        return [orjson.loads(v) for t, v, _k, _ts in self.sent if t == topic and v is not None]
 
 
 def make(
