@@ -162,7 +162,7 @@ def decode_publish(pool: Pool, broker: str, max_packets: int, rounds: int) -> tu
                 c.process(p, "192.0.2.1", 1_790_000_000_000)
                 n += pool.records_per_packet
             producer.poll(0)
-        c.batcher.flush()
+        c.flush_batches()
         left = producer.flush(120)
         assert left == 0, f"{left} messages not delivered"
         return n / (cpu_self() - c0), n / (time.perf_counter() - w0)

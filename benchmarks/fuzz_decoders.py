@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import iter_datagrams
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         tally["packets"] += 1
         try:
             result = d.decode(pkt, exporter_of[name], NOW_MS + i)
-        except FlowDecodeError as exc:
+        except (FlowDecodeError, Bug) as exc:
             tally["rejected"] += 1
             rejected[exc.reason] += 1
             continue

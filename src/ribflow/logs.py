@@ -37,7 +37,9 @@ class RateLimitedLog:
         # key -> [window start, emitted in window, suppressed since last emit]
         self._state: dict[str, list[float]] = {}
 
-    def log(self, level: int, key: str, msg: str, *args: object) -> bool:
+    def log(
+        self, level: int, key: str, msg: str, *args: object, exc_info: BaseException | None = None
+    ) -> bool:
         """Log ``msg`` unless ``key`` is over its budget; returns whether it was logged."""
         now = self._clock()
         with self._lock:
@@ -52,7 +54,7 @@ class RateLimitedLog:
             st[2] = 0
         if suppressed:
             msg = f"{msg} ({suppressed} similar suppressed)"
-        self._logger.log(level, msg, *args)
+        self._logger.log(level, msg, *args, exc_info=exc_info)
         return True
 
     def error(self, key: str, msg: str, *args: object) -> bool:

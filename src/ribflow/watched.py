@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from ribflow.errors import ConfigError
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import Rejects
 
 __all__ = ["FileStamp", "WatchedFile", "file_stamp"]
 
@@ -66,7 +65,7 @@ class WatchedFile(Generic[T]):
         self._interval, self._clock = reload_interval, clock
         self._next_check = clock() + reload_interval if reload_interval > 0 else float("inf")
         self._refused: FileStamp | None = None  # a broken version already reported
-        self._rlog = RateLimitedLog(log)
+        self._rejects = Rejects(component, log)
 
     @classmethod
     def open(
@@ -122,6 +121,7 @@ class WatchedFile(Generic[T]):
                 self.version += 1
                 return True
         self._refused = stamp
-        BAD_INPUT.labels(component=self._component, reason=self._reason).inc()
-        self._rlog.warning(self._reason, "%s; keeping the loaded %s", detail, self._what)
+        self._rejects.reject(
+            None, self._reason, detail, message=f"{detail}; keeping the loaded {self._what}"
+        )
         return False

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from ribflow.settings import AppSettings
 from tests.fixtures.kafka import REPO
+from tests.fixtures.ports import free_port_run
 from tests.fixtures.waiting import wait_for
 
 
@@ -43,25 +44,6 @@ def test_the_lab_binds_every_app_to_loopback(tmp_path: Path) -> None:
         env = components.app_env(s, paths, app)
         assert env["METRICS_HOST"] == "127.0.0.1", app
         assert int(env["METRICS_PORT"]) >= 19100, app
-
-
-def free_port(host: str, span: int = 1) -> int:
-    """A port free on ``host`` together with the ``span - 1`` ports after it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            base = int(s.getsockname()[1])
-        if base + span > 65535:
-            continue
-        try:
-            for p in range(base, base + span):
-                with socket.socket(family, socket.SOCK_STREAM) as t:
-                    t.bind((host, p))
-        except OSError:
-            continue
-        return base
-    raise AssertionError(f"no {span} free consecutive ports on {host}")
 
 
 def url(host: str, port: int) -> str:
@@ -132,7 +114,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def test_each_app_serves_metrics_only_on_metrics_host(
     app: str, host: str, workers: int, tmp_path: Path, kafka_broker: str, topic_factory: Any
 ) -> None:
-    port = free_port(host, 1 + (workers if workers > 1 else 0))
+    port = free_port_run(host, 1 + (workers if workers > 1 else 0))
     env = {
         "Quix__Broker__Address": kafka_broker,
         "METRICS_HOST": host,

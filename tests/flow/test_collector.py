@@ -6,6 +6,7 @@ test_collector_live.py; these tests pin the behaviour each piece promises.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -17,9 +18,8 @@ from pydantic import ValidationError
 
 from ribflow.agentmap import AgentMap, RouterResolver, parse_agent_map
 from ribflow.bgp.keys import RouterKeys
-from ribflow.flow.batching import FlowBatcher, KeyChooser
+from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
 from ribflow.flow.collector import Collector, Topics
-from ribflow.flow.collector_metrics import protocol_of
 from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pcap import iter_datagrams
@@ -27,41 +27,12 @@ from ribflow.flow.sflow import SflowDecoder
 from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats
 from ribflow.schemas import validate
+from tests.fixtures.producer import FakeProducer
 
 SFLOW = Path(__file__).resolve().parents[1] / "data" / "sflow"
 TOPICS = Topics(
     flows="flows", counters="sflow-counters", templates="flow-templates", dlq="flows-dlq"
 )
-
-
-class FakeProducer:
-    """Records what is produced; ``full`` makes the next N produce calls raise BufferError."""
-
-    def __init__(self, full: int = 0) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None, int]] = []
-        self.full = full
-        self.polls = 0
-
-    def produce(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw: Any
-    ) -> None:
-        if self.full > 0:
-            self.full -= 1
-            raise BufferError("queue full")
-        self.sent.append((topic, value, key, kw.get("timestamp", 0)))
-
-    def poll(self, timeout: float = 0) -> int:
-        self.polls += 1
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
-
-    def __len__(self) -> int:
-        return 0
-
-    def values(self, topic: str) -> list[dict[str, Any]]:
-        return [orjson.loads(v) for t, v, _k, _ts in self.sent if t == topic and v is not None]
 
 
 def make(
@@ -171,21 +142,20 @@ def test_backpressure_drop_counts_and_block_waits() -> None:
 
 
 def test_grouping_several_packets_per_message() -> None:
-    sent: list[tuple[bytes, bytes, int, int]] = []
-    b = FlowBatcher(
-        lambda k, v, ts, n: sent.append((k, v, ts, n)), KeyChooser(RouterKeys(1)), 3, 50
-    )
+    sent: list[FlowMessage] = []
+    b = FlowBatcher(KeyChooser(RouterKeys(1)), 3, 50)
     rec = {"exporter": "e"}
-    b.add("r", "e", [rec], 10, now_ms=1000)
-    b.add("r", "e", [rec, rec], 11, now_ms=1001)
-    b.add("r2", "e2", [rec], 12, now_ms=1001)
-    assert sent == []
-    b.add("r", "e", [rec], 13, now_ms=1002)
+    assert b.add("r", "e", [rec], 10, now_ms=1000) is None
+    assert b.add("r", "e", [rec, rec], 11, now_ms=1001) is None
+    assert b.add("r2", "e2", [rec], 12, now_ms=1001) is None
+    done = b.add("r", "e", [rec], 13, now_ms=1002)
+    assert done is not None
+    sent.append(done)
     assert [(k, n, ts) for k, _v, ts, n in sent] == [(b"r", 4, 10)]
-    b.flush_due(now_ms=1040)
-    assert len(sent) == 1
-    b.flush_due(now_ms=1051)
+    assert b.flush_due(now_ms=1040) == []
+    sent.extend(b.flush_due(now_ms=1051))
     assert [(k, n) for k, _v, _ts, n in sent] == [(b"r", 4), (b"r2", 1)]
+    assert b.flush() == []
     assert orjson.loads(sent[1][1]) == {"v": 1, "router": "r2", "exporter": "e2", "records": [rec]}
 
 
@@ -214,14 +184,6 @@ def test_template_changes_are_written_and_tombstoned() -> None:
         ("flow-templates", b"1", b"tpl|a"),
         ("flow-templates", None, b"tpl|b"),
     ]
-
-
-def test_protocol_labels() -> None:
-    assert protocol_of(b"\x00\x09\x00\x01") == "netflow9"
-    assert protocol_of(b"\x00\x0a\x00\x01") == "ipfix"
-    assert protocol_of(b"\x00\x05\x00\x01") == "netflow5"
-    assert protocol_of(b"\x00\x00\x00\x05") == "sflow"
-    assert protocol_of(b"\x01") == "unknown"
 
 
 def test_settings_validation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,3 +223,35 @@ def test_listeners_v4_v6_and_drop_measurement() -> None:
     finally:
         v4.close()
         v6.close()
+
+
+def test_the_collector_logs_and_counts_what_the_decoder_returns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from tests.flow.test_sflow import crafted
+
+    def metric(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    names = [
+        ("ribflow_flow_decode_errors_total", {"reason": "truncated"}),
+        ("ribflow_collector_packets_total", {"protocol": "netflow9"}),
+        ("ribflow_collector_packets_total", {"protocol": "sflow"}),
+        ("ribflow_sflow_samples_skipped_total", {"reason": "no_ip_header"}),
+        ("ribflow_bad_input_total", {"component": "collector", "reason": "truncated"}),
+    ]
+    before = [metric(n, **lbl) for n, lbl in names]
+    producer = FakeProducer()
+    c = make(producer)
+    with caplog.at_level(logging.WARNING, logger="ribflow.flow.collector"):
+        c.process(b"\x00\x09garbage", "192.0.2.1", 1)
+        c.process(crafted()[1], "192.0.2.1", 2)
+    c.tallies.publish()
+    after = [metric(n, **lbl) for n, lbl in names]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1, 1]
+    [line] = [r.getMessage() for r in caplog.records]  # one line, from the collector
+    assert line.startswith("rejected packet from 192.0.2.1: truncated "), line
+    [msg] = producer.values("flows")
+    assert msg["exporter"] == "2001:db8::a"  # the agent the decoder reported

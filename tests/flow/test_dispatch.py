@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import struct
 
 import pytest
 from prometheus_client import REGISTRY
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.types import DecodeResult
@@ -50,17 +53,44 @@ def test_detects_each_protocol() -> None:
     "first", [b"\x00\x01", b"\x00\x07", b"\x00\x0b", b"\xff\xff", b"\x00\x00\x00\x04"]
 )
 def test_unknown_version(first: bytes) -> None:
-    before = (
-        REGISTRY.get_sample_value("ribflow_flow_decode_errors_total", {"reason": "unknown-version"})
-        or 0
-    )
+    d = Dispatcher(sflow=FakeSflow())
     with pytest.raises(FlowDecodeError) as exc:
-        Dispatcher(sflow=FakeSflow()).decode(first + b"\0" * 40, "e", NOW_MS)
+        d.decode(first + b"\0" * 40, "e", NOW_MS)
     assert exc.value.reason == "unknown-version"
-    assert (
-        REGISTRY.get_sample_value("ribflow_flow_decode_errors_total", {"reason": "unknown-version"})
-        == before + 1
-    )
+    assert exc.value.protocol == "unknown"
+    assert d.errors == {"unknown-version": 1}
+
+
+def test_protocol_detected_once_and_given_back() -> None:
+    d = Dispatcher()
+    pkt9 = v9_packet(v9_template_set(300, FIELDS), data_set(300, REC))
+    pkt10 = ipfix_packet(ipfix_template_set(300, FIELDS), data_set(300, REC))
+    got = [d.decode(p, "192.0.2.9", NOW_MS) for p in (v5_packet([{}]), pkt9, pkt10, SFLOW)]
+    assert [r.protocol for r in got] == ["netflow5", "netflow9", "ipfix", "sflow"]
+    assert [r.exporter for r in got[:3]] == ["192.0.2.9"] * 3
+    with pytest.raises(FlowDecodeError) as exc:
+        d.decode(pkt9[:10], "192.0.2.9", NOW_MS)
+    assert exc.value.protocol == "netflow9"
+
+
+def test_decoding_neither_logs_nor_touches_metrics(caplog: pytest.LogCaptureFixture) -> None:
+    """The decoders are pure: problems come back as reasons; the collector logs and counts."""
+    before = {
+        (m.name, tuple(sorted(s.labels.items()))): s.value
+        for m in REGISTRY.collect() for s in m.samples
+    }  # fmt: skip
+    d = Dispatcher()
+    with caplog.at_level(logging.DEBUG):
+        for pkt in (b"\x00\x07" + bytes(40), v5_packet([{}])[:30], SFLOW, SFLOW[:10]):
+            with contextlib.suppress(FlowDecodeError):
+                d.decode(pkt, "192.0.2.9", NOW_MS)
+    after = {
+        (m.name, tuple(sorted(s.labels.items()))): s.value
+        for m in REGISTRY.collect() for s in m.samples
+    }  # fmt: skip
+    assert caplog.records == []
+    assert {k: v for k, v in after.items() if before.get(k) != v and "_created" not in k[0]} == {}
+    assert sum(d.errors.values()) >= 3
 
 
 def test_real_sflow_decoder_is_used() -> None:
@@ -77,7 +107,8 @@ def test_a_decoder_bug_is_counted_not_raised_as_is(monkeypatch: pytest.MonkeyPat
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr(d.v5, "decode", boom)
-    with pytest.raises(FlowDecodeError) as exc:
+    with pytest.raises(Bug) as exc:
         d.decode(v5_packet([{}]), "e", NOW_MS)
     assert exc.value.reason == "internal-error"
+    assert isinstance(exc.value.__cause__, ZeroDivisionError)
     assert d.errors["internal-error"] == 1

@@ -180,3 +180,10 @@ def test_truncated_headers_give_what_they_hold() -> None:
     recs = decode(b.datagram([b.flow_sample([b.raw_header(frame[:36])])]))  # IP header only
     assert recs[0]["src_addr"] == "192.0.2.1" and recs[0]["src_port"] is None
     assert decode(b.datagram([b.flow_sample([b.raw_header(frame[:20])])])) == []
+
+
+def test_non_ip_samples_are_counted_in_the_result() -> None:
+    res = SflowDecoder().decode(crafted()[1], "192.0.2.1", 1_700_000_000_000)
+    assert res.skipped == 1  # the ARP sample: well-formed, no record
+    assert res.exporter == "2001:db8::a"  # the agent, not the UDP source
+    assert len(res.records) == 5 and res.errors == []

@@ -36,7 +36,7 @@ from ribflow.bgp.neighbors import NeighborSpec
 from ribflow.bgp.outbox import Outbox
 from ribflow.bgp.parser import EventBuilder, Keyed
 from ribflow.dlq import DeadLetters
-from ribflow.logs import RateLimitedLog
+from ribflow.reject import Rejects
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Bridge:
         self.refresh_families = list(self.refresh_families)
         self.tally: Counter[str] = self.outbox.tally
         self._stopping = False
-        self._rlog = RateLimitedLog(log)
+        self.rejects = Rejects("bridge", log, dlq)
         self._next_publish = 0.0
         self.outbox.on_fatal = self._delivery_failed
         self.outbox.on_wait = self._maybe_publish
@@ -161,9 +161,11 @@ class Bridge:
                 self.outbox.flush(self.stop_flush_seconds)
 
     def _dead_letter(self, raw: bytes, exc: BadLine) -> None:
-        self.tally[f"error:{exc.reason}"] += 1
-        self._rlog.warning(exc.reason, "bad ExaBGP line (%s): %.200r", exc, raw)
-        self.dlq.send(raw.rstrip(b"\r"), exc.reason, detail=exc.detail[:500] or None)
+        self.tally[f"error:{exc.reason}"] += 1  # counted in bulk (BridgeMetrics.publish)
+        self.rejects.reject(
+            raw.rstrip(b"\r"), exc.reason, exc.detail[:500],
+            message=f"bad ExaBGP line ({exc}): {raw!r:.200}", count=False,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ output
     def _emit(self, events: list[Keyed]) -> None:

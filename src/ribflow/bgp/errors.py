@@ -6,20 +6,15 @@
 
 from __future__ import annotations
 
-from ribflow.errors import ConfigError, RibflowError
+from ribflow.errors import BadInput, ConfigError, RibflowError
 
 
 class BgpError(RibflowError):
     """Base of the errors of the BGP area."""
 
 
-class BadLine(BgpError):
+class BadLine(BgpError, BadInput):
     """An input line that is not a usable ExaBGP message; ``reason`` is a short metric label."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class NeighborConfigError(ConfigError):

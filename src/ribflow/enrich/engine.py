@@ -27,7 +27,7 @@ from ribflow.enrich.pmacct_dump import DumpFormatter
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.state_sink import Output, StateLike, StateSink
 from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import Rejects
 from ribflow.rib.apply import RouterMeta, RouterState, apply_event
 from ribflow.rib.attrs import AttrPool
 from ribflow.rib.errors import BadEvent
@@ -131,6 +131,7 @@ class Enricher:
         self._dlq_bgp = DeadLetters(out, t.bgp_dlq, COMPONENT)
         self._dlq_flows = DeadLetters(out, t.flows_dlq, COMPONENT)
         self._rlog = RateLimitedLog(log)
+        self._rejects = Rejects(COMPONENT, log, log=self._rlog)
         self._counters = _FlowCounters()
         self._bgp_counters = _BgpCounters()
 
@@ -221,11 +222,12 @@ class Enricher:
 
     # -- BGP -----------------------------------------------------------------------------------
     def _reject(self, dlq: DeadLetters, raw: Any, reason: str, key: Any, detail: str) -> None:
-        BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
-        self._rlog.warning(reason, "%s from %s: %s", reason, dlq.topic, detail[:200])
         data = raw if isinstance(raw, bytes) else orjson.dumps(raw)
         source = self.config.topics.bgp_in if dlq is self._dlq_bgp else self.config.topics.flows_in
-        dlq.send(data, reason, source_topic=source, source_key=key, detail=detail[:1000])
+        self._rejects.reject(
+            data, reason, detail[:1000], message=f"{reason} from {dlq.topic}: {detail[:200]}",
+            source_key=key, source_topic=source, dead_letters=dlq,
+        )  # fmt: skip
 
     def on_bgp(
         self, partition: int, key: Any, raw: Any, state: StateLike, timestamp: int | None

@@ -6,7 +6,7 @@ updates that happened before it. One stateful step sees both: BGP messages chang
 RIB in memory and in RocksDB state (whose compacted changelog makes it survive restarts and
 follow its partition), flow messages are enriched from memory. Before a partition's first
 message, and on every loop tick after a (re)assignment, the in-memory index is rebuilt from
-the partition's store (see :mod:`ribflow.enrich.quix_store`).
+the partition's store (see :mod:`ribflow.kafka.quix_adapter`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from quixstreams.state.rocksdb import RocksDBOptions
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.pmacct import FormatOptions
-from ribflow.enrich.quix_store import ProducerOutput, QuixStore
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.kafka.client import quix_connection
+from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
 from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)

@@ -28,17 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ribflow.errors import ConfigError
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import Rejects
 from ribflow.watched import WatchedFile
 
 __all__ = ["AllowList", "AllowListError", "ExporterGate", "parse_allow_list", "parse_networks"]
 
 log = logging.getLogger(__name__)
-_rlog = RateLimitedLog(log)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 COMPONENT = "allowlist"
+_rejects = Rejects(COMPONENT, log)
 BAD_LINE = "bad_allow_line"
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 CACHE_MAX = 4096  # decisions remembered per source address (cleared when full)
@@ -95,9 +94,10 @@ def load_allow_list(path: Path) -> AllowList:
             f"prefix (line {allow.bad_lines[0][0]}: {allow.bad_lines[0][1]!r})"
         )
     for number, line in allow.bad_lines:
-        BAD_INPUT.labels(component=COMPONENT, reason=BAD_LINE).inc()
-        _rlog.warning(BAD_LINE, "allow file %s:%d: %r is not an address or prefix: skipped",
-                      path, number, line)  # fmt: skip
+        _rejects.reject(
+            None, BAD_LINE,
+            message=f"allow file {path}:{number}: {line!r} is not an address or prefix: skipped",
+        )  # fmt: skip
     if not allow.networks:
         log.warning("allow file %s has no entries: every exporter is denied", path)
     else:

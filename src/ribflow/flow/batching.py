@@ -6,21 +6,29 @@ One message holds records of one exporter: by default the records of one export 
 are grouped, and a group waits at most ``max_delay_ms``. The Kafka key is the router key (a
 shard key ``<router>/<n>`` when the router is sharded, chosen round-robin per message); the
 Kafka timestamp is the export time of the group's first packet.
+
+The batcher returns the messages it completes (:class:`FlowMessage`); the collector produces them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
+from typing import NamedTuple
 
 import orjson
 
 from ribflow.bgp.keys import RouterKeys
 from ribflow.flow.types import FlowRecord
 
-# (key, value, timestamp ms, records in it)
-Sink = Callable[[bytes, bytes, int, int], None]
+
+class FlowMessage(NamedTuple):
+    """One ``flows`` message: Kafka key and value, timestamp (ms), and how many records it holds."""
+
+    key: bytes
+    value: bytes
+    ts_ms: int
+    records: int
 
 
 def encode_message(router: str, exporter: str, records: list[FlowRecord]) -> bytes:
@@ -54,14 +62,11 @@ class _Group:
 
 
 class FlowBatcher:
-    """Groups records per (router, exporter) into messages and hands them to ``sink``."""
+    """Groups records per (router, exporter) into messages and returns the completed ones."""
 
-    def __init__(
-        self, sink: Sink, keys: KeyChooser, max_packets: int = 1, max_delay_ms: int = 50
-    ) -> None:
+    def __init__(self, keys: KeyChooser, max_packets: int = 1, max_delay_ms: int = 50) -> None:
         if max_packets < 1:
             raise ValueError("max_packets must be >= 1")
-        self._sink = sink
         self._keys = keys
         self.max_packets = max_packets
         self.max_delay_ms = max_delay_ms
@@ -69,35 +74,36 @@ class FlowBatcher:
 
     def add(
         self, router: str, exporter: str, records: list[FlowRecord], ts_ms: int, now_ms: int
-    ) -> None:
-        """Records of one export packet."""
+    ) -> FlowMessage | None:
+        """Records of one export packet; returns the message this completes, if any."""
         if self.max_packets == 1:
-            self._sink(self._keys.key(router), encode_message(router, exporter, records), ts_ms,
-                       len(records))  # fmt: skip
-            return
+            return FlowMessage(self._keys.key(router), encode_message(router, exporter, records),
+                               ts_ms, len(records))  # fmt: skip
         group = self._groups.get((router, exporter))
         if group is None:
             group = self._groups[(router, exporter)] = _Group(ts_ms=ts_ms, since_ms=now_ms)
         group.records.extend(records)
         group.packets += 1
         if group.packets >= self.max_packets:
-            self._emit(router, exporter, group)
+            return self._emit(router, exporter, group)
+        return None
 
-    def flush_due(self, now_ms: int) -> None:
-        """Send the groups that waited ``max_delay_ms``."""
+    def flush_due(self, now_ms: int) -> list[FlowMessage]:
+        """The groups that waited ``max_delay_ms``, as messages."""
         if not self._groups:
-            return
+            return []
         limit = now_ms - self.max_delay_ms
-        for (router, exporter), group in list(self._groups.items()):
-            if group.since_ms <= limit:
-                self._emit(router, exporter, group)
-
-    def flush(self) -> None:
-        """Send every group (shutdown)."""
-        for (router, exporter), group in list(self._groups.items()):
+        return [
             self._emit(router, exporter, group)
+            for (router, exporter), group in list(self._groups.items())
+            if group.since_ms <= limit
+        ]
 
-    def _emit(self, router: str, exporter: str, group: _Group) -> None:
+    def flush(self) -> list[FlowMessage]:
+        """Every group, as messages (shutdown)."""
+        return [self._emit(r, e, group) for (r, e), group in list(self._groups.items())]
+
+    def _emit(self, router: str, exporter: str, group: _Group) -> FlowMessage:
         del self._groups[(router, exporter)]
         value = encode_message(router, exporter, group.records)
-        self._sink(self._keys.key(router), value, group.ts_ms, len(group.records))
+        return FlowMessage(self._keys.key(router), value, group.ts_ms, len(group.records))

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import orjson
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import CaptureError, iter_datagrams
@@ -83,13 +84,8 @@ class Summary:
         return "\n".join(lines)
 
 
-def _protocol(payload: bytes) -> str:
-    if payload[:4] == b"\x00\x00\x00\x05":
-        return "sflow5"
-    if len(payload) >= 2:
-        v = (payload[0] << 8) | payload[1]
-        return {5: "v5", 9: "v9", 10: "ipfix"}.get(v, "other")
-    return "other"
+# the summary's names of the Dispatcher's protocol labels
+_SHORT = {"netflow5": "v5", "netflow9": "v9", "ipfix": "ipfix", "sflow": "sflow5"}
 
 
 def run(
@@ -112,10 +108,10 @@ def run(
                 s.packets += 1
                 try:
                     result = d.decode(dg.payload, dg.src, dg.ts_ms)
-                except FlowDecodeError:
+                except (FlowDecodeError, Bug):
                     s.rejected += 1
                     continue
-                s.by_version[_protocol(dg.payload)] += 1
+                s.by_version[_SHORT.get(result.protocol, "other")] += 1
                 s.records += len(result.records)
                 buf.extend(dumps(r) for r in result.records)
                 if counters and result.counters:

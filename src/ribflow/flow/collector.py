@@ -3,7 +3,9 @@
 One thread does the work: it waits on every listener, drains each ready socket (up to
 ``BURST`` datagrams per turn), decodes each datagram with the PacketDecoder (the Dispatcher:
 the protocol is detected from the packet, so any port takes any protocol), keys the records by
-router (agent map) and produces them. librdkafka's own threads do the network I/O.
+router (agent map) and produces them. librdkafka's own threads do the network I/O. The decoder
+only returns records, counts and problems; this loop (the I/O edge) logs and counts them, and
+produces the messages the batcher returns.
 
 Back-pressure (an explicit choice, setting BACKPRESSURE): the producer's local queue is bounded
 (KAFKA_QUEUE_MESSAGES / KAFKA_QUEUE_MB). When it is full because Kafka is slow or away,
@@ -33,9 +35,10 @@ import orjson
 
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
+from ribflow.errors import BadInput, Bug
 from ribflow.flow import collector_metrics as m
 from ribflow.flow.allowlist import ExporterGate
-from ribflow.flow.batching import FlowBatcher, KeyChooser
+from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pretag import PreTagMap
 from ribflow.flow.record import kafka_time
@@ -44,7 +47,7 @@ from ribflow.flow.types import PacketDecoder
 from ribflow.flow.udp import Listener, socket_stats
 from ribflow.kafka.producer import Producer
 from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import SENT, SUPPRESSED, Rejects
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +104,15 @@ class Collector:
         self.pretag = pretag
         self.stop_event = threading.Event()
         self.dead_letters = DeadLetters(producer, topics.dlq, COMPONENT)
-        self.batcher = FlowBatcher(self._send_flows, keys, max_packets, max_delay_ms)
+        self.batcher = FlowBatcher(keys, max_packets, max_delay_ms)
         self.tallies = m.Tallies()
         self.stateful: StatefulDecoder | None = (
             decoder if hasattr(decoder, "drain_changes") else None  # type: ignore[assignment]
         )
         self._bad = RateLimitedLog(log)
-        self._dlq_window = 0
-        self._dlq_sent_in_window = 0
+        self.rejects = Rejects(
+            COMPONENT, log, self.dead_letters, max_per_second=dlq_max_per_second, log=self._bad
+        )
         self._drops_seen: dict[int, int] = {}
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
@@ -131,13 +135,14 @@ class Collector:
                         self._drain(key.data, now_ms)
                 self.producer.poll(0)
                 self._sync_templates()
-                self.batcher.flush_due(int(self.clock() * 1000))
+                for msg in self.batcher.flush_due(int(self.clock() * 1000)):
+                    self._send_flows(msg)
                 if time.monotonic() >= next_stats:
                     self._stats()
                     next_stats = time.monotonic() + self.stats_interval_s
         finally:
             sel.close()
-            self.batcher.flush()
+            self.flush_batches()
             self._sync_templates()
             self._stats()
 
@@ -160,22 +165,26 @@ class Collector:
         if not self.gate.allows(source):
             self._deny(source)
             return
-        proto = m.protocol_of(data)
-        self.tallies.packets[proto] += 1
         try:
             result = self.decoder.decode(data, source, now_ms)
-        except FlowDecodeError as exc:
-            self._reject(data, exc.reason, source, exc.detail)
+        except (BadInput, Bug) as exc:
+            proto = exc.protocol if isinstance(exc, FlowDecodeError) else "unknown"
+            self.tallies.packets[proto] += 1
+            self._reject(data, exc, source)
             return
+        proto = result.protocol
+        self.tallies.packets[proto] += 1
+        if result.skipped:
+            self.tallies.sflow_skipped["no_ip_header"] += result.skipped
         records = result.records
         if result.errors and not records and not result.counters:
-            self._reject(data, result.errors[0], source, ",".join(result.errors))
+            self._reject(data, BadInput(result.errors[0], ",".join(result.errors)), source)
             return
         router = ""
         if records:
             if self.pretag is not None:
                 self.pretag.apply(records)
-            exporter = records[0]["exporter"]
+            exporter = result.exporter or source
             router = self.resolver.router_for(exporter)
             self.tallies.records[proto] += len(records)
             export_ms = records[0].get("time_export_ms")
@@ -186,16 +195,23 @@ class Collector:
                     "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
                     "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
                 )  # fmt: skip
-            self.batcher.add(router, exporter, records, ts, now_ms)
+            msg = self.batcher.add(router, exporter, records, ts, now_ms)
+            if msg is not None:
+                self._send_flows(msg)
         if result.counters:
             self._send_counters(result.counters, router, now_ms)
         if result.errors:
+            detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
+            letter = self.dlq_partial
             for reason in result.errors:
                 m.PARTIAL.labels(reason).inc()
-                BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
-            if self.dlq_partial:
-                detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
-                self._dead_letter(data, result.errors[0], source, detail)
+                self.tallies.decode_errors[reason] += 1
+                self._dlq_outcome(self.rejects.reject(
+                    data, reason, f"from {source}: {detail}", source_key=source,
+                    message=f"flow decode problem {reason} from {source}: {detail}",
+                    dead_letter=letter,
+                ))  # fmt: skip
+                letter = False  # one dead letter per packet, under its first reason
 
     def _deny(self, source: str) -> None:
         """A source that is not an allowed exporter: count and log (rate-limited), nothing else."""
@@ -206,12 +222,20 @@ class Collector:
             "(ALLOWED_EXPORTERS / ALLOWED_EXPORTERS_FILE)", source,
         )  # fmt: skip
 
-    def _reject(self, data: bytes, reason: str, source: str, detail: str) -> None:
+    def _reject(self, data: bytes, exc: BadInput | Bug, source: str) -> None:
         """Nothing usable in the packet: count, log (rate-limited), dead-letter."""
-        m.REJECTED.labels(reason).inc()
-        BAD_INPUT.labels(component=COMPONENT, reason=reason).inc()
-        self._bad.warning(reason, "rejected packet from %s: %s %s", source, reason, detail)
-        self._dead_letter(data, reason, source, detail)
+        m.REJECTED.labels(exc.reason).inc()
+        self.tallies.decode_errors[exc.reason] += 1
+        self._dlq_outcome(self.rejects.error(
+            exc, data, detail=f"from {source}: {exc.detail}", source_key=source,
+            message=f"rejected packet from {source}: {exc.reason} {exc.detail}",
+        ))  # fmt: skip
+
+    def _dlq_outcome(self, outcome: str) -> None:
+        if outcome == SENT:
+            self.tallies.messages[self.topics.dlq] += 1
+        elif outcome == SUPPRESSED:
+            m.DLQ_SUPPRESSED.inc()
 
     def _send_counters(self, samples: list[dict[str, Any]], router: str, now_ms: int) -> None:
         for sample in samples:
@@ -220,12 +244,17 @@ class Collector:
             value = orjson.dumps(sample)
             ts = sample.get("time_received_ms") or now_ms
             if self._produce(self.topics.counters, value, self.keys.key(r), ts):
-                self.tallies.counter_samples += 1
+                self.tallies.counter_samples[""] += 1
 
-    def _send_flows(self, key: bytes, value: bytes, ts_ms: int, n_records: int) -> None:
-        if not self._produce(self.topics.flows, value, key, ts_ms):
-            self.dropped_records += n_records
-            m.DROPPED.labels("kafka_queue_full").inc(n_records)
+    def flush_batches(self) -> None:
+        """Produce every group the batcher still holds (shutdown, end of a benchmark)."""
+        for msg in self.batcher.flush():
+            self._send_flows(msg)
+
+    def _send_flows(self, msg: FlowMessage) -> None:
+        if not self._produce(self.topics.flows, msg.value, msg.key, msg.ts_ms):
+            self.dropped_records += msg.records
+            m.DROPPED.labels("kafka_queue_full").inc(msg.records)
 
     def _produce(
         self, topic: str, value: bytes | None, key: bytes, ts_ms: int, block: bool = False
@@ -256,22 +285,6 @@ class Collector:
                     self._stats()  # keep the drop counters and gauges moving while blocked
         finally:
             m.BLOCKED_SECONDS.inc(time.monotonic() - start)
-
-    def _dead_letter(self, data: bytes, reason: str, source: str, detail: str) -> None:
-        window = int(time.monotonic())
-        if window != self._dlq_window:
-            self._dlq_window, self._dlq_sent_in_window = window, 0
-        if self._dlq_sent_in_window >= self.dlq_max_per_second:
-            m.DLQ_SUPPRESSED.inc()
-            return
-        self._dlq_sent_in_window += 1
-        try:
-            self.dead_letters.send(
-                data, reason, source_key=source, detail=f"from {source}: {detail}"
-            )
-            self.tallies.messages[self.topics.dlq] += 1
-        except BufferError:
-            m.DLQ_SUPPRESSED.inc()
 
     # -- periodic ----------------------------------------------------------------------------
     def _sync_templates(self) -> None:

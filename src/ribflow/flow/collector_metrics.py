@@ -6,9 +6,9 @@ Prometheus once per stats interval, so a packet costs no metric-library calls.
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-
 from prometheus_client import Counter, Gauge
+
+from ribflow.metrics import LocalCounts
 
 PACKETS = Counter(
     "ribflow_collector_packets_total", "Export packets received, by detected protocol", ["protocol"]
@@ -82,51 +82,33 @@ TEMPLATE_WRITES = Counter(
     "ribflow_collector_template_writes_total",
     "Template/sampling state changes written to the flow-templates topic",
 )
+DECODE_ERRORS = Counter(
+    "ribflow_flow_decode_errors_total",
+    "Flow export packets or parts of them that could not be decoded, by reason",
+    ["reason"],
+)
+SFLOW_SKIPPED = Counter(
+    "ribflow_sflow_samples_skipped_total",
+    "sFlow samples that gave no flow record although well-formed (non-IP packets, ...)",
+    ["reason"],
+)
 TEMPLATES_RESTORED = Gauge(
     "ribflow_collector_templates_restored", "Template/sampling entries loaded at start"
 )
 
 
-def protocol_of(data: bytes) -> str:
-    """Label of the export protocol a packet claims (for metrics only; decoding decides)."""
-    if len(data) < 4:
-        return "unknown"
-    if data[0] == 0:
-        v = data[1]
-        if v == 9:
-            return "netflow9"
-        if v == 10:
-            return "ipfix"
-        if v == 5:
-            return "netflow5"
-        if v == 0 and data[2] == 0 and data[3] == 5:
-            return "sflow"
-    return "unknown"
-
-
 class Tallies:
-    """Per-packet counts kept as plain ints between two publishes."""
+    """Per-packet counts kept as plain ints between two publishes (ribflow.metrics.LocalCounts)."""
 
     def __init__(self) -> None:
-        self.packets: Tally[str] = Tally()
-        self.records: Tally[str] = Tally()
-        self.counter_samples = 0
-        self.messages: Tally[str] = Tally()
-        self.denied: Tally[str] = Tally()  # by metric label (bounded, see ExporterGate.label)
+        self._counts = LocalCounts()
+        self.packets = self._counts.tally(PACKETS)
+        self.records = self._counts.tally(RECORDS)
+        self.counter_samples = self._counts.tally(COUNTER_SAMPLES)  # under the key ""
+        self.messages = self._counts.tally(MESSAGES)
+        self.denied = self._counts.tally(DENIED)  # by label (bounded: ExporterGate.label)
+        self.decode_errors = self._counts.tally(DECODE_ERRORS)
+        self.sflow_skipped = self._counts.tally(SFLOW_SKIPPED)
 
     def publish(self) -> None:
-        for proto, n in self.packets.items():
-            PACKETS.labels(proto).inc(n)
-        for proto, n in self.records.items():
-            RECORDS.labels(proto).inc(n)
-        for topic, n in self.messages.items():
-            MESSAGES.labels(topic).inc(n)
-        for source, n in self.denied.items():
-            DENIED.labels(source).inc(n)
-        if self.counter_samples:
-            COUNTER_SAMPLES.inc(self.counter_samples)
-        self.packets.clear()
-        self.records.clear()
-        self.messages.clear()
-        self.denied.clear()
-        self.counter_samples = 0
+        self._counts.publish()

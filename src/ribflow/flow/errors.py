@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ribflow.errors import RibflowError
+from ribflow.errors import BadInput
 
 
-class FlowDecodeError(RibflowError):
-    """A packet (or part of it) could not be decoded; ``reason`` is a short metric label."""
+class FlowDecodeError(BadInput):
+    """A packet (or part of it) could not be decoded; ``reason`` is a short metric label.
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+    ``protocol`` is the export protocol the packet was detected as (set by the Dispatcher).
+    """
+
+    protocol = "unknown"

@@ -19,8 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from ribflow.agentmap import RouterResolver
 from ribflow.kafka.client import KafkaTarget, client_config
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.reject import Rejects
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class PeerFollower(threading.Thread):
         self.caught_up = threading.Event()  # set once what the topic held at start is read
         self._ends: dict[int, int] = {}
         self._stop_event = threading.Event()
-        self._bad = RateLimitedLog(log)
+        self._rejects = Rejects("collector-peers", log)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop_event.set()
@@ -100,7 +99,9 @@ class PeerFollower(threading.Thread):
             msgs = consumer.consume(500, timeout=0.5)
             for msg in msgs:
                 if msg.error():
-                    self._bad.warning("kafka", "bgp-updates consumer error: %s", msg.error())
+                    self._rejects.log.warning(
+                        "kafka", "bgp-updates consumer error: %s", msg.error()
+                    )
                     continue
                 value = msg.value()
                 if value:
@@ -120,8 +121,9 @@ class PeerFollower(threading.Thread):
         try:
             event = orjson.loads(value)
         except orjson.JSONDecodeError:
-            BAD_INPUT.labels(component="collector-peers", reason="json").inc()
-            self._bad.warning("json", "bgp-updates message is not JSON (%d bytes)", len(value))
+            self._rejects.reject(
+                None, "json", message=f"bgp-updates message is not JSON ({len(value)} bytes)"
+            )
             return
         if not isinstance(event, dict):
             return

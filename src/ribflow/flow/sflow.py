@@ -11,6 +11,8 @@ sampling rate; exporter = the agent address, version 5005, domain = the sub-agen
 no export clock, so start/end times are the receive time. Lengths and counts are checked against
 the datagram: a lying one stops that sample (or the datagram) and is reported in
 ``DecodeResult.errors``; a datagram with nothing usable raises :class:`FlowDecodeError`.
+Samples of non-IP packets are counted in ``DecodeResult.skipped``. No logging, no metrics: the
+collector does both from the result.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from __future__ import annotations
 import socket
 import struct
 from typing import Any
-
-from prometheus_client import Counter
 
 from ribflow.flow import sflow_records as fr
 from ribflow.flow.errors import FlowDecodeError
@@ -34,12 +34,6 @@ FLOW_SAMPLE, COUNTER_SAMPLE, EXPANDED_FLOW_SAMPLE, EXPANDED_COUNTER_SAMPLE = 1, 
 UNKNOWN_IF = 0x3FFFFFFF
 MAX_SAMPLES = 1024  # a 64 KiB datagram cannot hold more (each sample has >= 8 bytes + body)
 MAX_RECORDS = 1024
-
-SKIPPED = Counter(
-    "ribflow_sflow_samples_skipped_total",
-    "sFlow samples that gave no flow record although well-formed (non-IP packets, ...)",
-    ["reason"],
-)
 
 _HEAD = struct.Struct("!II")  # version, agent address type
 _AFTER_AGENT = struct.Struct("!IIII")  # sub-agent id, sequence, uptime ms, sample count
@@ -94,7 +88,7 @@ class SflowDecoder:
         agent = _inet_ntop(family, agent_raw)
         sub_agent, dgram_seq, uptime, count = _AFTER_AGENT.unpack_from(data, off)
         off += _AFTER_AGENT.size
-        result = DecodeResult()
+        result = DecodeResult(exporter=agent)
         if count > MAX_SAMPLES:
             result.errors.append("sflow_sample_count")
             count = MAX_SAMPLES
@@ -216,7 +210,7 @@ class SflowDecoder:
                 rec["bytes"] = 0
             result.records.append(rec)
         else:
-            SKIPPED.labels(reason="no_ip_header").inc()
+            result.skipped += 1  # a well-formed sample of a non-IP packet
 
     def _counter_sample(
         self, body: bytes, expanded: bool, head: dict[str, Any], result: DecodeResult

@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from ribflow.flow.errors import FlowDecodeError
+
 
 @dataclass(frozen=True, slots=True)
 class CounterLayout:
@@ -112,8 +114,11 @@ _U32 = struct.Struct("!I")
 _MAX_ADAPTERS = 1024
 
 
-class CounterRecordError(ValueError):
+class CounterRecordError(FlowDecodeError):
     """A known counter record is shorter than its layout or internally inconsistent."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("sflow_counter_record", detail)
 
 
 def decode_counter_record(enterprise: int, fmt: int, data: bytes) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import socket
 import struct
 from typing import Any
 
+from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.sflow_header import decode_header
 
 # flow record formats (enterprise 0)
@@ -35,12 +36,8 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
 
-class FlowRecordError(ValueError):
+class FlowRecordError(FlowDecodeError):
     """A flow record is shorter than its own fields say (reason is a metric label)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 def raw_header(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:

@@ -1,7 +1,9 @@
 """All the state a NetFlow v9 / IPFIX decoder keeps, in one object that can be saved and loaded.
 
 ``DecoderState`` bundles the template store, the sampling/boot-time store, the exporters' VRF
-and interface tables and the data held for a template still to come. ``snapshot()`` /
+and interface tables and the data held for a template still to come. The template store is a
+``MemoryTemplateStore`` (or the one given) wrapped for persistence, and for expiry when
+``template_max_age`` is set (:mod:`ribflow.flow.template_stores`). ``snapshot()`` /
 ``restore()`` round-trip templates, sampling and tables (not the held data: it is seconds old)
 as ``{str: bytes}``, the form the collector keeps in the compacted ``flow-templates`` topic, so
 a restarted decoder decodes the first data packet at once.
@@ -12,6 +14,7 @@ from __future__ import annotations
 from ribflow.flow.exporter_info import ExporterInfoStore
 from ribflow.flow.pending import PendingData, PendingLimits
 from ribflow.flow.sampling import SamplingStore
+from ribflow.flow.template_stores import ExpiringTemplateStore, PersistentTemplateStore
 from ribflow.flow.templates import MemoryTemplateStore, TemplateLimits, TemplateStore
 
 
@@ -25,8 +28,13 @@ class DecoderState:
         pending: PendingData | None = None,
         template_limits: TemplateLimits | None = None,
         pending_limits: PendingLimits | None = None,
+        template_max_age: float = 0.0,
     ) -> None:
-        self.templates: TemplateStore = templates or MemoryTemplateStore(template_limits)
+        self.persisted = PersistentTemplateStore(templates or MemoryTemplateStore(template_limits))
+        self.expiring = (
+            ExpiringTemplateStore(self.persisted, template_max_age) if template_max_age else None
+        )
+        self.templates: TemplateStore = self.expiring or self.persisted
         self.sampling = sampling or SamplingStore()
         self.pending = pending or PendingData(pending_limits)
         self.info = ExporterInfoStore()  # VRF tables, interface names (re-sent periodically)
@@ -36,20 +44,20 @@ class DecoderState:
 
         (VRF and interface tables: ``ribflow.flow.exporter_info``.)
         """
-        out = self.templates.snapshot()
+        out = self.persisted.snapshot()
         out.update(self.sampling.snapshot())
         out.update(self.info.snapshot())
         return out
 
     def restore(self, items: dict[str, bytes]) -> None:
         """Load a snapshot (or the compacted topic's latest values); unknown keys are ignored."""
-        self.templates.restore({k: v for k, v in items.items() if k.startswith("tpl|")})
+        self.persisted.restore({k: v for k, v in items.items() if k.startswith("tpl|")})
         self.sampling.restore({k: v for k, v in items.items() if k.startswith(("smp|", "sys|"))})
         self.info.restore({k: v for k, v in items.items() if k.startswith(("vrf|", "ifn|"))})
 
     def drain_changes(self) -> dict[str, bytes | None]:
         """What changed since the last call (None = withdrawn: publish a tombstone)."""
-        out = self.templates.drain_changes()
+        out = self.persisted.drain_changes()
         out.update(self.sampling.drain_changes())
         out.update(self.info.drain_changes())
         return out

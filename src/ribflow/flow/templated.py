@@ -21,7 +21,7 @@ from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.exporter_info import RAW_OPTION_IES, complete
 from ribflow.flow.pending import PacketContext
 from ribflow.flow.state import DecoderState
-from ribflow.flow.templates import MAX_FIELDS, Template, TemplateKey
+from ribflow.flow.templates import MAX_FIELDS, Template, TemplateKey, withdraw_all
 from ribflow.flow.types import DecodeResult
 
 _HH = struct.Struct("!HH")
@@ -244,7 +244,7 @@ class TemplatedDecoder:
         if (tid == self.dialect.template_set and not options) or (
             tid == self.dialect.options_set and options
         ):
-            store.withdraw_all(ctx.exporter, ctx.version, ctx.domain, options)
+            withdraw_all(store, ctx.exporter, ctx.version, ctx.domain, options)
         elif tid >= 256:
             store.withdraw((ctx.exporter, ctx.version, ctx.domain, tid))
         else:

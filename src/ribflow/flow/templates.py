@@ -2,15 +2,15 @@
 
 A template is known per (exporter address, NetFlow version, source id / observation domain,
 template id), so exporters and observation domains never share one. ``TemplateStore`` is the
-interface; ``MemoryTemplateStore`` is its one implementation, which every decoder uses (the
-collector persists its snapshots itself, see ``ribflow.flow.templates_topic``). It bounds how
-many templates one exporter and all exporters may define, so a template flood costs a counter,
-not memory.
+interface (get, put, withdraw, items); ``MemoryTemplateStore`` keeps templates in a dict and
+bounds how many templates one exporter and all exporters may define, so a template flood costs a
+counter, not memory. What more a store does is a wrapper around one
+(:mod:`ribflow.flow.template_stores`): persistence (the change log and snapshots the collector
+keeps in the compacted ``flow-templates`` topic) and expiry (templates an exporter stopped
+refreshing are withdrawn).
 
-``snapshot()``/``restore()`` exchange ``{key: value}`` with string keys such as
-``tpl|192.0.2.1|10|0|256`` and small JSON values, which the collector keeps in the compacted
-``flow-templates`` topic; ``drain_changes()`` gives what changed since the last call (``None`` =
-withdrawn, i.e. a tombstone).
+Persisted keys are strings such as ``tpl|192.0.2.1|10|0|256`` (:func:`key_text`), values small
+JSON (:meth:`Template.encode`).
 """
 
 from __future__ import annotations
@@ -123,15 +123,20 @@ class TemplateStore(Protocol):
 
     def withdraw(self, key: TemplateKey) -> bool: ...
 
-    def withdraw_all(self, exporter: str, version: int, domain: int, options: bool) -> int: ...
-
     def items(self) -> Iterator[tuple[TemplateKey, Template]]: ...
 
-    def snapshot(self) -> dict[str, bytes]: ...
 
-    def restore(self, items: dict[str, bytes]) -> None: ...
-
-    def drain_changes(self) -> dict[str, bytes | None]: ...
+def withdraw_all(
+    store: TemplateStore, exporter: str, version: int, domain: int, options: bool
+) -> int:
+    """Withdraw every data (or options) template of one exporter's domain; returns how many."""
+    doomed = [
+        k for k, t in store.items()
+        if k[0] == exporter and k[1] == version and k[2] == domain and t.options == options
+    ]  # fmt: skip
+    for k in doomed:
+        store.withdraw(k)
+    return len(doomed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +148,12 @@ class TemplateLimits:
 
 
 class MemoryTemplateStore:
-    """The in-memory TemplateStore: a dict plus a per-exporter count and a change log."""
+    """The in-memory TemplateStore: a dict plus a per-exporter count."""
 
     def __init__(self, limits: TemplateLimits | None = None) -> None:
         self.limits = limits or TemplateLimits()
         self._templates: dict[TemplateKey, Template] = {}
         self._per_exporter: dict[str, int] = {}
-        self._changes: dict[str, bytes | None] = {}
 
     def __len__(self) -> int:
         return len(self._templates)
@@ -168,7 +172,6 @@ class MemoryTemplateStore:
                 raise FlowDecodeError("template-limit", f"{key[0]} has {count} templates")
             self._per_exporter[key[0]] = count + 1
         self._templates[key] = template
-        self._changes[key_text(key)] = template.encode()
         return True
 
     def withdraw(self, key: TemplateKey) -> bool:
@@ -179,41 +182,7 @@ class MemoryTemplateStore:
             self._per_exporter[key[0]] = left
         else:
             del self._per_exporter[key[0]]
-        self._changes[key_text(key)] = None
         return True
-
-    def withdraw_all(self, exporter: str, version: int, domain: int, options: bool) -> int:
-        doomed = [
-            k for k, t in self._templates.items()
-            if k[0] == exporter and k[1] == version and k[2] == domain and t.options == options
-        ]
-        for k in doomed:
-            self.withdraw(k)
-        return len(doomed)
 
     def items(self) -> Iterator[tuple[TemplateKey, Template]]:
         return iter(list(self._templates.items()))
-
-    def snapshot(self) -> dict[str, bytes]:
-        return {key_text(k): t.encode() for k, t in self._templates.items()}
-
-    def restore(self, items: dict[str, bytes]) -> None:
-        """Load templates saved by ``snapshot`` (foreign keys are ignored, junk skipped)."""
-        for text, raw in items.items():
-            key = parse_key_text(text)
-            if key is None or raw is None:
-                continue
-            try:
-                tpl = Template.decode(raw)
-                if (tpl.version, tpl.template_id) != (key[1], key[3]):
-                    continue
-                self.put(key, tpl)
-            except FlowDecodeError:
-                continue
-        # Restored state is already persisted: it is not a change to publish again.
-        for text in items:
-            self._changes.pop(text, None)
-
-    def drain_changes(self) -> dict[str, bytes | None]:
-        changes, self._changes = self._changes, {}
-        return changes

@@ -14,12 +14,18 @@ FlowRecord = dict[str, Any]
 class DecodeResult:
     """What one export packet gave: flow records, sFlow counter samples, and problems met.
 
-    ``errors`` holds reason labels of the parts that were skipped (a packet can be partly good).
+    ``errors`` holds reason labels of the parts that were skipped (a packet can be partly good);
+    ``skipped`` counts well-formed parts that give no record (sFlow samples of non-IP packets).
+    ``protocol`` is the export protocol (``netflow5``, ``netflow9``, ``ipfix``, ``sflow``) and
+    ``exporter`` the exporter the records are of (the UDP source, or sFlow's agent address).
     """
 
     records: list[FlowRecord] = field(default_factory=list)
     counters: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: int = 0
+    protocol: str = "unknown"
+    exporter: str = ""
 
 
 class PacketDecoder(Protocol):

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ribflow.errors import BadInput
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # path attribute type codes
@@ -29,8 +31,11 @@ _ORIGINS = {0: "igp", 1: "egp", 2: "incomplete"}
 _SEGMENTS = {1: "as-set", 2: "as-sequence", 3: "confed-sequence", 4: "confed-set"}
 
 
-class MrtError(ValueError):
-    """The MRT input is damaged or of a kind this reader does not handle."""
+class MrtError(BadInput, ValueError):
+    """The MRT input is damaged or of a kind this reader does not handle (reason ``mrt``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("mrt", detail)
 
 
 @dataclass(slots=True)

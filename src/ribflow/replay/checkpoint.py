@@ -23,6 +23,7 @@ from typing import Any, Final
 import orjson
 
 from ribflow.enrich.codec import META_KEY, vrf_route_key
+from ribflow.errors import BadInput
 from ribflow.rib.apply import RouterState
 from ribflow.rib.errors import BadEvent
 from ribflow.rib.prefix import format_prefix, parse_prefix
@@ -33,8 +34,11 @@ BEGIN, ROUTES, END = "begin", "routes", "end"
 Item = tuple[bytes, bytes, bytes]  # (router key, state key, value) as Enricher.load_partition takes
 
 
-class BadCheckpoint(ValueError):
-    """A checkpoint message that is not what this module writes."""
+class BadCheckpoint(BadInput, ValueError):
+    """A checkpoint message that is not what this module writes (reason ``bad-checkpoint``)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("bad-checkpoint", detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ the one stateless step hands them to :class:`~ribflow.replay.timeline.PointInTim
 has a consumer group of its own whose offsets the runner sets before it starts. Flows are read
 up to each partition's end offset; when every partition got there the app stops itself.
 Partitions that are done are paused so the live tail behind the window is not read for
-nothing (this pause is the only use of a Quix internal here: ``Application._consumer``).
+nothing (through :func:`ribflow.kafka.quix_adapter.pause`, the adapter to Quix internals).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from quixstreams import Application, message_context
 
+from ribflow.kafka import quix_adapter
 from ribflow.kafka.client import quix_connection
 from ribflow.kafka.settings import KafkaClientSettings
 from ribflow.replay.plan import Plan
@@ -86,13 +87,9 @@ def build_app(
         if now - paused_at.get(partition, 0.0) < 1.0:
             return
         paused_at[partition] = now
-        consumer: Any = getattr(app, "_consumer", None)
-        if consumer is not None:
-            try:
-                tps = [TopicPartition(bgp_topic, partition), TopicPartition(flows_topic, partition)]
-                consumer.pause(tps)
-            except Exception as exc:  # only an optimisation: reading on is harmless
-                log.debug("could not pause partition %d: %s", partition, exc)
+        quix_adapter.pause(
+            app, [TopicPartition(bgp_topic, partition), TopicPartition(flows_topic, partition)]
+        )
 
     def process(value: Any, key: Any, timestamp: int, headers: Any) -> None:
         ctx = message_context()

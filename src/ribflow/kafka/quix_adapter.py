@@ -1,4 +1,6 @@
-"""The only module that reaches into Quix Streams internals (pinned: quixstreams 3.28.1).
+"""The adapter to Quix Streams internals (pinned: quixstreams 3.28.1): every use of a private
+Quix API sits here (the aggregator's one periodic-task hook in ``aggregate/window.py`` is still
+its own, pending that module's rewrite), so a Quix upgrade is checked in one place.
 
 Quix's ``State`` offers get/set/delete per message key and no iteration, but the enricher must
 rebuild its in-memory longest-prefix index from the durable store whenever it (re)gains a
@@ -14,19 +16,25 @@ partition. This module therefore
 * exposes the internal producer, so outputs share the checkpoint's Kafka transaction under
   exactly-once instead of bypassing it; :class:`ProducerOutput` hands messages to the confluent
   producer inside it directly, with Quix's delivery callback and error latch
-  (``InternalProducer._on_delivery`` / ``_raise_for_error``).
+  (``InternalProducer._on_delivery`` / ``_raise_for_error``),
+* pauses partitions of an application's consumer (:func:`pause`, used by the replay to stop
+  reading partitions that are done; ``Application._consumer``).
 
-tests/enrich/test_quix_store.py checks these assumptions against the installed Quix.
+tests/kafka/test_quix_adapter.py checks these assumptions against the installed Quix, and that
+the installed Quix is the pinned version.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+from confluent_kafka import TopicPartition
 from quixstreams import Application
 from quixstreams.dataframe import StreamingDataFrame
 
+log = logging.getLogger(__name__)
 _SEPARATOR = b"|"
 _STAMP = 8
 
@@ -121,3 +129,17 @@ class ProducerOutput:
 _POLL_EVERY = 64
 _BUFFER_RETRIES = 3
 _BUFFER_WAIT_S = 30.0
+
+
+def pause(app: Application, partitions: list[TopicPartition]) -> bool:
+    """Pause fetching ``partitions`` on ``app``'s consumer; False when that was not possible
+    (only an optimisation for the caller: reading on is harmless)."""
+    consumer: Any = getattr(app, "_consumer", None)
+    if consumer is None:
+        return False
+    try:
+        consumer.pause(partitions)
+    except Exception as exc:  # a Quix/librdkafka state where pausing is refused
+        log.debug("could not pause %s: %s", partitions, exc)
+        return False
+    return True

@@ -1,0 +1,107 @@
+"""The template store interface and its wrappers: persistence (the compacted topic) and expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.errors import FlowDecodeError
+from ribflow.flow.state import DecoderState
+from ribflow.flow.template_stores import ExpiringTemplateStore, PersistentTemplateStore
+from ribflow.flow.templates import (
+    MemoryTemplateStore,
+    Template,
+    TemplateLimits,
+    TemplateStore,
+    withdraw_all,
+)
+from tests.flow.netflow_support import data_set, v9_packet, v9_template_set
+from tests.flow.test_netflow_templates import V9_FIELDS, decode, v9_rec
+
+FIELDS = ((8, 4, 0), (12, 4, 0))
+A = ("192.0.2.1", 9, 0, 256)
+B = ("192.0.2.1", 9, 0, 257)
+OPT = ("192.0.2.1", 9, 0, 258)
+
+
+def tpl(tid: int) -> Template:
+    return Template(9, tid, FIELDS)
+
+
+def test_memory_store_is_the_bare_interface() -> None:
+    store: TemplateStore = MemoryTemplateStore(TemplateLimits(per_exporter=2, total=10))
+    assert store.put(A, tpl(256)) and not store.put(A, tpl(256))  # refresh: unchanged
+    assert store.put(B, tpl(257))
+    with pytest.raises(FlowDecodeError) as exc:
+        store.put(OPT, tpl(258))
+    assert exc.value.reason == "template-limit"
+    assert not hasattr(store, "snapshot") and not hasattr(store, "drain_changes")
+    assert withdraw_all(store, "192.0.2.1", 9, 0, options=False) == 2
+    assert list(store.items()) == []
+
+
+def test_persistence_logs_changes_and_round_trips_snapshots() -> None:
+    store = PersistentTemplateStore(MemoryTemplateStore())
+    store.put(A, tpl(256))
+    store.put(A, tpl(256))  # same definition: no change to publish
+    store.put(B, tpl(257))
+    changes = store.drain_changes()
+    assert list(changes) == ["tpl|192.0.2.1|9|0|256", "tpl|192.0.2.1|9|0|257"]
+    assert store.drain_changes() == {}
+    store.withdraw(B)
+    assert store.drain_changes() == {"tpl|192.0.2.1|9|0|257": None}  # a tombstone
+    saved = store.snapshot()
+    fresh = PersistentTemplateStore(MemoryTemplateStore())
+    fresh.restore({**saved, "tpl|junk": b"{", "tpl|192.0.2.1|9|0|300": b"{not json"})
+    assert fresh.snapshot() == saved
+    assert fresh.drain_changes() == {}  # restored state is persisted already
+    assert fresh.get(A) is not None and fresh.get(A).same_as(tpl(256))  # type: ignore[union-attr]
+
+
+def test_expiry_withdraws_what_the_exporter_stopped_sending() -> None:
+    now = [1000.0]
+    persisted = PersistentTemplateStore(MemoryTemplateStore())
+    store = ExpiringTemplateStore(persisted, max_age=60, clock=lambda: now[0])
+    store.put(A, tpl(256))
+    store.put(B, tpl(257))
+    persisted.drain_changes()
+    now[0] = 1040.0
+    store.put(A, tpl(256))  # refreshed (same definition): its age starts again
+    now[0] = 1070.0
+    assert store.expire() == 1
+    assert store.get(A) is not None and store.get(B) is None
+    assert persisted.drain_changes() == {"tpl|192.0.2.1|9|0|257": None}  # tombstoned in the topic
+    now[0] = 1101.0
+    assert store.expire() == 1 and list(store.items()) == []
+    with pytest.raises(ValueError):
+        ExpiringTemplateStore(persisted, max_age=0)
+
+
+def test_restored_templates_age_from_the_first_sweep_that_sees_them() -> None:
+    now = [0.0]
+    saved = {"tpl|192.0.2.1|9|0|256": tpl(256).encode()}
+    persisted = PersistentTemplateStore(MemoryTemplateStore())
+    store = ExpiringTemplateStore(persisted, max_age=10, clock=lambda: now[0])
+    persisted.restore(saved)
+    now[0] = 100.0
+    assert store.expire() == 0  # first seen now
+    now[0] = 111.0
+    assert store.expire() == 1
+
+
+def test_decoders_use_the_wrapped_store_through_the_interface() -> None:
+    now = [0.0]
+    state = DecoderState(template_max_age=30)
+    assert state.expiring is not None
+    state.expiring._clock = lambda: now[0]  # test clock (the store reads it on put/expire)
+    d = Dispatcher(state)
+    first = decode(d, v9_packet(v9_template_set(256, V9_FIELDS), data_set(256, v9_rec())))
+    assert len(first.records) == 1
+    assert list(d.drain_changes()) == ["tpl|192.0.2.1|9|0|256"]
+    now[0] = 31.0
+    assert state.expiring.expire() == 1
+    assert d.drain_changes() == {"tpl|192.0.2.1|9|0|256": None}
+    later = decode(d, v9_packet(data_set(256, v9_rec())))
+    assert later.records == []  # held until the exporter sends the template again
+    plain = DecoderState()
+    assert plain.expiring is None and plain.templates is plain.persisted
