@@ -34,14 +34,14 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "aggregate"
 SEED_KEYS = [("tag", 0), ("as_src", 0), ("as_dst", 0), ("as_path", ""), ("local_pref", 0),
              ("peer_as_src", 0), ("peer_as_dst", 0), ("peer_ip_src", ""), ("peer_ip_dst", ""),
              ("iface_in", 0), ("iface_out", 0), ("ip_src", ""), ("ip_dst", ""), ("port_src", 0),
-             ("port_dst", 0), ("tcp_flags", "0"), ("ip_proto", "ip"), ("tos", 0),
+             ("port_dst", 0), ("tcp_flags", "0"), ("ip_proto", "0"), ("tos", 0),
              ("timestamp_start", ""), ("timestamp_end", "")]  # fmt: skip
 BGP_LIST = "src_as, dst_as, peer_dst_as, as_path, std_comm, lrg_comm"
 BGP_KEYS = [("as_src", 0), ("as_dst", 0), ("comms", ""), ("lcomms", ""), ("as_path", ""),
             ("peer_as_dst", 0)]  # fmt: skip
 NET_LIST = "proto, dst_port, src_net, dst_net, src_mask, dst_mask, sampling_rate"
 NET_KEYS = [("net_src", ""), ("net_dst", ""), ("mask_src", 0), ("mask_dst", 0),
-            ("port_dst", 0), ("ip_proto", "ip"), ("sampling_rate", 0)]  # fmt: skip
+            ("port_dst", 0), ("ip_proto", "0"), ("sampling_rate", 0)]  # fmt: skip
 
 CASES: list[tuple[str, str, list[tuple[str, Any]], str, int]] = [
     # name, AGGREGATE, keys, HISTORY, bin seconds

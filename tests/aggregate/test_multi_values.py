@@ -22,7 +22,7 @@ from tests.fixtures.kafka import TopicFactory
 
 pytestmark = pytest.mark.integration
 
-KEYS = [("ip_src", ""), ("ip_proto", "ip")]
+KEYS = [("ip_src", ""), ("ip_proto", "0")]
 
 
 @pytest.mark.parametrize("markers", [False, True])

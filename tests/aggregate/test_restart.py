@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 WINDOW_S = 10
 PER_WINDOW = 3000
-KEYS = [("ip_src", ""), ("ip_proto", "ip")]
+KEYS = [("ip_src", ""), ("ip_proto", "0")]
 
 
 def window_records(base: int, w: int, rng: random.Random) -> list[dict[str, Any]]:

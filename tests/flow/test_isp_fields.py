@@ -140,6 +140,11 @@ def expected(fl: TsFlow, tables: Tables) -> dict[str, Any]:
         out["etype"] = named(fl, "cflow.ethernet_type")[0].int
     if named(fl, "cflow.post_vlanid"):
         out["vlan_out"] = named(fl, "cflow.post_vlanid")[0].int
+    vlans = [named(fl, n) for n in ("cflow.vlanid", "cflow.post_vlanid")]
+    if any(vlans):  # pmacct's vlan: by direction (test_vlan_pmacct.py checks it with nfacctd)
+        egress = bool(named(fl, "cflow.direction")) and named(fl, "cflow.direction")[0].int
+        chosen = vlans[1] if egress else vlans[0]
+        out["vlan_pmacct"] = chosen[0].int if chosen else 0
     if named(fl, "cflow.forwarding_status"):
         status = named(fl, "cflow.forwarding_status")[0].int
         reason = [f for f in fl.fields if f.name.startswith("cflow.forwarding_status_")]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ribflow.aggregate.errors import AggregateConfigError
+from ribflow.protocols import PROTO_TEXT
 
 __all__ = [
     "PSEUDO_PRIMITIVES",
@@ -32,7 +33,7 @@ __all__ = [
 #: How a primitive's value is normalised and what it defaults to when a record lacks it:
 #: int -> 0, str -> "" (pmacct prints an unset address as ""), path (as_path/communities:
 #: "_"-joined string or array) -> "", flags (tcp_flags, decimal string) -> "0",
-#: proto (name such as "tcp") -> "ip" (pmacct's name of protocol 0), time (timestamps) -> "".
+#: proto (name such as "tcp") -> "0" (pmacct's text of protocol 0), time (timestamps) -> "".
 Kind = Literal["int", "str", "path", "flags", "proto", "time"]
 
 _DEFAULTS: dict[str, object] = {
@@ -40,7 +41,7 @@ _DEFAULTS: dict[str, object] = {
     "str": "",
     "path": "",
     "flags": "0",
-    "proto": "ip",
+    "proto": PROTO_TEXT[0],
     "time": "",
 }
 

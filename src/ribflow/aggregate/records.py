@@ -30,6 +30,7 @@ import orjson
 from ribflow.aggregate.errors import BadRecord
 from ribflow.aggregate.primitives import Kind, Primitive
 from ribflow.aggregate.timebins import TimeBins
+from ribflow.protocols import PROTO_TEXT
 
 __all__ = [
     "TIME_SOURCES",
@@ -52,9 +53,6 @@ TIME_SOURCES: dict[str, str | None] = {
 #: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
 Row = list[Any]
 
-_PROTO_NAMES = {0: "ip", 1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6",
-                47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim",
-                112: "vrrp", 132: "sctp"}  # fmt: skip
 
 
 def split_message(value: bytes | str) -> Iterator[dict[str, Any] | BadRecord]:
@@ -198,7 +196,7 @@ def _norm_proto(value: Any) -> Any:
     if isinstance(value, str) and not value.isdigit():
         return value
     number = _as_int(value)
-    return _PROTO_NAMES.get(number, str(number))
+    return PROTO_TEXT[number] if 0 <= number <= 255 else str(number)
 
 
 def _norm_time(value: Any) -> Any:

@@ -17,21 +17,19 @@ from typing import Any, Final
 import orjson
 
 from ribflow.enrich.pmacct_extra import BASE_KEYS, BASE_LEN, extras, extras_json, has_extras
+from ribflow.protocols import PROTO_TEXT
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.prefix import AFI_IP, format_address
 
-# pmacct's names of IP protocol numbers (its _protocols table, pmacct-data.h); numbers not
-# listed, 0 included, are written as decimal strings, as pmacct does (nfacctd 1.7.7 prints
-# "0", "ipencap", "esp" for 0, 4, 50: tests/flow/test_isp_pmacct.py).
-_PROTO_NAMES: Final = {
-    1: "icmp", 2: "igmp", 3: "ggp", 4: "ipencap", 6: "tcp", 8: "egp", 9: "igp", 17: "udp",
-    18: "mux", 41: "ipv6", 43: "ipv6-route", 44: "ipv6-frag", 46: "rsvp", 47: "gre",
-    50: "esp", 51: "ah", 55: "mobile", 56: "tlsp", 58: "ipv6-icmp",
-    59: "ipv6-nonxt", 60: "ipv6-opts", 80: "iso-ip", 83: "vines", 88: "eigrp", 89: "ospf",
-    91: "larp", 93: "ax.25", 94: "ipip", 98: "encap", 102: "pnni", 103: "pim", 108: "IPcomp",
-    111: "ipx-in-ip", 112: "vrrp", 115: "l2tp", 124: "isis", 132: "sctp", 133: "fc",
-}  # fmt: skip
-PROTO_TEXT: Final = tuple(_PROTO_NAMES.get(n, str(n)) for n in range(256))
+
+def pmacct_tcp_flags(flags: int, proto: int, version: int | None) -> int:
+    """The tcp_flags nfacctd prints for a record's (non-zero) ``flags``: NetFlow v5's only for
+    TCP (NF_tcp_flags_handler), and the low octet of a two-byte tcpControlBits (RFC 7125: the
+    header's flags byte; pmacct 1.7.8+, where 1.7.7 prints 0 for a two-byte element)."""
+    if version == 5 and proto != 6:
+        return 0
+    return flags & 0xFF
+
 
 # flow-record version -> pmacct's export_proto_version (sFlow v5 is 5 there)
 _EXPORT_VERSION: Final = {5: 5, 9: 9, 10: 10, 5005: 5}
@@ -280,11 +278,14 @@ class FlowFormatter:
             raise ValueError(f"proto {proto}")
         start, end = g("start_ms"), g("end_ms")
         received, exported = g("time_received_ms"), g("time_export_ms")
+        flags = g("tcp_flags") or 0
+        if flags:
+            flags = pmacct_tcp_flags(flags, proto, g("version"))
         text = _TEMPLATE % (
             s[2], d[0], s[3], d[3], exporter_json, peer_ip_dst, s[1],
             g("in_if") or 0, g("out_if") or 0,
             rec["src_addr"], net_src, rec["dst_addr"], net_dst, s_len, d_len,
-            g("src_port") or 0, g("dst_port") or 0, g("tcp_flags") or 0, PROTO_TEXT[proto],
+            g("src_port") or 0, g("dst_port") or 0, flags, PROTO_TEXT[proto],
             g("tos") or 0, g("sampling_rate") or 1,
             cached_ts(start) or ts(start), cached_ts(end) or ts(end),
             cached_ts(received) or ts(received), cached_ts(exported) or ts(exported),
@@ -346,7 +347,9 @@ class FlowFormatter:
             "mask_dst": mask_dst,
             "port_src": rec.get("src_port") or 0,
             "port_dst": rec.get("dst_port") or 0,
-            "tcp_flags": str(rec.get("tcp_flags") or 0),
+            "tcp_flags": str(
+                pmacct_tcp_flags(rec.get("tcp_flags") or 0, proto, rec.get("version"))
+            ),
             "ip_proto": PROTO_TEXT[proto] if 0 <= proto < 256 else str(proto),
             "tos": rec.get("tos") or 0,
             "sampling_rate": rec.get("sampling_rate") or 1,

@@ -11,6 +11,8 @@ key                         value
 tag, tag2                   integers (the collector's pre_tag_map)
 label                       text, or ``{"k1": "v1"}`` with pre_tag_label_encode_as_map
 mac_src, mac_dst            ``aa:bb:cc:dd:ee:ff``
+vlan                        integer: pmacct's ``vlan`` primitive (the record's ``vlan_pmacct``:
+                            ingress or egress VLAN by direction, as nfacctd/sfacctd choose)
 vlan_in, vlan_out           integers (written when the exporter sent a post-VLAN)
 etype                       hexadecimal string (``800``, ``86dd``)
 mpls_vpn_rd                 ``0:ASN:N``, ``1:IP:N``, ``2:ASN4:N`` (``vrfid:N``: VRF without RD)
@@ -117,6 +119,8 @@ def extras(
     for key in ("mac_src", "mac_dst"):
         if g(key) is not None:
             add((key, _str(rec[key])))
+    if g("vlan_pmacct") is not None:
+        add(("vlan", _int(rec["vlan_pmacct"])))
     if g("vlan_out") is not None:
         add(("vlan_in", _int(g("vlan") or 0)))
         add(("vlan_out", _int(rec["vlan_out"])))

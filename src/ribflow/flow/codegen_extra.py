@@ -14,7 +14,12 @@ them adds the keys below, with pmacct's names and meanings (nfacctd's NetFlow/IP
 * ``mpls_vpn_rd`` (IE 90, pmacct's text ``0:ASN:N``, ``1:IP:N``, ``2:ASN4:N``),
   ``ingress_vrf_id``/``egress_vrf_id`` (IE 234/235), ``vrf_name`` (IE 236 in the record);
 * ``fwd_status`` (IE 89), ``mac_src``/``mac_dst`` (IE 56 or 81 / 80 or 57), ``etype``
-  (IE 256), ``vlan_out`` (IE 59 or 254), ``srv6_seg_ipv6_list`` (IE 497, or Huawei's 2011/505).
+  (IE 256), ``vlan_out`` (IE 59 or 254), ``srv6_seg_ipv6_list`` (IE 497, or Huawei's 2011/505);
+* ``vlan_pmacct``: the VLAN nfacctd's ``vlan`` primitive takes (NF_vlan_handler, pmacct 1.7.7 to
+  1.7.9): with a flowDirection (IE 61) ingress takes IE 58, else 243, egress IE 59, else 254
+  (0 when the direction's element is missing or the direction is neither); without IE 61 the
+  first of 58, 59, 243, 254 the template has. Like pmacct it reads the element's first two
+  bytes (a one-byte element is the high byte) and tests presence, not value.
 
 Generated code only calls the helpers below (``EXTRA_GLOBALS``) on bytes and integers of the
 record; a malformed value gives None for its key, never an exception.
@@ -181,6 +186,36 @@ def _tunnel(plan: _Plan, out: dict[str, str]) -> None:
             out[key] = f"({port.name} if {cond} else None)"
 
 
+_VLAN_IES: Final = (ies.VLAN_ID, ies.POST_VLAN_ID, ies.DOT1Q_VLAN_ID, ies.POST_DOT1Q_VLAN_ID)
+
+
+def _pm16(plan: _Plan, ie: int) -> str | None:
+    """An element as pmacct's ``memcpy(&u16, .., MIN(len, 2)); ntohs()`` reads it."""
+    got = plan.num(ie)
+    if got is None:
+        return None
+    expr, length = got
+    if length == 1:
+        return f"({expr} << 8)"
+    return expr if length == 2 else f"({expr} >> {8 * (length - 2)})"
+
+
+def _pmacct_vlan(plan: _Plan) -> str | None:
+    """Expression of nfacctd's ``vlan`` primitive (see the module doc), None without VLANs."""
+    vlans = {ie: _pm16(plan, ie) for ie in _VLAN_IES}
+    present = [v for v in vlans.values() if v is not None]
+    if not present:
+        return None
+    direction = plan.num(ies.DIRECTION)
+    if direction is None:
+        return present[0]  # _VLAN_IES is pmacct's order: 58, 59, 243, 254
+    d_expr, d_len = direction
+    first_byte = d_expr if d_len == 1 else f"({d_expr} >> {8 * (d_len - 1)})"
+    ingress = vlans[ies.VLAN_ID] or vlans[ies.DOT1Q_VLAN_ID] or "0"
+    egress = vlans[ies.POST_VLAN_ID] or vlans[ies.POST_DOT1Q_VLAN_ID] or "0"
+    return f"({ingress} if {first_byte} == 0 else {egress} if {first_byte} == 1 else 0)"
+
+
 def extra_exprs(plan: _Plan) -> tuple[dict[str, str], list[str]]:
     """Record key -> expression for the extra elements of ``plan``; local assignments first."""
     out: dict[str, str] = {}
@@ -216,6 +251,9 @@ def extra_exprs(plan: _Plan) -> tuple[dict[str, str], list[str]]:
     vlan_out = plan.checked("vlan", (ies.POST_VLAN_ID, ies.POST_DOT1Q_VLAN_ID))
     if vlan_out != "None":
         out["vlan_out"] = vlan_out
+    vlan = _pmacct_vlan(plan)
+    if vlan is not None:
+        out["vlan_pmacct"] = vlan
     seg = _raw(plan, ies.SRH_SEGMENT_LIST) or _raw(
         plan, ies.HUAWEI_SRV6_SEGMENT_LIST, ies.HUAWEI_PEN
     )

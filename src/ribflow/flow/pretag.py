@@ -44,6 +44,7 @@ from typing import Any
 
 from ribflow.errors import ConfigError
 from ribflow.flow.types import FlowRecord
+from ribflow.protocols import proto_number
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
 Check = Callable[[FlowRecord], bool]
@@ -56,9 +57,6 @@ _INT_KEYS = {  # map key -> record key
 _ADDR_KEYS = {"nexthop": "next_hop", "bgp_nexthop": "bgp_next_hop"}
 _NET_KEYS = {"src_net": "src_addr", "dst_net": "dst_addr"}
 _MAC_KEYS = {"src_mac": "mac_src", "dst_mac": "mac_dst"}
-_PROTO_NAMES = {"icmp": 1, "igmp": 2, "ipencap": 4, "tcp": 6, "udp": 17, "ipv6": 41,
-                "gre": 47, "esp": 50, "ah": 51, "ipv6-icmp": 58, "ospf": 89, "pim": 103,
-                "sctp": 132}  # fmt: skip
 
 
 class PreTagMapError(ConfigError):
@@ -98,7 +96,7 @@ def _check(key: str, raw: str) -> Check:
         def test(rec: FlowRecord) -> bool:
             return bool(rec.get("direction") == want)
     elif key == "ip_proto":
-        want = _PROTO_NAMES[text] if text in _PROTO_NAMES else int(text)
+        want = proto_number(text)
 
         def test(rec: FlowRecord) -> bool:
             return bool(rec.get("proto") == want)

@@ -175,6 +175,9 @@ class SflowDecoder:
             result.errors.append("sflow_record_count")
             return
         have_ip = False
+        switch: tuple[int, int] | None = None  # the extended switch record's VLANs
+        header_vlan: int | None = None  # the raw header's VLAN tag
+        tag_after_switch = False
         for _ in range(n_records):
             if off + 8 > end:
                 result.errors.append("sflow_record_count")
@@ -188,9 +191,15 @@ class SflowDecoder:
             try:
                 if tag == fr.RAW_HEADER:  # enterprise 0 (tag = enterprise << 12 | format)
                     if not have_ip:
-                        have_ip = fr.raw_header(data, rstart, off, rec)
+                        switch_vlan, rec["vlan"] = rec["vlan"], None
+                        try:
+                            have_ip = fr.raw_header(data, rstart, off, rec)
+                        finally:
+                            header_vlan, tag_after_switch = rec["vlan"], switch is not None
+                            if switch_vlan is not None:  # the switch's VLAN wins
+                                rec["vlan"] = switch_vlan
                 elif tag == fr.EXTENDED_SWITCH:
-                    fr.extended_switch(data[rstart:off], rec)
+                    switch = fr.extended_switch(data[rstart:off], rec)
                 elif tag == fr.SAMPLED_IPV4:
                     if not have_ip:
                         fr.sampled_ipv4(data[rstart:off], rec)
@@ -208,6 +217,8 @@ class SflowDecoder:
         if have_ip:
             if rec["bytes"] is None:
                 rec["bytes"] = 0
+            if switch is not None or header_vlan is not None:
+                rec["vlan_pmacct"] = fr.pmacct_vlan(switch, header_vlan, tag_after_switch)
             result.records.append(rec)
         else:
             result.skipped += 1  # a well-formed sample of a non-IP packet

@@ -88,13 +88,34 @@ def sampled_ipv6(d: bytes, rec: dict[str, Any]) -> None:
     )
 
 
-def extended_switch(d: bytes, rec: dict[str, Any]) -> None:
-    """Extended switch (format 1001): the switch's own idea of the incoming VLAN wins."""
+def extended_switch(d: bytes, rec: dict[str, Any]) -> tuple[int, int]:
+    """Extended switch (format 1001): the switch's own idea of the incoming VLAN wins.
+
+    Sets ``vlan`` (src_vlan) and ``vlan_out`` (dst_vlan) when they are VLAN ids; returns both
+    as sent (for :func:`pmacct_vlan`).
+    """
     if len(d) < _SWITCH.size:
         raise FlowRecordError("sflow_record_short", "extended switch")
-    src_vlan = _SWITCH.unpack_from(d)[0]
+    src_vlan, _src_pri, dst_vlan, _dst_pri = _SWITCH.unpack_from(d)
     if 0 < src_vlan < 4096:
         rec["vlan"] = src_vlan
+    if 0 < dst_vlan < 4096:
+        rec["vlan_out"] = dst_vlan
+    return src_vlan, dst_vlan
+
+
+def pmacct_vlan(switch: tuple[int, int] | None, tag: int | None, tag_after_switch: bool) -> int:
+    """sfacctd's ``vlan`` primitive of a flow sample (sflow.c, SF_vlan_handler, 1.7.7-1.7.9).
+
+    pmacct keeps an in and an out VLAN, filled in record order: the raw header's 802.1Q tag
+    becomes the in VLAN only while both are still 0; an extended switch record sets both (its
+    src_vlan/dst_vlan, even 0, over a tag read before it). ``vlan`` is the in VLAN, or the out
+    VLAN when that is 0, as 16-bit integers.
+    """
+    in_vlan, out_vlan = switch if switch is not None else (0, 0)
+    if tag is not None and (switch is None or (tag_after_switch and not in_vlan and not out_vlan)):
+        in_vlan = tag
+    return (in_vlan & 0xFFFF) or (out_vlan & 0xFFFF)
 
 
 def _address(d: bytes, off: int) -> tuple[str | None, int]:
