@@ -22,7 +22,9 @@ mod core;
 mod flows;
 mod json;
 mod node;
+mod records;
 mod shared;
+mod text;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
