@@ -117,6 +117,10 @@ class Enricher:
         self.config = config
         self.rd_map = rd_map
         self._out = out
+        # an output that takes a message's records in one call (ProducerOutput) is used so
+        many: Callable[[str, list[bytes], bytes, int | None], None] | None
+        many = getattr(out, "produce_many", None)
+        self._produce_many = many
         self._clock = clock
         self.pool = AttrPool()
         self.routers: dict[str, RouterState] = {}
@@ -331,6 +335,8 @@ class Enricher:
         kafka_key = router.encode()
         if self.config.batch:
             out.produce(topic, value=b"\n".join(outputs), key=kafka_key, timestamp=timestamp)
+        elif self._produce_many is not None:
+            self._produce_many(topic, outputs, kafka_key, timestamp)
         else:
             for value in outputs:
                 out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)
