@@ -14,16 +14,24 @@ table that bench-pmacct feeds nfacctd), in one run:
    CPU-second, and the ratio enriched / pass-through (goal >= 0.5);
 4. the enricher is stopped, its state directory wiped, and restarted: seconds until every
    partition's RIB is rebuilt from the changelog (goal < 60 s for 1M);
-5. lab table only: nfacctd 1.7.7 with its BGP daemon (fed by gobgpd with the same MRT table)
-   receives the same flows as NetFlow v9 (bench-pmacct's flowgen/sender) and its processes'
-   CPU per flow is read from /proc (core + plugin + writers); ``ribflow decode`` of the same
-   packets gives the decoder's CPU per flow, for the decoder + enricher goal (>= 75k/CPU-s).
+5. lab table only, decoder + enricher Kafka to Kafka: the same NetFlow v9 export packets
+   (bench-pmacct's flowgen pool, sent by its sender.py at --rate) go to a ``ribflow collector``
+   (agent map: the sender is the gobgpd router) writing ``flows``, read by the warm enricher
+   writing one message per enriched flow; flows out per CPU-second of both ribflow processes
+   (every process of their sessions);
+6. lab table only: nfacctd 1.7.7 with its BGP daemon (fed by gobgpd with the same MRT table)
+   receives the same packets from the same sender at the same rate, and its processes' CPU
+   (core + plugin + writers) per flow out is read from /proc. ``ribflow decode`` of the same
+   packets is printed too (the decoder's CPU per flow offline).
 
 Processes are measured from /proc (utime+stime); the broker and the load generator are not
 counted. The machine is shared with other work: the load average is printed with the results.
-Daemons use 127.0.0.45-47 and gRPC port 50145 only.
+Daemons use 127.0.42.45-48 and a free gRPC port only. Without --broker (or
+Quix__Broker__Address) a managed Kafka is started on 127.0.42.1 for the run. With the lab table,
+the figures go to benchmarks/results/enricher.json (benchmarks/results.py; --no-write: not).
 
     .venv/bin/python benchmarks/bench_enricher.py [--tables synthetic,ris,lab] [--flows 200000]
+        [--rate 100000] [--broker HOST:PORT] [--no-write]
     .venv/bin/python benchmarks/bench_enricher.py --memory --tables lab --flows 50000
         (table load + one flow pass only; RSS from a started idle enricher, by kind of mapping)
 """
@@ -53,6 +61,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.results import Figure, write_result  # noqa: E402
+from ribflow.kafka.local import BrokerConfig  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
     gobgp,
@@ -61,6 +71,8 @@ from tests.enrich.daemons import (  # noqa: E402
     nfacctd,
     started,
 )
+from tests.fixtures.kafka import managed_broker  # noqa: E402
+from tests.fixtures.ports import free_port  # noqa: E402
 from tests.fixtures.synth import SynthTable  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
@@ -70,7 +82,8 @@ RIS = REPO / "tests" / "data" / "rib" / "bview.20020722.2337.gz"
 TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 ROUTER = "127.0.0.3"
-GOBGPD, GRPC, NFACCTD, SENDER = "127.0.0.45", 50145, "127.0.0.46", "127.0.0.47"
+GOBGPD, NFACCTD, SENDER, COLLECTOR = "127.0.42.45", "127.0.42.46", "127.0.42.47", "127.0.42.48"
+KAFKA_HOST = "127.0.42.1"
 PARTITIONS = 2
 T0 = int(time.time() * 1000) - 7_200_000  # recent: old records fall to retention
 
@@ -367,11 +380,17 @@ def wait(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | 
 
 # -- one table -----------------------------------------------------------------------------------
 def bench_table(
-    kafka: Kafka, wl: Workload, work: Path, groups: list[str], extra_env: dict[str, str]
+    kafka: Kafka,
+    wl: Workload,
+    work: Path,
+    groups: list[str],
+    extra_env: dict[str, str],
+    rate: float = 100_000,
 ) -> dict[str, float]:
     tag = uuid.uuid4().hex[:6]
     t = {k: kafka.topic(f"bench-{k}-{tag}", compact=(k == "rib"))
-         for k in ("bgp", "flows", "enriched", "enriched2", "dump", "rib", "pass")}  # fmt: skip
+         for k in ("bgp", "flows", "enriched", "enriched2", "enriched3", "dump", "rib",
+                   "pass")}  # fmt: skip
     group = f"bench-enricher-{tag}"
     groups.append(group)
     state = work / f"state-{tag}"
@@ -416,6 +435,9 @@ def bench_table(
         r["batch_cpu"] = cpu_seconds(proc.pid) - cpu0
     finally:
         stop(proc)
+    if "pool" in wl.extra:  # decoder + enricher: the collector feeds the warm enricher
+        env3 = {**env, "FLOWS_ENRICHED_TOPIC": t["enriched3"]}
+        r.update(bench_live(kafka, wl, work, env3, gid, t["flows"], t["enriched3"], rate))
     # restore from the changelog after losing the local state
     shutil.rmtree(state)
     log3 = work / f"enricher3-{tag}.log"
@@ -432,19 +454,104 @@ def bench_table(
         r["restore_s"] = time.perf_counter() - t0
     finally:
         stop(proc)
-    # pass-through over the same flow messages (both passes: 2 x n)
+    # pass-through over the same flow messages (every pass's)
     pgroup = f"bench-pass-{tag}"
     plog = work / f"pass-{tag}.log"
     proc = passthrough(kafka.broker, t["flows"], t["pass"], pgroup, plog)
     try:
-        time.sleep(0.5)
+        # from its first message out: the app's imports and start-up are not the messages' cost
+        deadline = time.monotonic() + 300
+        while (moved0 := kafka.count(t["pass"])) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
         cpu0 = cpu_seconds(proc.pid)
-        wait(lambda: kafka.count(t["pass"]) >= 2 * len(wl.flows) and
+        total = kafka.count(t["flows"])  # every pass's messages (bench passes and collector's)
+        wait(lambda: kafka.count(t["pass"]) >= total and
              kafka.caught_up(pgroup, t["flows"]), 3600, "the pass-through", proc, plog)  # fmt: skip
-        r["pass_cpu"] = (cpu_seconds(proc.pid) - cpu0) / 2
+        per_message = (cpu_seconds(proc.pid) - cpu0) / max(total - moved0, 1)
+        r["pass_cpu"] = per_message * len(wl.flows)  # the cost of one pass of the bench's messages
     finally:
         stop(proc)
     return r
+
+
+# -- decoder + enricher ---------------------------------------------------------------------------
+def bench_live(
+    kafka: Kafka,
+    wl: Workload,
+    work: Path,
+    env: dict[str, str],
+    gid: str,
+    flows_topic: str,
+    enriched_topic: str,
+    rate: float,
+) -> dict[str, float]:
+    """The sender's packets through `ribflow collector` into the warm enricher: flows out per
+    CPU-second of both processes (and all their children)."""
+    tag = uuid.uuid4().hex[:6]
+    side = {k: kafka.topic(f"bench-{k}-{tag}") for k in ("counters", "templates")}
+    agent_map = work / "agent.map"
+    agent_map.write_text(f"bgp_ip={GOBGPD} ip={SENDER}\n")
+    port = free_port(COLLECTOR, "udp")
+    cenv = {
+        "Quix__Broker__Address": kafka.broker, "LISTEN_HOSTS": COLLECTOR,
+        "LISTEN_PORTS": str(port), "FLOWS_TOPIC": flows_topic,
+        "SFLOW_COUNTERS_TOPIC": side["counters"], "FLOW_TEMPLATES_TOPIC": side["templates"],
+        "FOLLOW_BGP_UPDATES": "false", "AGENT_MAP_FILE": str(agent_map), "METRICS_PORT": "0",
+        "PARTITIONS": str(PARTITIONS), "LOG_LEVEL": "INFO",
+    }  # fmt: skip
+    elog, clog = work / f"enricher-live-{tag}.log", work / f"collector-{tag}.log"
+    before = kafka.count(enriched_topic)
+    proc = enricher(env, elog)
+    coll: subprocess.Popen[bytes] | None = None
+    try:
+        wait(lambda: "RIB rebuilt" in elog.read_text(), 600, "the warm restart", proc, elog)
+        with clog.open("ab") as out:
+            coll = subprocess.Popen(
+                [sys.executable, "-m", "ribflow", "collector"],
+                env={**os.environ, "PYTHONPATH": str(REPO / "src"), **cenv},
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait(lambda: "collector ready" in clog.read_text(), 90, "the collector", coll, clog)
+        time.sleep(1)
+        cpu0 = group_cpu(proc.pid) + group_cpu(coll.pid)
+        t0 = time.perf_counter()
+        sent = send_pool(wl, f"{COLLECTOR}:{port}", rate)
+
+        def settled() -> bool:  # every delivered packet read, the output stable for 3 s
+            n = kafka.count(enriched_topic)
+            time.sleep(3)
+            return kafka.caught_up(gid, flows_topic) and kafka.count(enriched_topic) == n > before
+
+        wait(settled, 1800, "the decoder + enricher pass", proc, elog)
+        collector_cpu, enricher_cpu = group_cpu(coll.pid), group_cpu(proc.pid)
+        cpu = collector_cpu + enricher_cpu - cpu0
+        wall = time.perf_counter() - t0
+        drops = _collector_drops(clog)
+    finally:
+        if coll is not None:
+            stop(coll)
+        stop(proc)
+    out_n = kafka.count(enriched_topic) - before
+    print(f"# decoder + enricher: sent {sent['flows']:,} flows at {sent['flows_per_s']:,.0f}/s, "
+          f"{out_n:,} enriched out, CPU {cpu:.1f} s (collector {collector_cpu:.1f}, enricher "
+          f"{enricher_cpu:.1f} cumulative), wall {wall:.1f} s{drops}", flush=True)  # fmt: skip
+    return {"live_sent": sent["flows"], "live_out": out_n, "live_cpu": cpu}
+
+
+def _collector_drops(log: Path) -> str:
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if "drop" in ln.lower()]
+    return f"; collector log: {lines[-1][-160:]}" if lines else ""
+
+
+def send_pool(wl: Workload, dst: str, rate: float) -> dict[str, Any]:
+    """bench-pmacct's sender: the pool's packets to ``dst`` from SENDER, at ``rate`` flows/s."""
+    sent = subprocess.run(
+        [sys.executable, str(BENCH_PMACCT / "sender.py"), str(wl.extra["pool"]), "--rate",
+         str(rate), "--flows", str(wl.n_flows), "--dst", dst, "--src", SENDER],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    info: dict[str, Any] = orjson.loads(sent.stdout.strip().splitlines()[-1])
+    return info
 
 
 # -- nfacctd ---------------------------------------------------------------------------------------
@@ -477,27 +584,23 @@ print_cache_entries[out]: 500009
 """
 
 
-def bench_nfacctd(wl: Workload, work: Path) -> dict[str, float]:
+def bench_nfacctd(wl: Workload, work: Path, rate: float) -> dict[str, float]:
+    grpc = free_port(GOBGPD)
     d = work / "nfacctd"
     d.mkdir(exist_ok=True)
     (d / "bgp_agent.map").write_text(f"bgp_ip=10.0.0.45\t\tip={SENDER}\n")
-    router = gobgpd(d, GOBGPD, GRPC, gobgpd_config(GOBGPD, "10.0.0.45", 65001, [], [NFACCTD]))
+    router = gobgpd(d, GOBGPD, grpc, gobgpd_config(GOBGPD, "10.0.0.45", 65001, [], [NFACCTD]))
     collector = nfacctd(d, NFACCTD_CONF.format(d=d, nf=NFACCTD))
     out = d / "out.json"
     with started(router, collector):
-        wait_for("gobgpd's API", lambda: _gobgp_ok(), 30)
-        gobgp(GOBGPD, GRPC, "mrt", "inject", "global", str(wl.extra["mrt"]), timeout=600)
-        wait_for("nfacctd to get the table", lambda: _advertised(NFACCTD) >= wl.paths, 600)
+        wait_for("gobgpd's API", lambda: _gobgp_ok(grpc), 30)
+        gobgp(GOBGPD, grpc, "mrt", "inject", "global", str(wl.extra["mrt"]), timeout=600)
+        wait_for("nfacctd to get the table", lambda: _advertised(grpc, NFACCTD) >= wl.paths, 600)
         listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
         wait_for(listening, lambda: listening in (d / "nfacctd.log").read_text(), 60)
         time.sleep(3)
         cpu0 = group_cpu(collector.pid)
-        sent = subprocess.run(
-            [sys.executable, str(BENCH_PMACCT / "sender.py"), str(wl.extra["pool"]), "--rate",
-             "100000", "--flows", str(wl.n_flows), "--dst", f"{NFACCTD}:2100", "--src", SENDER],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        info = orjson.loads(sent.stdout.strip().splitlines()[-1])
+        info = send_pool(wl, f"{NFACCTD}:2100", rate)
 
         def flows_out() -> int:
             if not out.exists():
@@ -526,16 +629,16 @@ def _packets_field(data: bytes) -> Iterator[bytes]:
         pos = data.find(key, end)
 
 
-def _gobgp_ok() -> bool:
+def _gobgp_ok(grpc: int) -> bool:
     try:
-        gobgp(GOBGPD, GRPC, "global", timeout=5)
+        gobgp(GOBGPD, grpc, "global", timeout=5)
         return True
     except (AssertionError, subprocess.TimeoutExpired):
         return False
 
 
-def _advertised(neighbor: str) -> int:
-    info = orjson.loads(gobgp(GOBGPD, GRPC, "neighbor", neighbor, "-j"))
+def _advertised(grpc: int, neighbor: str) -> int:
+    info = orjson.loads(gobgp(GOBGPD, grpc, "neighbor", neighbor, "-j"))
     return sum(int(af.get("state", {}).get("advertised", 0) or 0)
                for af in info.get("afi_safis", []) or [])  # fmt: skip
 
@@ -647,18 +750,46 @@ def report(wl: Workload, r: dict[str, float]) -> Iterator[str]:
         nf = r["nf_out"] / r["nf_cpu"] if r["nf_cpu"] else 0.0
         yield row("nfacctd+BGP flows per CPU-s (all procs)", f"{nf:,.0f}",
                   f"sent {int(r['nf_sent']):,}, out {int(r['nf_out']):,}", "")  # fmt: skip
-        yield row("ribflow enricher vs nfacctd (1 msg/flow)", f"{enrich:,.0f}",
+        live = r["live_out"] / r["live_cpu"]
+        yield row("collector + enricher, Kafka to Kafka", f"{live:,.0f}", f"nfacctd {nf:,.0f}",
+                  f"{live / nf:.2f}" if nf else "")  # fmt: skip
+        yield row("  sent, enriched out", f"{int(r['live_out']):,}",
+                  f"sent {int(r['live_sent']):,}")  # fmt: skip
+        yield row("ribflow enricher alone vs nfacctd", f"{enrich:,.0f}",
                   f"nfacctd {nf:,.0f}", f"{enrich / nf:.2f}" if nf else "")  # fmt: skip
-        yield row("ribflow enricher vs nfacctd (NDJSON)", f"{batch:,.0f}",
-                  f"nfacctd {nf:,.0f}", f"{batch / nf:.2f}" if nf else "")  # fmt: skip
-        dec = r["decode_cpu_per_flow"]
-        both = 1 / (dec + 1 / enrich)
-        both_b = 1 / (dec + 1 / batch)
-        yield row("`ribflow decode` flows per CPU-s", f"{1 / dec:,.0f}")
-        yield row("decode + enrich per CPU-s (1 msg/flow)", f"{both:,.0f}", "goal 75,000",
-                  f"{both / 75_000:.2f}")  # fmt: skip
-        yield row("decode + enrich per CPU-s (NDJSON)", f"{both_b:,.0f}", "goal 75,000",
-                  f"{both_b / 75_000:.2f}")  # fmt: skip
+        yield row("`ribflow decode` (offline) flows per CPU-s",
+                  f"{1 / r['decode_cpu_per_flow']:,.0f}")  # fmt: skip
+
+
+def figures(wl: Workload, r: dict[str, float], rate: float) -> list[Figure]:
+    """The results file's figures (lab table: the one nfacctd gets too)."""
+    nf = r["nf_out"] / r["nf_cpu"]
+    passth = r["flows"] / r["pass_cpu"]
+    return [
+        Figure(f"decoder + enricher, Kafka to Kafka, 1 message per enriched flow, flows per "
+               f"CPU-second of all ribflow processes (collector + enricher), {wl.name}, NetFlow "
+               f"v9 at {rate:,.0f} flows/s", "flows/CPU-s", round(r["live_out"] / r["live_cpu"]),
+               "nfacctd with BGP, all its processes, same packets", round(nf),
+               ">= 1.5x (at least 1.0x)"),
+        Figure("enricher alone, Kafka to Kafka, 1 message per enriched flow, same table",
+               "flows/CPU-s", round(r["flows"] / r["flows_cpu"]),
+               "pass-through Quix app, same messages", round(passth), ">= 0.5"),
+        Figure("enricher alone, NDJSON per batch (ENRICHED_BATCH), same table", "flows/CPU-s",
+               round(r["flows"] / r["batch_cpu"]), "pass-through Quix app, same messages",
+               round(passth)),
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def broker(address: str | None, work: Path) -> Iterator[str]:
+    """The given broker, else a managed one for this run only."""
+    if address:
+        yield address
+        return
+    cfg = BrokerConfig(host=KAFKA_HOST, port=free_port(KAFKA_HOST), data_dir=work / "kafka")
+    cfg.controller_port = free_port(KAFKA_HOST)
+    with managed_broker(cfg) as address:
+        yield address
 
 
 def main(argv: list[str]) -> int:
@@ -666,7 +797,18 @@ def main(argv: list[str]) -> int:
         run_passthrough(*argv[1:6])
         return 0
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address", "127.0.0.1:9092"))
+    ap.add_argument(
+        "--broker",
+        default=os.environ.get("Quix__Broker__Address"),
+        help="Kafka to use (default: a managed one on 127.0.42.1 for the run)",
+    )
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=100_000,
+        help="flows/s of the NetFlow sender, for the collector and for nfacctd",
+    )
+    ap.add_argument("--no-write", action="store_true", help="do not write results/enricher.json")
     ap.add_argument("--tables", default="synthetic,ris,lab")
     ap.add_argument("--routes", type=int, default=1_000_000)
     ap.add_argument("--flows", type=int, default=200_000)
@@ -676,15 +818,16 @@ def main(argv: list[str]) -> int:
                     help="only the table load and one flow pass, RSS measured from a started, "
                     "idle enricher, by kind of mapping")  # fmt: skip
     args = ap.parse_args(argv)
-    kafka = Kafka(args.broker)
     groups: list[str] = []
     # SIGTERM unwinds like an exception, so every process and topic made here is cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(f"# bench_enricher: broker {args.broker}, load average {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs (shared with other work) {' '.join(args.env)}",
-          flush=True)  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="bench-enricher-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-enricher-") as tmp, \
+            broker(args.broker, Path(tmp)) as address:  # fmt: skip
         work = Path(tmp)
+        kafka = Kafka(address)
+        print(f"# bench_enricher: broker {address}, load average {os.getloadavg()[0]:.2f} "
+              f"on {os.cpu_count()} CPUs (shared with other work) {' '.join(args.env)}",
+              flush=True)  # fmt: skip
         try:
             for table in args.tables.split(","):
                 if table == "synthetic":
@@ -698,12 +841,22 @@ def main(argv: list[str]) -> int:
                     for line in bench_memory(kafka, wl, work, groups, extra):
                         print(line, flush=True)
                     continue
-                r = bench_table(kafka, wl, work, groups, extra)
+                r = bench_table(kafka, wl, work, groups, extra, args.rate)
                 if table == "lab":
-                    r.update(bench_nfacctd(wl, work))
+                    r.update(bench_nfacctd(wl, work, args.rate))
                     r["decode_cpu_per_flow"] = decode_cpu_per_flow(wl.extra["pcap"], wl.n_flows)
                 for line in report(wl, r):
                     print(line, flush=True)
+                if table == "lab" and not args.no_write:
+                    lpm = "pure-Python" if os.environ.get("RIBFLOW_PURE_LPM") else "compiled"
+                    notes = (f"{wl.n_flows:,} flows (messages of 25 records), {wl.paths:,} paths;"
+                             f" collector+enricher: {int(r['live_out']):,} of "
+                             f"{int(r['live_sent']):,} sent flows out; nfacctd: "
+                             f"{int(r['nf_out']):,} of {int(r['nf_sent']):,} out; {lpm} LPM; "
+                             f"load average after {tuple(round(x, 1) for x in os.getloadavg())}"
+                             + (f"; {' '.join(args.env)}" if args.env else ""))  # fmt: skip
+                    path = write_result("enricher", figures(wl, r, args.rate), notes=notes)
+                    print(f"# wrote {path}")
         finally:
             kafka.cleanup(groups)
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")

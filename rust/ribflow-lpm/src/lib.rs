@@ -10,13 +10,21 @@
 //! (route attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
 //!
+//! `FlowRenderer` (flows.rs) enriches a whole `flows` message in one call: JSON parse, source
+//! and destination lookups in the router's two tables, the ADD-PATH choice by BGP next hop, the
+//! pmacct records; a message it cannot render byte-identically is left to Python (`None`).
+//!
 //! The class is `frozen` (no per-call borrow flag, an atomic operation in PyO3): its state sits
 //! in a [`GilCell`], used with the GIL held, and no Python code runs while it is borrowed.
 
 mod convert;
 mod core;
+mod flows;
+mod json;
 mod node;
+mod records;
 mod shared;
+mod text;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -373,6 +381,7 @@ fn shared_count(py: Python<'_>) -> usize {
 #[pymodule]
 fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrefixTable>()?;
+    m.add_class::<flows::FlowRenderer>()?;
     m.add_function(wrap_pyfunction!(shared_nbytes, m)?)?;
     m.add_function(wrap_pyfunction!(shared_count, m)?)?;
     Ok(())

@@ -117,6 +117,10 @@ class Enricher:
         self.config = config
         self.rd_map = rd_map
         self._out = out
+        # an output that takes a message's records in one call (ProducerOutput) is used so
+        many: Callable[[str, list[bytes], bytes, int | None], None] | None
+        many = getattr(out, "produce_many", None)
+        self._produce_many = many
         self._clock = clock
         self.pool = AttrPool()
         self.routers: dict[str, RouterState] = {}
@@ -126,6 +130,9 @@ class Enricher:
         self._next_dump: dict[str, float] = {}
         self._dump_seq: dict[str, int] = {}
         self.flow_fmt = FlowFormatter(config.formatting)
+        # the compiled core's renderer of whole flows messages (None: pure Python, as with
+        # RIBFLOW_PURE_LPM=1, or a FIELDS selection); output is byte-identical either way
+        self.flow_renderer = self.flow_fmt.compiled_renderer()
         self.dump_fmt = DumpFormatter(config.dump_interval, config.formatting)
         t = config.topics
         self._dlq_bgp = DeadLetters(out, t.bgp_dlq, COMPONENT)
@@ -279,6 +286,16 @@ class Enricher:
         if router is None:
             self._reject(self._dlq_flows, raw or b"", "bad_key", key, f"key {key!r}")
             return 0
+        renderer = self.flow_renderer
+        if renderer is not None and self.rd_map is None and type(raw) is bytes:
+            rs = self.routers.get(router)
+            rib = rs.rib if rs is not None and len(rs.rib) else None
+            done = (renderer.render(raw, rib.v4, rib.v6) if rib is not None
+                    else renderer.render(raw, None, None))  # fmt: skip
+            if done is not None:  # else a message the compiled core leaves to Python
+                outputs, src_hits, dst_hits = done
+                return self._write(router, outputs, src_hits, dst_hits,
+                                   len(outputs) if rib is not None else 0, timestamp)  # fmt: skip
         try:
             message = orjson.loads(raw)
             records = message["records"]
@@ -302,12 +319,26 @@ class Enricher:
             outputs, src_hits, dst_hits, enriched = enrich_by_rd(
                 records, rs, self.rd_map, self.flow_fmt, bad
             )
+        return self._write(router, outputs, src_hits, dst_hits, enriched, timestamp)
+
+    def _write(
+        self,
+        router: str,
+        outputs: list[bytes],
+        src_hits: int,
+        dst_hits: int,
+        enriched: int,
+        timestamp: int | None,
+    ) -> int:
+        """Produce a message's enriched records and count them; returns how many."""
         if not outputs:
             return 0
         topic, out = self.config.topics.enriched, self._out
         kafka_key = router.encode()
         if self.config.batch:
             out.produce(topic, value=b"\n".join(outputs), key=kafka_key, timestamp=timestamp)
+        elif self._produce_many is not None:
+            self._produce_many(topic, outputs, kafka_key, timestamp)
         else:
             for value in outputs:
                 out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)

@@ -26,8 +26,11 @@ from ribflow.rib.table import RouterRib, pick_path, pick_route
 RD = "mpls_vpn_rd"  # a flow record's L3VPN route distinguisher (pmacct's text form)
 RD_ORIGIN = "mpls_vpn_rd_origin"  # where it came from: "flow" (the record's own) or "map"
 
-# What a malformed record raises while being parsed, matched or rendered.
-RECORD_ERRORS = (KeyError, TypeError, ValueError, OSError, AttributeError, IndexError)
+# What a malformed record raises while being parsed, matched or rendered (OverflowError: a
+# routed IPv6 source with an IPv4 destination, whose network does not fit the record's family).
+RECORD_ERRORS = (
+    KeyError, TypeError, ValueError, OSError, AttributeError, IndexError, OverflowError,
+)  # fmt: skip
 
 _inet_pton = socket.inet_pton
 _from_bytes = int.from_bytes

@@ -19,6 +19,7 @@ import orjson
 from ribflow.enrich.pmacct_extra import BASE_KEYS, BASE_LEN, extras, extras_json, has_extras
 from ribflow.protocols import PROTO_TEXT
 from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.lpm import COMPILED, pure_forced
 from ribflow.rib.prefix import AFI_IP, format_address
 
 
@@ -62,10 +63,11 @@ def _joined(text: str, as_array: bool) -> Any:
 class Timestamps:
     """Formats epoch-ms times the way the options ask, caching the per-second strftime."""
 
-    __slots__ = ("_cache", "_epoch", "_usec", "by_ms")
+    __slots__ = ("_cache", "_epoch", "_usec", "by_ms", "since_epoch", "usec")
 
     def __init__(self, since_epoch: bool, usec: bool) -> None:
         self._epoch, self._usec = since_epoch, usec
+        self.since_epoch, self.usec = since_epoch, usec
         self._cache: dict[int, str] = {}  # second -> text
         # ms -> text: the records of a batch share their times (read directly by the hot path)
         self.by_ms: dict[int | None, str] = {}
@@ -194,6 +196,18 @@ class FlowFormatter:
         cached = (self._token, values, _parts(_encoded(values)))
         attrs.fmt_cache = cached
         return cached
+
+    def compiled_renderer(self) -> Any | None:
+        """The compiled core's renderer of whole ``flows`` messages with this formatter's
+        options and per-set fragments (``ribflow_lpm.FlowRenderer``), or None: no compiled
+        core, the pure-Python tables forced (``RIBFLOW_PURE_LPM``), or a ``fields`` selection."""
+        if self._fields is not None or COMPILED is None or pure_forced():
+            return None
+        ts = self.timestamp
+        return COMPILED.FlowRenderer(
+            self._token, self._cached, RouteAttrs, self._no_route_parts, self._tail,
+            list(PROTO_TEXT), ts.since_epoch, ts.usec,
+        )  # fmt: skip
 
     def attr_values(self, attrs: RouteAttrs) -> tuple[Any, ...]:
         """(as, comms, ecomms, lcomms, as_path, local_pref, med, peer_as), cached per set."""

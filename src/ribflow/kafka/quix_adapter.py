@@ -125,6 +125,26 @@ class ProducerOutput:
             self._since_poll = 0
             raw.poll(0)
 
+    def produce_many(
+        self, topic: str, values: list[bytes], key: bytes | None, timestamp: int | None
+    ) -> None:
+        """:meth:`produce` of every value with the same key and time (one flows message's
+        enriched records: the per-record cost is librdkafka's call only)."""
+        internal = self._internal
+        internal._raise_for_error()
+        raw = internal._producer._producer
+        produce, on_delivery = raw.produce, internal._on_delivery
+        ts = 0 if timestamp is None else timestamp  # 0: librdkafka stamps the current time
+        for value in values:
+            try:
+                produce(topic, value, key, timestamp=ts, on_delivery=on_delivery)
+            except BufferError:
+                self.produce(topic, value, key, timestamp)  # waits for room, as produce does
+        self._since_poll += len(values)
+        if self._since_poll >= _POLL_EVERY:
+            self._since_poll = 0
+            raw.poll(0)
+
 
 _POLL_EVERY = 64
 _BUFFER_RETRIES = 3
