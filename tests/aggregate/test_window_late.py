@@ -151,9 +151,9 @@ def test_backlog_of_uneven_input_partitions_is_not_late(
 def test_plain_quix_partition_window_loses_a_flow_for_a_flushed_window(
     kafka_broker: str, topic_factory: TopicFactory, tmp_path: Path
 ) -> None:
-    """Why AggregationWindow gates lateness itself: with a grace period, Quix 3.28's partition
-    closing accepts a flow for a window it already flushed and never writes it (nor calls
-    on_late). If this test fails, Quix has fixed it and the gate could go."""
+    """Why the aggregator keeps its own windows and late gate: with a grace period, Quix
+    3.28's partition closing accepts a flow for a window it already flushed and never writes
+    it (nor calls on_late). If this test fails, Quix has fixed it."""
     topic = topic_factory("quix-late")
     t0 = recent_base() * 1000  # times below are ms after t0 (a window boundary)
     produce(kafka_broker, topic, [

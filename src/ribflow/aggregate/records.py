@@ -28,11 +28,13 @@ from typing import Any, Literal
 import orjson
 
 from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.keys import FastKey, Key, freeze
 from ribflow.aggregate.primitives import Kind, Primitive
 from ribflow.aggregate.timebins import TimeBins
 
 __all__ = [
     "TIME_SOURCES",
+    "Entry",
     "Row",
     "RowBuilder",
     "TimeSource",
@@ -51,6 +53,8 @@ TIME_SOURCES: dict[str, str | None] = {
 
 #: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
 Row = list[Any]
+#: (key, ts_ms, flows, packets, bytes): what the aggregator adds up
+Entry = tuple[Key, int, int, int, int]
 
 _PROTO_NAMES = {0: "ip", 1: "icmp", 2: "igmp", 4: "ipip", 6: "tcp", 17: "udp", 41: "ipv6",
                 47: "gre", 50: "esp", 51: "ah", 58: "ipv6-icmp", 89: "ospf", 103: "pim",
@@ -258,9 +262,11 @@ class RowBuilder:
              _FAST_TYPES.get(p.kind), p.name == "sampling_rate")
             for p in primitives
         ]  # fmt: skip
+        self._fast = FastKey(primitives)
 
-    def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
-        """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
+    def entry(self, record: dict[str, Any], kafka_ts_ms: int) -> Entry:
+        """``(key, ts_ms, flows, packets, bytes)`` of one record, the key a hashable tuple of
+        the primitives' values in pmacct's order; raises :class:`BadRecord`."""
         packets = record.get("packets")
         if type(packets) is not int or packets < 0:
             packets = _counter(record, "packets")
@@ -281,7 +287,9 @@ class RowBuilder:
                 packets *= rate_n
                 bytes_ *= rate_n
                 scaled = True
-        values = self._values(record, scaled)
+        key = self._fast.key(record, scaled)
+        if key is None:
+            key = freeze(self._values(record, scaled))
         ts_ms = kafka_ts_ms
         if self.time_key is not None:
             stamp = record.get(self.time_key)
@@ -289,8 +297,12 @@ class RowBuilder:
                 ts_ms = parse_time_ms(stamp)
         if ts_ms < 0:
             raise BadRecord("bad_time", f"{self.time_key}={ts_ms}")
-        key = orjson.dumps(values).decode()
-        return [key, ts_ms, flows, packets, bytes_]
+        return key, ts_ms, flows, packets, bytes_
+
+    def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
+        """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
+        key, ts_ms, flows, packets, bytes_ = self.entry(record, kafka_ts_ms)
+        return [orjson.dumps(key).decode(), ts_ms, flows, packets, bytes_]
 
     def _values(self, record: dict[str, Any], scaled: bool) -> list[Any]:
         """The key's values in pmacct's order: absent -> default, else normalised."""
