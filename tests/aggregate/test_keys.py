@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ribflow.aggregate import REGISTRY, RowBuilder, TimeBins, parse_aggregate
-from ribflow.aggregate.keys import FastKey, freeze
+from ribflow.aggregate.keys import FastKey
 from ribflow.aggregate.settings import SEED_AGGREGATE
 
 BINS = TimeBins.from_pmacct(60, None, 0)
@@ -28,7 +28,7 @@ VALUES: dict[str, list[Any]] = {
 
 def reference(builder: RowBuilder, record: dict[str, Any], scaled: bool) -> Any:
     try:
-        return freeze(builder._values(record, scaled))
+        return builder._values(record, scaled)
     except Exception as exc:  # the fast path must then hand over (None), never guess
         return type(exc)
 
@@ -53,7 +53,7 @@ def test_fast_key_equals_the_reference_or_hands_over(spec: str) -> None:
             want = reference(builder, record, scaled)
             if got is not None:
                 taken += 1
-                assert got == want, record
+                assert list(got) == want, record
                 assert [type(v) for v in got] == [type(v) for v in want], record
     assert taken > 1000  # the fast path is the common one
 
@@ -64,6 +64,5 @@ def test_entry_and_row_share_the_key() -> None:
     rec = {"ip_src": "10.0.0.1", "as_path": [3356, 174], "comms": "65001:1", "packets": 2,
            "bytes": 100, "timestamp_arrival": "2024-05-01 10:00:00"}  # fmt: skip
     key, ts, flows, packets, bytes_ = builder.entry(rec, 0)
-    assert key == ("65001:1", (3356, 174), "10.0.0.1")  # hashable: the list became a tuple
-    assert builder.row(rec, 0) == ['["65001:1",[3356,174],"10.0.0.1"]', ts, flows, packets,
-                                   bytes_]  # fmt: skip
+    assert key == '["65001:1",[3356,174],"10.0.0.1"]'  # the JSON array, in pmacct's order
+    assert builder.row(rec, 0) == [key, ts, flows, packets, bytes_]

@@ -1,13 +1,17 @@
-"""The aggregation key of a record as a tuple, without a Python loop in the common case.
+"""The aggregation key of a record, without a Python loop in the common case.
 
-The key is the tuple of the chosen primitives' values in pmacct's order (records.py says how a
-value is normalised and what an absent one defaults to). :class:`FastKey` takes them in one C
-call (``map(record.get, keys, defaults)``) and checks them in two more (their types, and the
-sign of the integers): when every value is of the type it is written in once normalised (int
-not negative, str, a protocol name, a tcp_flags decimal without leading zeros), the tuple is
-the key as it is. Otherwise it returns None and the caller normalises value by value (the
-reference path, :meth:`RowBuilder._values`); both give the same key (tests/aggregate/
-test_keys.py).
+The key is the JSON array (text) of the chosen primitives' values in pmacct's order (records.py
+says how a value is normalised and what an absent one defaults to): hashable, the Kafka key of
+the output once encoded, and compact in memory: one str of ~300 bytes for the seed's list,
+where a tuple of its 20 values holds ~1 KB of Python objects. (Not orjson's bytes as they come:
+each keeps orjson's ~4 KB output buffer; ``.decode()`` makes an exact-size copy.)
+
+:class:`FastKey` takes the values in one C call (``map(record.get, keys, defaults)``) and
+checks them in two more (their types, and the sign of the integers): when every value is of the
+type it is written in once normalised (int not negative, str, a protocol name, a tcp_flags
+decimal without leading zeros), the tuple is the values as they are. Otherwise it returns None
+and the caller normalises value by value (the reference path, :meth:`RowBuilder._values`);
+both give the same values (tests/aggregate/test_keys.py).
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from typing import Any
 
 from ribflow.aggregate.primitives import Kind, Primitive
 
-__all__ = ["FastKey", "Key", "freeze"]
+__all__ = ["FastKey", "Key"]
 
-#: An aggregation key: the primitives' values, lists (AS paths as arrays) made tuples.
-Key = tuple[Any, ...]
+#: An aggregation key: the JSON array of the primitives' values (orjson.dumps, decoded).
+Key = str
 
 #: The type a value of each kind has when it is already normal.
 _NORMAL_TYPE: dict[Kind, type] = {
@@ -33,13 +37,8 @@ _NORMAL_TYPE: dict[Kind, type] = {
 }
 
 
-def freeze(values: list[Any]) -> Key:
-    """The key of a list of normalised values (inner lists become tuples: hashable)."""
-    return tuple(tuple(v) if type(v) is list else v for v in values)
-
-
 class FastKey:
-    """The key of a record when its values need no normalisation; None otherwise."""
+    """The key's values of a record when they need no normalisation; None otherwise."""
 
     def __init__(self, primitives: tuple[Primitive, ...]) -> None:
         self._keys = tuple(p.source_keys[0] for p in primitives)
@@ -52,7 +51,7 @@ class FastKey:
         self._protos = _getter([i for i, p in enumerate(primitives) if p.kind == "proto"])
         self._has_rate = any(p.name == "sampling_rate" for p in primitives)
 
-    def key(self, record: dict[str, Any], scaled: bool) -> Key | None:
+    def key(self, record: dict[str, Any], scaled: bool) -> tuple[Any, ...] | None:
         if not self._usable or (scaled and self._has_rate):
             return None  # sampling_rate is written as 1 once the counters are scaled
         values = tuple(map(record.get, self._keys, self._defaults))

@@ -64,7 +64,7 @@ class Letters:
             f"window [{start}, {start + self.bins.window_ms}) already written; windows written "
             f"up to {flushed} ms; grace {grace} ms"
         )
-        row = {"key": orjson.dumps(key).decode(), "ts_ms": ts_ms, "flows": flows,
+        row = {"key": key, "ts_ms": ts_ms, "flows": flows,
                "packets": packets, "bytes": bytes_, "input_partition": partition}  # fmt: skip
         self.late_letters.send(orjson.dumps(row), "late", source_topic=self.source, detail=detail)
         self.producer.poll(0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -47,13 +47,8 @@ class PurgeWriter:
         self._clock = clock
 
     def record(self, key: str, window_start_ms: int, counters: list[int]) -> dict[str, Any]:
-        """The purge record of one closed window (``key`` as built by RowBuilder.row)."""
-        return self.record_of(orjson.loads(key), window_start_ms, counters)
-
-    def record_of(
-        self, values: Sequence[Any], window_start_ms: int, counters: list[int]
-    ) -> dict[str, Any]:
-        """The purge record of one closed window (``values``: the key, RowBuilder.entry's)."""
+        """The purge record of one closed window (``key`` as built by RowBuilder)."""
+        values = orjson.loads(key)
         out: dict[str, Any] = {"event_type": "purge"}
         out.update(zip(self.output_keys, values, strict=True))
         out["stamp_inserted"] = format_stamp(
@@ -67,9 +62,6 @@ class PurgeWriter:
     def purge(self, key: str, window_start_ms: int, counters: list[int]) -> bytes:
         return orjson.dumps(self.record(key, window_start_ms, counters))
 
-    def purge_of(self, values: Sequence[Any], window_start_ms: int, counters: list[int]) -> bytes:
-        return orjson.dumps(self.record_of(values, window_start_ms, counters))
-
     def flush(
         self,
         closed: Iterable[tuple[int, dict[Key, list[int]]]],
@@ -81,7 +73,7 @@ class PurgeWriter:
         or, when ``per_message`` > 1, up to that many newline-separated records per message
         without a key (kafka_multi_values); between purge_init and purge_close if ``markers``."""
         out: list[tuple[bytes | None, bytes]] = []
-        purge = self.purge_of
+        purge = self.purge
         entries = 0
         if per_message > 1:
             lines: list[bytes] = []
@@ -96,9 +88,8 @@ class PurgeWriter:
                 out.append((None, b"\n".join(lines)))
                 entries += len(lines)
         else:
-            dumps = orjson.dumps
             for start, sums_by_key in closed:
-                out += [(dumps(key), purge(key, start, sums)) for key, sums in sums_by_key.items()]
+                out += [(k.encode(), purge(k, start, sums)) for k, sums in sums_by_key.items()]
             entries = len(out)
         if markers:
             out = [(None, self.purge_init()), *out, (None, self.purge_close(entries))]

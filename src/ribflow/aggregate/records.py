@@ -28,7 +28,7 @@ from typing import Any, Literal
 import orjson
 
 from ribflow.aggregate.errors import BadRecord
-from ribflow.aggregate.keys import FastKey, Key, freeze
+from ribflow.aggregate.keys import FastKey, Key
 from ribflow.aggregate.primitives import Kind, Primitive
 from ribflow.aggregate.timebins import TimeBins
 
@@ -265,8 +265,8 @@ class RowBuilder:
         self._fast = FastKey(primitives)
 
     def entry(self, record: dict[str, Any], kafka_ts_ms: int) -> Entry:
-        """``(key, ts_ms, flows, packets, bytes)`` of one record, the key a hashable tuple of
-        the primitives' values in pmacct's order; raises :class:`BadRecord`."""
+        """``(key, ts_ms, flows, packets, bytes)`` of one record, the key the JSON array of
+        the primitives' values in pmacct's order (text); raises :class:`BadRecord`."""
         packets = record.get("packets")
         if type(packets) is not int or packets < 0:
             packets = _counter(record, "packets")
@@ -287,9 +287,8 @@ class RowBuilder:
                 packets *= rate_n
                 bytes_ *= rate_n
                 scaled = True
-        key = self._fast.key(record, scaled)
-        if key is None:
-            key = freeze(self._values(record, scaled))
+        values = self._fast.key(record, scaled)
+        key = orjson.dumps(self._values(record, scaled) if values is None else values).decode()
         ts_ms = kafka_ts_ms
         if self.time_key is not None:
             stamp = record.get(self.time_key)
@@ -302,7 +301,7 @@ class RowBuilder:
     def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
         """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
         key, ts_ms, flows, packets, bytes_ = self.entry(record, kafka_ts_ms)
-        return [orjson.dumps(key).decode(), ts_ms, flows, packets, bytes_]
+        return [key, ts_ms, flows, packets, bytes_]
 
     def _values(self, record: dict[str, Any], scaled: bool) -> list[Any]:
         """The key's values in pmacct's order: absent -> default, else normalised."""

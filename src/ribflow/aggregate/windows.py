@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from orjson import Fragment
 
-from ribflow.aggregate.keys import Key, freeze
+from ribflow.aggregate.keys import Key
 
 __all__ = ["CHUNK_ROWS", "MARK_KEY", "PartitionWindows", "Sums"]
 
@@ -93,7 +94,7 @@ class PartitionWindows:
     def snapshot(self) -> Iterator[tuple[bytes, bytes]]:
         """(state key, value) of the changes since the last snapshot; clears them."""
         for start, changed in self.changed.items():
-            rows = [[k, s[0], s[1], s[2]] for k, s in changed.items()]
+            rows = [[Fragment(k), s[0], s[1], s[2]] for k, s in changed.items()]
             for i in range(0, len(rows), CHUNK_ROWS):
                 self._seq += 1
                 key = f"w{start}/{self._run}/{self._seq}".encode()
@@ -125,6 +126,6 @@ class PartitionWindows:
                 continue  # written already (its deletion did not reach the topic): skip
             window = out.open.setdefault(start, {})
             for k, flows, packets, bytes_ in chunk["rows"]:
-                window[freeze(k)] = [flows, packets, bytes_]
+                window[orjson.dumps(k).decode()] = [flows, packets, bytes_]
             out.chunks.setdefault(start, []).append(key)
         return out
