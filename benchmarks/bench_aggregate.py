@@ -21,10 +21,11 @@ offsets of the output), peak RSS (VmHWM), on-disk state at the end. The reductio
 (key, window) pairs the dataset leaves open at the end (the state that remains), from which the
 state bytes per open window are derived.
 
-Cases: pass-through (consume + produce the same bytes: one Kafka hop), the seed's aggregate
-list, a coarse BGP list, the coarse list on NDJSON batches of 25 records per message (the
-enricher's batching option), and the coarse list on a 1-partition copy (Quix then re-keys in
-place: no repartition hop; same process, so the difference is the repartition topic's cost).
+Cases: pass-through (a Quix app consuming and producing the same bytes: one Kafka hop), the
+seed's aggregate list, a coarse BGP list, the coarse list on NDJSON batches of 25 records per
+message (the enricher's batching option), and the coarse list on a 1-partition copy (all
+windows in one partition). "state MB" is the local state directory (the aggregator keeps none:
+its state is in Kafka).
 
 Reference for the records per CPU-second (case `nfacctd`): nfacctd with the seed's `aggregate:`
 line (print plugin, refresh = the window), fed the synthetic flows as NetFlow v9 over loopback

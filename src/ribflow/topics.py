@@ -100,6 +100,14 @@ def checkpoint_spec(
     return TopicSpec(name, partitions, config, settings.replication_factor)
 
 
+def aggregator_state_spec(settings: AppSettings, name: str, partitions: int) -> TopicSpec:
+    """The aggregator's state topic (ribflow.aggregate.state): compacted, co-partitioned with
+    flows-enriched; a snapshot message holds up to a thousand windows' sums."""
+    config = dict(COMPACTED)
+    config["max.message.bytes"] = str(CHECKPOINT_MAX_MESSAGE_BYTES)
+    return TopicSpec(name, partitions, config, settings.replication_factor)
+
+
 def replay_output_spec(name: str, partitions: int, replication: int) -> TopicSpec:
     """A replay's output topic, co-partitioned with the inputs; no retention of its own: the
     replayed flows carry old timestamps, which flows-enriched's day would delete at once."""

@@ -283,6 +283,56 @@ def expected_sums(
     return dict(out)
 
 
+def partial_records(
+    per_partition: Iterable[list[dict[str, Any]]],
+    keys: list[tuple[str, Any]],
+    bin_s: int,
+    time_key: str = "timestamp_arrival",
+) -> int:
+    """How many more records than (key, bin) slots the aggregator writes when each input
+    partition sums its own records (no repartition): a slot whose records are in n input
+    partitions comes out n times, as partial sums."""
+    seen: dict[tuple[tuple[Any, ...], str], int] = defaultdict(int)
+    for records in per_partition:
+        for slot in expected_sums(records, keys, bin_s, time_key):
+            seen[slot] += 1
+    return sum(n - 1 for n in seen.values())
+
+
+def records_by_partition(broker: str, topic: str) -> dict[int, list[dict[str, Any]]]:
+    """The records (JSON objects with packets and bytes, one per line) of each partition of
+    ``topic``, read back from Kafka: where the producer's partitioner put them."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": f"by-part-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})  # fmt: skip
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {}
+        for p in parts:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        deadline = time.monotonic() + 60
+        while ends and time.monotonic() < deadline:
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                for line in msg.value().split(b"\n"):
+                    try:
+                        rec = orjson.loads(line)
+                    except orjson.JSONDecodeError:
+                        continue
+                    if isinstance(rec, dict) and "packets" in rec and "bytes" in rec:
+                        out[msg.partition()].append(rec)
+                if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                    ends.pop(msg.partition(), None)
+        assert not ends, f"{topic} not read to its end: {ends}"
+    finally:
+        consumer.close()
+    return dict(out)
+
+
 def output_sums(records: Iterable[dict[str, Any]], keys: list[str]) -> tuple[Sums, int]:
     """Sum purge records by (their primitive values, stamp_inserted); also count duplicates."""
     out: Sums = defaultdict(lambda: [0, 0, 0])

@@ -2,11 +2,11 @@
 several windows is sent, and the aggregator is started again with the idle flush on. Every
 window's sums equal what was sent (a plain group-by of the input) and nothing is late.
 
-The backlog is built so that one window partition gets no row for seconds of wall time while
-the other one's rows are read: the flows of one host (LIGHT, which Kafka's partitioner puts on
-repartition partition 1) frame tens of thousands of flows of other hosts (HEAVY, partition 0)
-inside window 0. A wall-clock rule ("no row for IDLE_FLUSH seconds") would write LIGHT's
-window 0 while its last flow is still queued in Kafka, and that flow would come in late.
+The backlog is built so that a host gets no flow for seconds of wall time while other flows
+are read: the flows of one host (LIGHT) frame tens of thousands of flows of other hosts (HEAVY)
+inside window 0 (hosts chosen on two different partitions of a by-key repartition, as an
+earlier design had it). A wall-clock rule ("no flow for IDLE_FLUSH seconds") would write
+LIGHT's window 0 while its last flow is still queued in Kafka, and that flow would come late.
 """
 
 from __future__ import annotations

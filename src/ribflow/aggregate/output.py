@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
+from ribflow.aggregate.keys import Key
 from ribflow.aggregate.primitives import Primitive
 from ribflow.aggregate.timebins import TimeBins, format_stamp
 
@@ -60,6 +61,39 @@ class PurgeWriter:
 
     def purge(self, key: str, window_start_ms: int, counters: list[int]) -> bytes:
         return orjson.dumps(self.record(key, window_start_ms, counters))
+
+    def flush(
+        self,
+        closed: Iterable[tuple[int, dict[Key, list[int]]]],
+        markers: bool = False,
+        per_message: int = 0,
+    ) -> tuple[list[tuple[bytes | None, bytes]], int]:
+        """The (key, value) messages of one flush (windows closed together), and how many
+        records they hold. One record per message keyed by the aggregation key (JSON array),
+        or, when ``per_message`` > 1, up to that many newline-separated records per message
+        without a key (kafka_multi_values); between purge_init and purge_close if ``markers``."""
+        out: list[tuple[bytes | None, bytes]] = []
+        purge = self.purge
+        entries = 0
+        if per_message > 1:
+            lines: list[bytes] = []
+            for start, sums_by_key in closed:
+                for key, sums in sums_by_key.items():
+                    lines.append(purge(key, start, sums))
+                    if len(lines) == per_message:
+                        out.append((None, b"\n".join(lines)))
+                        entries += len(lines)
+                        lines = []
+            if lines:
+                out.append((None, b"\n".join(lines)))
+                entries += len(lines)
+        else:
+            for start, sums_by_key in closed:
+                out += [(k.encode(), purge(k, start, sums)) for k, sums in sums_by_key.items()]
+            entries = len(out)
+        if markers:
+            out = [(None, self.purge_init()), *out, (None, self.purge_close(entries))]
+        return out, entries
 
     def purge_init(self) -> bytes:
         return orjson.dumps({"event_type": "purge_init", "writer_id": self.writer_id})

@@ -28,12 +28,14 @@ from typing import Any, Literal
 import orjson
 
 from ribflow.aggregate.errors import BadRecord
+from ribflow.aggregate.keys import FastKey, Key
 from ribflow.aggregate.primitives import Kind, Primitive
 from ribflow.aggregate.timebins import TimeBins
 from ribflow.protocols import PROTO_TEXT
 
 __all__ = [
     "TIME_SOURCES",
+    "Entry",
     "Row",
     "RowBuilder",
     "TimeSource",
@@ -52,6 +54,8 @@ TIME_SOURCES: dict[str, str | None] = {
 
 #: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
 Row = list[Any]
+#: (key, ts_ms, flows, packets, bytes): what the aggregator adds up
+Entry = tuple[Key, int, int, int, int]
 
 
 
@@ -256,9 +260,11 @@ class RowBuilder:
              _FAST_TYPES.get(p.kind), p.name == "sampling_rate")
             for p in primitives
         ]  # fmt: skip
+        self._fast = FastKey(primitives)
 
-    def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
-        """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
+    def entry(self, record: dict[str, Any], kafka_ts_ms: int) -> Entry:
+        """``(key, ts_ms, flows, packets, bytes)`` of one record, the key the JSON array of
+        the primitives' values in pmacct's order (text); raises :class:`BadRecord`."""
         packets = record.get("packets")
         if type(packets) is not int or packets < 0:
             packets = _counter(record, "packets")
@@ -279,7 +285,8 @@ class RowBuilder:
                 packets *= rate_n
                 bytes_ *= rate_n
                 scaled = True
-        values = self._values(record, scaled)
+        values = self._fast.key(record, scaled)
+        key = orjson.dumps(self._values(record, scaled) if values is None else values).decode()
         ts_ms = kafka_ts_ms
         if self.time_key is not None:
             stamp = record.get(self.time_key)
@@ -287,7 +294,11 @@ class RowBuilder:
                 ts_ms = parse_time_ms(stamp)
         if ts_ms < 0:
             raise BadRecord("bad_time", f"{self.time_key}={ts_ms}")
-        key = orjson.dumps(values).decode()
+        return key, ts_ms, flows, packets, bytes_
+
+    def row(self, record: dict[str, Any], kafka_ts_ms: int) -> Row:
+        """The row of one record; raises :class:`BadRecord` when it breaks the contract."""
+        key, ts_ms, flows, packets, bytes_ = self.entry(record, kafka_ts_ms)
         return [key, ts_ms, flows, packets, bytes_]
 
     def _values(self, record: dict[str, Any], scaled: bool) -> list[Any]:
