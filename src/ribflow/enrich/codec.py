@@ -3,14 +3,17 @@
 State is keyed by the message key (the router key); under it:
 
 * ``b"m"`` -> the router's metadata (JSON of :class:`~ribflow.rib.apply.RouterMeta`);
+* ``b"j" + counter`` -> a journal record of many paths (:mod:`ribflow.enrich.journal`), the
+  layout written now; the per-path keys below are the previous release's, still read on a
+  rebuild and replaced by a compacted journal on the router's next message:
 * ``b"r" + afi + length + network + path_id`` (11 bytes for IPv4, 23 for IPv6) -> the
   canonical JSON of the route's attribute set (:attr:`RouteAttrs.key`);
 * ``b"v" + len(rd) + rd + <the route key above>`` -> the same, for a route in the table of an
   L3VPN route distinguisher (``rd`` in pmacct's text form, ASCII).
 
-Values start with ``{``, never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan of the
-store can always tell them apart. Route keys are fixed-size so a scan can parse them without
-a separator.
+Values start with ``{`` (or ``J``), never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan
+of the store can always tell them apart. Route keys are fixed-size so a scan can parse them
+without a separator.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ partition. This module therefore
 * scans a store partition's default column family (``StorePartition.iter_items``) and splits
   each raw key into the message-key prefix and the enricher's own key, stripping the 8-byte
   TTL stamp if the store is in Quix's TTL mode (the enricher never writes TTLs, and its values
-  start with ``{`` so a stamp is unambiguous),
+  start with ``{`` or ``J`` so a stamp is unambiguous),
 * reads an input partition's committed offset and high watermark through Quix's consumer
   (``Application._consumer``), and defers or precedes checkpoints by wrapping
   ``ProcessingContext.commit_checkpoint`` (the start-up hold, :mod:`ribflow.enrich.hold`),
