@@ -74,6 +74,19 @@ class RecordWriter:
             self._v6.append(_E6.pack(length, network.to_bytes(16, "big"), path_id))
         self.entries += 1
 
+    def add_many(self, rd: str, attrs: bytes, paths: list[tuple[int, int, int, int]]) -> None:
+        """Paths ``(afi, network, length, path_id)`` set to ``attrs`` in the table of ``rd``."""
+        if attrs != self._attrs or rd != self._rd:
+            self._close()
+            self._rd, self._attrs = rd, attrs
+        v4, v6, pack4, pack6 = self._v4, self._v6, _E4.pack, _E6.pack
+        for afi, network, length, path_id in paths:
+            if afi == AFI_IP:
+                v4.append(pack4(length, network, path_id))
+            else:
+                v6.append(pack6(length, network.to_bytes(16, "big"), path_id))
+        self.entries += len(paths)
+
     def _close(self) -> None:
         if self._v4 or self._v6:
             rd = self._rd.encode("ascii")

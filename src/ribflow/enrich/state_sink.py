@@ -12,10 +12,11 @@ from typing import Protocol
 
 import orjson
 
-from ribflow.enrich.codec import META_KEY, table_key, table_record
+from ribflow.enrich.codec import META_KEY, table_key, table_records
 from ribflow.enrich.journal import Journal, RecordWriter, journal_key, snapshot
 from ribflow.rib.apply import RouterState
-from ribflow.rib.table import Route
+from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.events import Nlri
 
 
 class Output(Protocol):
@@ -52,17 +53,17 @@ class StateSink:
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
         self._writer = RecordWriter()
 
-    def route_set(self, router: RouterState, route: Route) -> None:
-        self._writer.add(
-            route.rd, route.attrs.key, route.afi, route.network, route.length, route.path_id
-        )
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
+        self._writer.add_many(rd, attrs.key, paths)
         if self._table:
             if self._json is None:
                 self._json = (orjson.dumps(self._router), orjson.dumps(router.meta.peer))
-            table_key, value = table_record(*self._json, self._router, route, self._time_ms)
-            self._out.produce(
-                self._table, value=value, key=table_key, timestamp=self._time_ms or None
-            )
+            topic, produce, ts = self._table, self._out.produce, self._time_ms or None
+            records = table_records(*self._json, self._router, rd, attrs.key, paths, self._time_ms)
+            for key, value in records:
+                produce(topic, value=value, key=key, timestamp=ts)
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
