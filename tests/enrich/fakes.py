@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
+from ribflow.enrich.journal import parse_journal_key, read_record
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.mrt.tables import read_rib
 
@@ -80,6 +81,23 @@ class Harness:
             prefix, _, key = raw_key.partition(b"|")
             items.append((prefix, key, self.store[raw_key]))
         return items
+
+    def stored_routes(self, router: str) -> dict[tuple[str, int, int, int, int], bytes]:
+        """The router's paths as its journal records in the store say, replayed in key order:
+        ``(rd, afi, network, length, path_id) -> attribute-set key``."""
+        routes: dict[tuple[str, int, int, int, int], bytes] = {}
+        prefix = router.encode() + b"|"
+        for raw_key in sorted(k for k in self.store if k.startswith(prefix)):
+            if parse_journal_key(raw_key[len(prefix) :]) is None:
+                continue
+            for rd, attrs, afi, entries in read_record(self.store[raw_key]):
+                for length, net, pid in entries:
+                    network = net if isinstance(net, int) else int.from_bytes(net, "big")
+                    if attrs:
+                        routes[(rd, afi, network, length, pid)] = attrs
+                    else:
+                        routes.pop((rd, afi, network, length, pid), None)
+        return routes
 
 
 def inject_routes_updates() -> list[tuple[str, str, dict[str, Any]]]:

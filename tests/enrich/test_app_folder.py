@@ -63,6 +63,17 @@ def test_transactional_id_is_stable_per_state_dir(tmp_path: Path) -> None:
     assert a.resolved_transactional_id() != b.resolved_transactional_id()
 
 
+def test_group_instance_id_is_stable_per_state_dir_and_can_be_off(tmp_path: Path) -> None:
+    a = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "a")})
+    b = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "b")})
+    again = EnricherSettings(**{"Quix__State__Dir": str(tmp_path / "a")})
+    assert a.resolved_group_instance_id() == again.resolved_group_instance_id()
+    assert a.resolved_group_instance_id() != b.resolved_group_instance_id()
+    fixed = EnricherSettings(GROUP_INSTANCE_ID="enricher-7")
+    assert fixed.resolved_group_instance_id() == "enricher-7"
+    assert EnricherSettings(GROUP_INSTANCE_ID="off").resolved_group_instance_id() is None
+
+
 def test_read_ahead_and_session_settings_reach_the_consumer(tmp_path: Path) -> None:
     from ribflow.enrich.pipeline import consumer_config
 
@@ -73,4 +84,5 @@ def test_read_ahead_and_session_settings_reach_the_consumer(tmp_path: Path) -> N
         "queued.min.messages": 1234,
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 1500,
+        "group.instance.id": settings.resolved_group_instance_id(),
     }

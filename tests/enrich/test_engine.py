@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from ribflow.enrich.codec import META_KEY, parse_route_key, route_key
+from ribflow.enrich.codec import META_KEY
 from ribflow.rib import AFI_IP
 from ribflow.schemas import validate
 from tests.enrich.fakes import Harness
@@ -37,11 +37,13 @@ def _flows() -> list[dict[str, object]]:
 def test_state_mirrors_the_rib() -> None:
     h = Harness()
     _feed(h)
-    keys = {k.partition(b"|")[2] for k in h.store if k.startswith(R1.encode() + b"|")}
-    routes = {parse_route_key(k) for k in keys if k != META_KEY}
-    assert (AFI_IP, 10 << 24, 8, 0) in routes
-    assert (AFI_IP, (192 << 24) | (2 << 8), 24, 2) in routes
+    routes = h.stored_routes(R1)
+    assert ("", AFI_IP, 10 << 24, 8, 0) in routes
+    assert ("", AFI_IP, (192 << 24) | (2 << 8), 24, 2) in routes
     assert len(routes) == len(h.enricher.routers[R1].rib) == 6
+    rib = h.enricher.routers[R1].rib
+    assert all(routes[("", r.afi, r.network, r.length, r.path_id)] == r.attrs.key
+               for r in rib.routes())  # fmt: skip
     meta = orjson.loads(h.store[R1.encode() + b"|" + META_KEY])
     assert meta["seq"] == 6 and meta["session"] == "up"
     # bgp-rib: one record per change, schema-valid, keyed router|prefix|path-id
@@ -59,7 +61,7 @@ def test_withdraw_and_flush_delete_state_and_write_tombstones() -> None:
     s = Stream(R1)
     h.bgp(R1, s.update(["10.0.0.0/8", "11.0.0.0/8"], attrs=attrs(1)))
     h.bgp(R1, s.update(withdraw=["10.0.0.0/8"]))
-    assert R1.encode() + b"|" + route_key(AFI_IP, 10 << 24, 8, 0) not in h.store
+    assert list(h.stored_routes(R1)) == [("", AFI_IP, 11 << 24, 8, 0)]
     h.bgp(R1, s.session("down"))
     assert [k for k in h.store if k != R1.encode() + b"|" + META_KEY] == []
     tombstones = [k for k, v in h.out.messages["bgp-rib"] if v is None]

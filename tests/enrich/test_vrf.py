@@ -145,7 +145,7 @@ def test_vrf_routes_persist_restore_and_tombstone_by_rd() -> None:
     feed(h)
     key = vrf_route_key(RD_A, AFI_IP, (10 << 24) | (2 << 16), 24, 0)
     assert parse_vrf_route_key(key) == (RD_A, (AFI_IP, (10 << 24) | (2 << 16), 24, 0))
-    assert R1.encode() + b"|" + key in h.store
+    assert (RD_A, AFI_IP, (10 << 24) | (2 << 16), 24, 0) in h.stored_routes(R1)
     table = {k: v for k, v in h.out.messages["bgp-rib"]}
     rib_key = f"{R1}|10.2.0.0/24|0|{RD_A}".encode()
     value = h.out.values("bgp-rib")

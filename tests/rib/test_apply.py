@@ -12,7 +12,6 @@ from ribflow.rib import (
     AFI_IP6,
     AttrPool,
     BadEvent,
-    Route,
     RouterMeta,
     RouterRib,
     RouterState,
@@ -22,6 +21,8 @@ from ribflow.rib import (
     parse_prefix,
 )
 from ribflow.rib.apply import ApplyResult
+from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.events import Nlri
 from ribflow.schemas import validate
 from tests.rib.builders import Stream, attrs
 
@@ -32,10 +33,13 @@ class RecordingSink:
         self.deletes: list[tuple[str, int]] = []
         self.metas = 0
 
-    def route_set(self, router: RouterState, route: Route) -> None:
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
         from ribflow.rib import format_prefix
 
-        self.sets.append((format_prefix(route.afi, route.network, route.length), route.path_id))
+        for afi, network, length, path_id in paths:
+            self.sets.append((format_prefix(afi, network, length), path_id))
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int

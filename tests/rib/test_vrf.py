@@ -7,7 +7,6 @@ from typing import Any
 
 from ribflow.rib import (
     AttrPool,
-    Route,
     RouterMeta,
     RouterRib,
     RouterState,
@@ -17,6 +16,8 @@ from ribflow.rib import (
     parse_event,
 )
 from ribflow.rib.apply import ApplyResult
+from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.events import Nlri
 from ribflow.schemas import validate
 from tests.rib.builders import Stream, attrs
 
@@ -28,8 +29,11 @@ class Sink:
         self.sets: list[tuple[str, str]] = []
         self.deletes: list[tuple[str, str]] = []
 
-    def route_set(self, router: RouterState, route: Route) -> None:
-        self.sets.append((route.rd, format_prefix(route.afi, route.network, route.length)))
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
+        for afi, network, length, _ in paths:
+            self.sets.append((rd, format_prefix(afi, network, length)))
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""

@@ -71,7 +71,7 @@ class Bridge:
         self.refresh_families = list(self.refresh_families)
         self.tally: Counter[str] = self.outbox.tally
         self._stopping = False
-        self.rejects = Rejects("bridge", log, dlq)
+        self.rejects = Rejects("bridge", log, self.dlq)
         self._next_publish = 0.0
         self.outbox.on_fatal = self._delivery_failed
         self.outbox.on_wait = self._maybe_publish

@@ -3,19 +3,23 @@
 State is keyed by the message key (the router key); under it:
 
 * ``b"m"`` -> the router's metadata (JSON of :class:`~ribflow.rib.apply.RouterMeta`);
+* ``b"j" + counter`` -> a journal record of many paths (:mod:`ribflow.enrich.journal`), the
+  layout written now; the per-path keys below are the previous release's, still read on a
+  rebuild and replaced by a compacted journal on the router's next message:
 * ``b"r" + afi + length + network + path_id`` (11 bytes for IPv4, 23 for IPv6) -> the
   canonical JSON of the route's attribute set (:attr:`RouteAttrs.key`);
 * ``b"v" + len(rd) + rd + <the route key above>`` -> the same, for a route in the table of an
   L3VPN route distinguisher (``rd`` in pmacct's text form, ASCII).
 
-Values start with ``{``, never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan of the
-store can always tell them apart. Route keys are fixed-size so a scan can parse them without
-a separator.
+Values start with ``{`` (or ``J``), never with the 0x00/0xFF of a Quix TTL stamp, so a raw scan
+of the store can always tell them apart. Route keys are fixed-size so a scan can parse them
+without a separator.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Final
 
 import orjson
@@ -81,24 +85,30 @@ def table_key(router: str, route: Route | tuple[int, int, int, int], rd: str = "
     return (f"{key}|{rd}" if rd else key).encode()
 
 
-_VALUE = b'{"v":1,"router":%b,"peer":%b,"prefix":"%b","afi":%d,"path_id":%d,"time_ms":%d,"attrs":%b'
-
-
 def table_value(router: str, peer: str, route: Route, time_ms: int) -> bytes:
     """``bgp-rib`` value of one path (schemas/bgp-rib.v1.json)."""
-    return table_record(orjson.dumps(router), orjson.dumps(peer), router, route, time_ms)[1]
+    paths = [(route.afi, route.network, route.length, route.path_id)]
+    records = table_records(orjson.dumps(router), orjson.dumps(peer), router, route.rd,
+                            route.attrs.key, paths, time_ms)  # fmt: skip
+    return next(records)[1]
 
 
-def table_record(
-    router_json: bytes, peer_json: bytes, router: str, route: Route, time_ms: int
-) -> tuple[bytes, bytes]:
-    """``bgp-rib`` key and value of one path; router and peer come JSON-encoded (per message)."""
-    prefix = format_prefix(route.afi, route.network, route.length)
-    key = f"{router}|{prefix}|{route.path_id}"
-    value = _VALUE % (
-        router_json, peer_json, prefix.encode(), route.afi, route.path_id, time_ms,
-        route.attrs.key,
-    )  # fmt: skip
-    if route.rd:
-        return f"{key}|{route.rd}".encode(), value + b',"rd":"%b"}' % route.rd.encode()
-    return key.encode(), value + b"}"
+def table_records(
+    router_json: bytes,
+    peer_json: bytes,
+    router: str,
+    rd: str,
+    attrs_key: bytes,
+    paths: list[tuple[int, int, int, int]],
+    time_ms: int,
+) -> Iterator[tuple[bytes, bytes]]:
+    """``bgp-rib`` keys and values of paths of one table sharing one attribute set; router
+    and peer come JSON-encoded (once per message)."""
+    head = b'{"v":1,"router":%b,"peer":%b,"prefix":"' % (router_json, peer_json)
+    tail = b',"time_ms":%d,"attrs":%b' % (time_ms, attrs_key)
+    tail += b',"rd":"%b"}' % rd.encode() if rd else b"}"
+    key_tail = f"|{rd}" if rd else ""
+    for afi, network, length, path_id in paths:
+        prefix = format_prefix(afi, network, length)
+        value = b'%b%b","afi":%d,"path_id":%d%b' % (head, prefix.encode(), afi, path_id, tail)
+        yield f"{router}|{prefix}|{path_id}{key_tail}".encode(), value

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from struct import error as struct_error
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from ribflow.dlq import DeadLetters
 from ribflow.enrich import metrics as m
 from ribflow.enrich.codec import META_KEY, parse_route_key, parse_vrf_route_key
 from ribflow.enrich.flows import RD, enrich_by_rd, enrich_records
+from ribflow.enrich.journal import Journal, parse_journal_key, replay
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.enrich.pmacct_dump import DumpFormatter
 from ribflow.enrich.rdmap import RdMapFollower
@@ -124,6 +126,7 @@ class Enricher:
         self._clock = clock
         self.pool = AttrPool()
         self.routers: dict[str, RouterState] = {}
+        self.journals: dict[str, Journal] = {}  # what each router's state holds
         self._router_partition: dict[str, int] = {}
         self._partition_routers: dict[int, set[str]] = {}
         self._sources: dict[int, object] = {}
@@ -158,6 +161,7 @@ class Enricher:
             if state is not None:
                 for table in state.tables():
                     table.clear()
+            self.journals.pop(router, None)
             self._router_partition.pop(router, None)
             self._next_dump.pop(router, None)
         self._sources.pop(partition, None)
@@ -170,7 +174,6 @@ class Enricher:
         started = time.perf_counter()
         self.drop_partition(partition)
         self._sources[partition] = source
-        loaded = 0
         for prefix, key, value in items:
             router = router_key(prefix)
             if router is None:
@@ -182,22 +185,11 @@ class Enricher:
                 except (orjson.JSONDecodeError, TypeError, ValueError):
                     self._rlog.warning("bad_meta", "unreadable metadata of router %s", router)
                 state.meta.router = router
-                continue
-            rd, parsed = "", parse_route_key(key)
-            if parsed is None:
-                vrf = parse_vrf_route_key(key)
-                if vrf is None:
-                    continue
-                rd, parsed = vrf
-            try:
-                attrs = self.pool.intern_key(value)
-            except BadEvent:
-                self._rlog.warning("bad_stored_route", "unreadable stored route of %s", router)
-                continue
-            state = self._router(router, partition)
-            table = state.vrf(rd, self.pool) if rd else state.rib
-            table.announce(*parsed, attrs)
-            loaded += 1
+            elif (counter := parse_journal_key(key)) is not None:
+                self._replay(router, partition, counter, value)
+            else:
+                self._load_legacy(router, partition, key, value)
+        loaded = sum(self.routers[r].paths() for r in self._partition_routers.get(partition, ()))
         self.pool.sweep()
         m.REBUILDS.inc()
         m.REBUILD_SECONDS.set(time.perf_counter() - started)
@@ -211,11 +203,43 @@ class Enricher:
         )
         return loaded
 
+    def _replay(self, router: str, partition: int, counter: int, value: bytes) -> None:
+        """Apply one journal record of ``router`` (rebuild)."""
+        state = self._router(router, partition)
+        try:
+            entries = replay(value, state, self.pool)
+        except (ValueError, struct_error, BadEvent):
+            self._rlog.warning("bad_stored_route", "unreadable journal record of %s", router)
+            entries = 0
+        self.journals[router].seen(counter, entries)
+
+    def _load_legacy(self, router: str, partition: int, key: bytes, value: bytes) -> None:
+        """One path stored the old way (a key per path); the router's next message compacts
+        its journal, which deletes these keys."""
+        rd, parsed = "", parse_route_key(key)
+        if parsed is None:
+            vrf = parse_vrf_route_key(key)
+            if vrf is None:
+                return
+            rd, parsed = vrf
+        try:
+            attrs = self.pool.intern_key(value)
+        except BadEvent:
+            self._rlog.warning("bad_stored_route", "unreadable stored route of %s", router)
+            return
+        state = self._router(router, partition)
+        table = state.vrf(rd, self.pool) if rd else state.rib
+        table.announce(*parsed, attrs)
+        journal = self.journals[router]
+        journal.keys.append(key)
+        journal.legacy = True
+
     def _router(self, router: str, partition: int) -> RouterState:
         state = self.routers.get(router)
         if state is None:
             state = RouterState(RouterMeta(router), RouterRib(self.pool))
             self.routers[router] = state
+            self.journals[router] = Journal()
             self._router_partition[router] = partition
             self._partition_routers.setdefault(partition, set()).add(router)
             if self.config.dump_interval:
@@ -259,6 +283,7 @@ class Enricher:
         table = self.config.topics.rib_table
         sink = StateSink(state, self._out, table, router, event.header.time_ms)
         result = apply_event(rs, event, self.pool, sink)
+        sink.finish(self.journals[router], rs)
         kind = event.header.kind
         counters = self._bgp_counters
         counters.event(kind, result.skipped or "applied").inc()

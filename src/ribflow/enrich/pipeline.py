@@ -23,6 +23,7 @@ from quixstreams.state import State
 from quixstreams.state.rocksdb import RocksDBOptions
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
+from ribflow.enrich.hold import Held, StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
@@ -90,17 +91,61 @@ class EnricherApp:
 
 
 class _Sync:
-    """Keeps the enricher's partitions in step with Quix's store assignments."""
+    """Keeps the enricher's partitions in step with Quix's store assignments (and, with a
+    ``hold``, holds a new partition's flows until its bgp-updates backlog is applied)."""
 
-    def __init__(self, enricher: Enricher, store: QuixStore, tick_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        enricher: Enricher,
+        store: QuixStore,
+        tick_s: float = 1.0,
+        hold: StartupHold | None = None,
+        bgp_topic: str = "",
+    ) -> None:
         self._enricher, self._store, self._tick_s = enricher, store, tick_s
+        self._hold, self._bgp_topic = hold, bgp_topic
         self._next = 0.0
 
     def ensure(self, partition: int) -> None:
         """Rebuild ``partition``'s index if its store is not the one it was built from."""
         current = self._store.partition(partition)
         if current is not None and self._enricher.partition_source(partition) is not current:
-            self._enricher.load_partition(partition, current, QuixStore.scan(current))
+            self._load(partition, current)
+
+    def _load(self, partition: int, current: Any) -> None:
+        self._enricher.load_partition(partition, current, QuixStore.scan(current))
+        if self._hold is None:
+            return
+        position, high = self._store.backlog(self._bgp_topic, partition)
+        if self._hold.start(partition, position, high):
+            log.info(
+                "partition %d: flows held until bgp-updates offset %d is applied (from %s)",
+                partition,
+                (high or 0) - 1,
+                position,
+            )
+
+    def release(self, partition: int, why: str, held: list[Held] | None = None) -> None:
+        """End a partition's hold and enrich its held flows (``held``: already taken)."""
+        assert self._hold is not None
+        started = self._hold.started.get(partition, time.monotonic())
+        if held is None:
+            held = self._hold.release(partition)
+        log.info(
+            "partition %d: %s after %.1fs, %d held flows messages enriched",
+            partition,
+            why,
+            time.monotonic() - started,
+            len(held),
+        )
+        for key, value, timestamp in held:
+            self._enricher.on_flows(partition, key, value, timestamp)
+
+    def release_all(self) -> None:
+        """End every hold (a forced checkpoint is next)."""
+        if self._hold is not None:
+            for partition in self._hold.partitions():
+                self.release(partition, "hold ended early")
 
     def tick(self) -> None:
         """Periodic task: drop revoked partitions, load new ones, write due RIB dumps."""
@@ -108,6 +153,9 @@ class _Sync:
         if now < self._next:
             return
         self._next = now + self._tick_s
+        if self._hold is not None:
+            for partition in self._hold.expired():
+                self.release(partition, "hold timed out")
         if self._store.recovering():
             return
         assigned = self._store.partitions()
@@ -115,9 +163,11 @@ class _Sync:
             if partition not in assigned:
                 log.info("partition %d revoked: dropping its routers' RIBs", partition)
                 self._enricher.drop_partition(partition)
+                if self._hold is not None:
+                    self._hold.release(partition)
         for partition, current in assigned.items():
             if self._enricher.partition_source(partition) is not current:
-                self._enricher.load_partition(partition, current, QuixStore.scan(current))
+                self._load(partition, current)
         self._enricher.dump_due()
 
 
@@ -129,6 +179,8 @@ def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
     }
     if settings.session_timeout_ms < 10000:
         config["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
+    if (instance := settings.resolved_group_instance_id()) is not None:
+        config["group.instance.id"] = instance
     return config
 
 
@@ -169,6 +221,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     sdf = app.dataframe(bgp_topic).concat(app.dataframe(flows_topic))
     holder: dict[str, Any] = {}
     bgp_name = bgp_topic.name
+    hold = StartupHold(settings.startup_hold_s)
 
     def process(value: Any, key: Any, timestamp: int, headers: Any, state: State[Any, Any]) -> None:
         ctx = message_context()
@@ -178,7 +231,9 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
         enricher: Enricher = holder["enricher"]
         if ctx.topic == bgp_name:
             enricher.on_bgp(partition, key, value, state, timestamp)  # type: ignore[arg-type]
-        else:
+            if hold.reached(partition, ctx.offset):
+                sync.release(partition, "bgp-updates backlog applied")
+        elif not hold.hold(partition, key, value, timestamp):
             enricher.on_flows(partition, key, value, timestamp)
 
     sdf = sdf.apply(process, stateful=True, metadata=True)
@@ -187,7 +242,8 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     enricher = Enricher(
         config_of(settings), ProducerOutput(store.producer()), clock=clock, rd_map=rd_map
     )
-    sync = _Sync(enricher, store)
+    sync = _Sync(enricher, store, hold=hold, bgp_topic=bgp_name)
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)
+    store.guard_commits(hold.active, sync.release_all)
     return EnricherApp(app=app, enricher=enricher, store=store)

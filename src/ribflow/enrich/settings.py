@@ -62,18 +62,37 @@ class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
     max_poll_records_buffer: int = Field(10000, alias="MAX_PARTITION_BUFFER", ge=100, le=1_000_000)
     """Messages buffered per partition for timestamp alignment of the two inputs (lower saves memory
     but each pause and resume stalls: 2000 made a load 4x slower)."""
+    group_instance_id: str = Field(
+        "", alias="GROUP_INSTANCE_ID", max_length=200, pattern=r"^[A-Za-z0-9._-]*$"
+    )
+    """Kafka group.instance.id (static membership); empty: derived from group, host and state dir,
+    so a restarted instance takes its partitions back at once instead of after SESSION_TIMEOUT_MS;
+    'off': dynamic membership (a stopped instance's partitions move at once, a restarted one waits
+    for the session timeout)."""
+    startup_hold_s: float = Field(15.0, alias="STARTUP_HOLD_S", ge=0, le=600)
+    """After a partition is assigned its flows wait in memory (and checkpoints wait with them) until
+    the bgp-updates backlog present at the assignment is applied, at most this many seconds, so the
+    first flows see the restored RIB (0: no hold)."""
 
     @property
     def group_id(self) -> str:
         return f"{self.consumer_group}{self.group_suffix}"
 
-    def resolved_transactional_id(self) -> str:
-        """Stable per instance: the same host and state directory give the same id."""
-        if self.transactional_id:
-            return self.transactional_id
+    def _instance_name(self) -> str:
+        """Stable per instance: the same host and state directory give the same name."""
         where = f"{socket.gethostname()}:{os.path.abspath(self.state_dir)}"
         digest = hashlib.sha1(where.encode()).hexdigest()[:12]
         return f"{self.group_id}-{digest}"
+
+    def resolved_transactional_id(self) -> str:
+        """Stable per instance: the same host and state directory give the same id."""
+        return self.transactional_id or self._instance_name()
+
+    def resolved_group_instance_id(self) -> str | None:
+        """group.instance.id of the consumer (None: dynamic membership)."""
+        if self.group_instance_id == "off":
+            return None
+        return self.group_instance_id or self._instance_name()
 
     def field_list(self) -> list[str] | None:
         names = [f for f in self.output_fields.split(",") if f]

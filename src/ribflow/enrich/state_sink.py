@@ -1,8 +1,9 @@
 """Where the enricher's RIB changes go: the durable copy in Quix state and the bgp-rib table.
 
 :class:`StateSink` receives the changes :func:`ribflow.rib.apply.apply_event` makes to one
-router's RIB and mirrors each into the message's state (the copy the RIB is rebuilt from) and,
-when configured, the compacted bgp-rib table topic.
+router's RIB. It collects them into one journal record per message (:mod:`ribflow.enrich.journal`,
+the copy the RIB is rebuilt from) written by :meth:`StateSink.finish`, and mirrors each path
+into the compacted bgp-rib table topic when configured.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Protocol
 
 import orjson
 
-from ribflow.enrich.codec import META_KEY, table_key, table_record, vrf_route_key
+from ribflow.enrich.codec import META_KEY, table_key, table_records
+from ribflow.enrich.journal import Journal, RecordWriter, journal_key, snapshot
 from ribflow.rib.apply import RouterState
-from ribflow.rib.table import Route
+from ribflow.rib.attrs import RouteAttrs
+from ribflow.rib.events import Nlri
 
 
 class Output(Protocol):
@@ -37,9 +40,10 @@ class StateLike(Protocol):
 
 
 class StateSink:
-    """Mirrors every RIB change into Quix state (durable copy) and the bgp-rib table topic."""
+    """Mirrors one message's RIB changes into Quix state (one journal record) and the bgp-rib
+    table topic (one record per path)."""
 
-    __slots__ = ("_json", "_out", "_router", "_state", "_table", "_time_ms")
+    __slots__ = ("_json", "_out", "_router", "_state", "_table", "_time_ms", "_writer")
 
     def __init__(
         self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
@@ -47,22 +51,24 @@ class StateSink:
         self._state, self._out, self._table = state, out, table
         self._router, self._time_ms = router, time_ms
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
+        self._writer = RecordWriter()
 
-    def route_set(self, router: RouterState, route: Route) -> None:
-        key = vrf_route_key(route.rd, route.afi, route.network, route.length, route.path_id)
-        self._state.set_bytes(key, route.attrs.key)
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
+        self._writer.add_many(rd, attrs.key, paths)
         if self._table:
             if self._json is None:
                 self._json = (orjson.dumps(self._router), orjson.dumps(router.meta.peer))
-            table_key, value = table_record(*self._json, self._router, route, self._time_ms)
-            self._out.produce(
-                self._table, value=value, key=table_key, timestamp=self._time_ms or None
-            )
+            topic, produce, ts = self._table, self._out.produce, self._time_ms or None
+            records = table_records(*self._json, self._router, rd, attrs.key, paths, self._time_ms)
+            for key, value in records:
+                produce(topic, value=value, key=key, timestamp=ts)
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
     ) -> None:
-        self._state.delete(vrf_route_key(rd, afi, network, length, path_id))
+        self._writer.add(rd, b"", afi, network, length, path_id)
         if self._table:
             self._out.produce(
                 self._table,
@@ -73,3 +79,25 @@ class StateSink:
 
     def meta_changed(self, router: RouterState) -> None:
         self._state.set_bytes(META_KEY, orjson.dumps(router.meta.to_json()))
+
+    def finish(self, journal: Journal, router: RouterState) -> None:
+        """Write the message's journal record, or compact the router's journal instead."""
+        pending = self._writer.entries
+        if journal.due(router.paths(), pending):
+            for key in journal.keys:
+                self._state.delete(key)
+            journal.keys, journal.entries, journal.legacy = [], 0, False
+            for writer in snapshot(router.tables()):
+                self._write(journal, writer)
+        elif pending:
+            self._write(journal, self._writer)
+
+    def _write(self, journal: Journal, writer: RecordWriter) -> None:
+        value = writer.value()
+        if value is None:
+            return
+        key = journal_key(journal.next)
+        journal.next += 1
+        self._state.set_bytes(key, value)
+        journal.keys.append(key)
+        journal.entries += writer.entries

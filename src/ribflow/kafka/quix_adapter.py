@@ -12,7 +12,10 @@ partition. This module therefore
 * scans a store partition's default column family (``StorePartition.iter_items``) and splits
   each raw key into the message-key prefix and the enricher's own key, stripping the 8-byte
   TTL stamp if the store is in Quix's TTL mode (the enricher never writes TTLs, and its values
-  start with ``{`` so a stamp is unambiguous),
+  start with ``{`` or ``J`` so a stamp is unambiguous),
+* reads an input partition's committed offset and high watermark through Quix's consumer
+  (``Application._consumer``), and defers or precedes checkpoints by wrapping
+  ``ProcessingContext.commit_checkpoint`` (the start-up hold, :mod:`ribflow.enrich.hold`),
 * exposes the internal producer, so outputs share the checkpoint's Kafka transaction under
   exactly-once instead of bypassing it; :class:`ProducerOutput` hands messages to the confluent
   producer inside it directly, with Quix's delivery callback and error latch
@@ -27,10 +30,10 @@ the installed Quix is the pinned version.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from quixstreams import Application
 from quixstreams.dataframe import StreamingDataFrame
 
@@ -74,6 +77,35 @@ class QuixStore:
     def producer(self) -> Any:
         """Quix's internal producer (transactional under exactly-once)."""
         return self._app._producer
+
+    def backlog(
+        self, topic: str, partition: int, timeout: float = 5.0
+    ) -> tuple[int | None, int | None]:
+        """(committed offset, high watermark) of an input partition; None where unknown."""
+        consumer = self._app._consumer
+        tp = TopicPartition(topic, partition)
+        try:
+            committed = consumer.committed([tp], timeout=timeout)[0].offset
+            watermarks = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+        except (KafkaException, RuntimeError):
+            return None, None
+        high = watermarks[1] if watermarks else None
+        return (committed if committed >= 0 else None), high
+
+    def guard_commits(self, defer: Callable[[], bool], before_forced: Callable[[], None]) -> None:
+        """Skip periodic checkpoints while ``defer()`` is true; call ``before_forced()`` before
+        a forced one (partition revoke, shutdown)."""
+        context = self._app._processing_context
+        commit = context.commit_checkpoint
+
+        def commit_checkpoint(force: bool = False, revoking: bool = False) -> None:
+            if force:
+                before_forced()
+            elif defer():
+                return
+            commit(force=force, revoking=revoking)
+
+        context.commit_checkpoint = commit_checkpoint  # type: ignore[method-assign]
 
     def register_periodic(self, task: Any) -> None:
         """Run ``task()`` on every iteration of Quix's main loop (after each poll)."""

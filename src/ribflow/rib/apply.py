@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from ribflow.rib.attrs import AttrPool, RouteAttrs
 from ribflow.rib.errors import BadEvent
-from ribflow.rib.events import EorEvent, Event, RefreshEvent, SessionEvent, UpdateEvent
-from ribflow.rib.table import Route, RouterRib
+from ribflow.rib.events import EorEvent, Event, Nlri, RefreshEvent, SessionEvent, UpdateEvent
+from ribflow.rib.table import RouterRib
 
 
 @dataclass(slots=True)
@@ -73,7 +73,12 @@ class RouterMeta:
 class ChangeSink(Protocol):
     """Receives every change :func:`apply_event` makes."""
 
-    def route_set(self, router: RouterState, route: Route) -> None: ...
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
+        """``paths`` (``(afi, network, length, path_id)``) of the table of ``rd`` ("" the global
+        one) now have ``attrs`` (one call per announcement group)."""
+        ...
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
@@ -195,12 +200,15 @@ def _apply_update(
         except BadEvent as exc:
             result.errors.append(f"{exc.reason}:{exc.detail}"[:200])
             continue
-        for afi, network, length, path_id in nlris:
-            if table.get(afi, network, length, path_id) is attrs:
-                continue
-            table.announce(afi, network, length, path_id, attrs)
-            sink.route_set(state, Route(afi, network, length, path_id, attrs, table.rd))
-            result.announced += 1
+        get, announce = table.get, table.announce
+        changed: list[Nlri] = []
+        for nlri in nlris:
+            if get(*nlri) is not attrs:
+                announce(*nlri, attrs)
+                changed.append(nlri)
+        if changed:
+            sink.routes_set(state, table.rd, attrs, changed)
+            result.announced += len(changed)
         pool.drop_if_unused(attrs)
     for rd in [rd for rd, vrf in state.vrfs.items() if not len(vrf)]:
         del state.vrfs[rd]  # a VRF whose last route left

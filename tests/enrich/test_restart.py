@@ -1,0 +1,109 @@
+"""kill -9 and restart against real Kafka: static membership and the start-up hold.
+
+The restarted enricher (same host and state directory, so the same group.instance.id, read back
+from the broker with the admin client) takes its partitions back without waiting for the dead
+member's session to time out, and holds flows until the bgp-updates backlog present at its
+start is applied. The flows of the test carry Kafka timestamps older than the route changes of
+that backlog, so without the hold Quix's timestamp alignment would enrich them from the RIB
+before the changes; expected values are the AS paths the test announced. The time from the
+kill to the first enriched flow is printed (a measurement, not a gate).
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from tests.enrich.kafka_io import (
+    EnricherProcess,
+    committed_caught_up,
+    enricher_env,
+    kcat_read,
+    produce,
+    read_json,
+    running,
+    wait_for,
+)
+from tests.rib.builders import NOW_MS, Stream, attrs, flow, flows_message
+
+pytestmark = pytest.mark.integration
+
+T0 = NOW_MS
+ROUTERS = [f"10.0.0.{i}" for i in range(1, 9)]  # spread over the partitions
+
+
+def _table(version: int, t: int) -> list[tuple[str, Any, int]]:
+    out: list[tuple[str, Any, int]] = []
+    for i, router in enumerate(ROUTERS, start=1):
+        s = Stream(router, time_ms=t, seq=version * 10)
+        if version == 1:
+            out.append((router, s.session("up"), t))
+        out.append((router, s.update([f"10.{i}.0.0/16"], attrs=attrs(65000 + i, version)), t))
+    return out
+
+
+def _flows(tag: int, t: int) -> tuple[list[tuple[str, Any, int]], int]:
+    msgs = []
+    for i, router in enumerate(ROUTERS, start=1):
+        records = [flow(f"10.{i}.1.7", f"10.{i}.200.1", sport=tag, exporter=router, time_ms=t)]
+        msgs.append((router, flows_message(router, router, records), t))
+    return msgs, len(msgs)
+
+
+def _instance_ids(broker: str, group: str) -> set[str]:
+    admin = AdminClient({"bootstrap.servers": broker})
+    desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    return {m.group_instance_id for m in desc.members}
+
+
+def test_kill9_restart_takes_partitions_back_and_holds_flows_for_the_backlog(
+    kafka_broker: str, enricher_topics: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    t = enricher_topics(partitions=4)
+    group = t["group"] + "-enricher"
+    produce(kafka_broker, t["bgp"], _table(1, T0))
+    first, n1 = _flows(1, T0 + 1000)
+    produce(kafka_broker, t["flows"], first)
+    state = tmp_path / "state"
+    # the default session timeout: without static membership a restart waits for it
+    env = enricher_env(kafka_broker, t, state, t["group"], SESSION_TIMEOUT_MS="45000")
+    proc = EnricherProcess(env, tmp_path / "a.log")
+    with running(proc):
+        got = read_json(kafka_broker, t["enriched"], n1, timeout=90)
+        assert len(got) == n1
+        wait_for(lambda: committed_caught_up(kafka_broker, group, t["bgp"], 4), 60, "commits")
+        before = _instance_ids(kafka_broker, group)
+        proc.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    shutil.rmtree(state)
+    # while it is down: every router's /16 changes; flows stamped before the change follow
+    produce(kafka_broker, t["bgp"], _table(2, T0 + 5000))
+    later, n2 = _flows(2, T0 + 2000)
+    produce(kafka_broker, t["flows"], later)
+    restarted = EnricherProcess(env, tmp_path / "b.log")
+    with running(restarted):
+        wait_for(
+            lambda: len(kcat_read(kafka_broker, t["enriched"], n1 + 1, timeout=0)) > n1,
+            120,
+            "the first flow enriched after the restart",
+            every=0.2,
+        )
+        print(f"\nkill -9 to the first enriched flow after the restart: "
+              f"{time.monotonic() - killed:.1f}s")  # fmt: skip
+        out = read_json(kafka_broker, t["enriched"], n1 + n2, timeout=60)
+        after = _instance_ids(kafka_broker, group)
+    assert before and len(before) == 1 and after == before  # static membership, same id
+    moved = [r for r in out if r["port_src"] == 2]
+    assert len(moved) == n2
+    for r in moved:
+        i = ROUTERS.index(r["peer_ip_src"]) + 1
+        assert r["as_path"] == f"{65000 + i}_2", r  # the backlog's change, not the old route
+        assert r["mask_dst"] == 16
+    assert "held until bgp-updates offset" in restarted.log()
