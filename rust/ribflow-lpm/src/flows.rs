@@ -269,6 +269,9 @@ impl FlowRenderer {
         let Some(version) = int_or(rec[VERSION], 0) else {
             return Ok(None);
         };
+        // nfacctd's tcp_flags: NetFlow v5's only for TCP (NF_tcp_flags_handler), and the low
+        // octet of a two-byte tcpControlBits (as ribflow.enrich.pmacct.pmacct_tcp_flags)
+        let flags = if version == 5 && proto != 6 { 0 } else { flags & 0xFF };
         let version = match version {
             5 | 5005 => 5,
             9 => 9,
