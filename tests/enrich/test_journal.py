@@ -41,7 +41,7 @@ def test_a_record_round_trips_groups_in_order() -> None:
     w.add("0:1:2", b'{"a":1}', AFI_IP, 12 << 24, 8, 0)
     value = w.value()
     assert value is not None and w.entries == 4
-    got = [(rd, a, afi, list(e)) for rd, a, afi, e in read_record(value)]
+    got = [(rd, a, afi, list(e)) for rd, a, afi, _, e in read_record(value)]
     assert got == [
         ("", b'{"a":1}', AFI_IP, [(8, 10 << 24, 0)]),
         ("", b'{"a":1}', AFI_IP6, [(32, (0x20010DB8 << 96).to_bytes(16, "big"), 3)]),

@@ -103,9 +103,12 @@ class RecordWriter:
         return RECORD_MAGIC + b"".join(self._groups)
 
 
-def read_record(value: bytes) -> Iterator[tuple[str, bytes, int, Iterator[tuple[Any, ...]]]]:
-    """``(rd, attrs, afi, entries)`` of a record; IPv4 entries are ``(length, network, pid)``,
-    IPv6 ones ``(length, network bytes, pid)``. Raises ``ValueError`` on a damaged record."""
+def read_record(
+    value: bytes,
+) -> Iterator[tuple[str, bytes, int, int, Iterator[tuple[Any, ...]]]]:
+    """``(rd, attrs, afi, count, entries)`` of a record; IPv4 entries are ``(length, network,
+    pid)``, IPv6 ones ``(length, network bytes, pid)``. Raises ``ValueError`` on a damaged
+    record."""
     if value[:1] != RECORD_MAGIC:
         raise ValueError("not a journal record")
     view = memoryview(value)
@@ -123,9 +126,9 @@ def read_record(value: bytes) -> Iterator[tuple[str, bytes, int, Iterator[tuple[
         if v6_end > end:
             raise ValueError("truncated journal record")
         if n4:
-            yield rd, attrs, AFI_IP, _E4.iter_unpack(view[pos:v4_end])
+            yield rd, attrs, AFI_IP, n4, _E4.iter_unpack(view[pos:v4_end])
         if n6:
-            yield rd, attrs, AFI_IP6, _E6.iter_unpack(view[v4_end:v6_end])
+            yield rd, attrs, AFI_IP6, n6, _E6.iter_unpack(view[v4_end:v6_end])
         pos = v6_end
 
 
@@ -133,24 +136,16 @@ def replay(value: bytes, state: RouterState, pool: AttrPool) -> int:
     """Apply one record to a router's tables (a rebuild); returns the paths it holds.
     Raises ``ValueError``/``struct.error`` (damaged record) or ``BadEvent`` (attribute set)."""
     entries = 0
-    for rd, attrs_key, afi, paths in read_record(value):
+    for rd, attrs_key, afi, count, paths in read_record(value):
         table = state.vrf(rd, pool) if rd else state.rib
-        v6 = afi == AFI_IP6
-        if not attrs_key:
-            for length, net, pid in paths:
-                table.withdraw(afi, int.from_bytes(net, "big") if v6 else net, length, pid)
-                entries += 1
-            continue
-        attrs = pool.intern_key(attrs_key)
-        announce = table.announce
-        if v6:
-            for length, net, pid in paths:
-                announce(afi, int.from_bytes(net, "big"), length, pid, attrs)
-                entries += 1
+        if afi == AFI_IP6:
+            paths = ((length, int.from_bytes(net, "big"), pid) for length, net, pid in paths)
+        if attrs_key:
+            table.load(afi, paths, pool.intern_key(attrs_key))
         else:
             for length, network, pid in paths:
-                announce(afi, network, length, pid, attrs)
-                entries += 1
+                table.withdraw(afi, network, length, pid)
+        entries += count
     return entries
 
 
