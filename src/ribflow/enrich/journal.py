@@ -33,6 +33,7 @@ JOURNAL_TAG: Final = 0x6A  # "j"
 RECORD_MAGIC: Final = b"J"
 SLACK: Final = 4096  # entries a journal may carry beyond twice the live paths
 CHUNK: Final = 4096  # paths per record when a journal is compacted
+CHUNK_BYTES: Final = 256 << 10  # and bytes (Kafka's default limit on a changelog record: 1 MiB)
 _KEY = struct.Struct("!BQ")
 _GROUP = struct.Struct("!HHII")
 _E4 = struct.Struct("!BIL")
@@ -53,7 +54,7 @@ def parse_journal_key(key: bytes) -> int | None:
 class RecordWriter:
     """Builds one record: consecutive paths of the same table and attribute set share a group."""
 
-    __slots__ = ("_attrs", "_groups", "_rd", "_v4", "_v6", "entries")
+    __slots__ = ("_attrs", "_done", "_groups", "_rd", "_v4", "_v6", "entries")
 
     def __init__(self) -> None:
         self._groups: list[bytes] = []
@@ -61,7 +62,14 @@ class RecordWriter:
         self._attrs: bytes | None = None
         self._v4: list[bytes] = []
         self._v6: list[bytes] = []
+        self._done = 0  # bytes of the closed groups
         self.entries = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes of the record so far (about)."""
+        pending = len(self._attrs or b"") + _E4.size * len(self._v4) + _E6.size * len(self._v6)
+        return self._done + pending
 
     def add(self, rd: str, attrs: bytes, afi: int, network: int, length: int, path_id: int) -> None:
         """One path set to ``attrs`` (``b""``: deleted) in the table of ``rd``."""
@@ -93,6 +101,7 @@ class RecordWriter:
             attrs = self._attrs or b""
             head = _GROUP.pack(len(rd), len(attrs), len(self._v4), len(self._v6))
             self._groups.append(b"".join((head, rd, attrs, *self._v4, *self._v6)))
+            self._done += len(self._groups[-1])
             self._v4, self._v6 = [], []
 
     def value(self) -> bytes | None:
@@ -173,8 +182,8 @@ class Journal:
 
 
 def snapshot(tables: list[RouterRib]) -> Iterator[RecordWriter]:
-    """The live paths of a router's tables as records of at most :data:`CHUNK` paths, each
-    attribute set's paths together."""
+    """The live paths of a router's tables as records of at most :data:`CHUNK` paths (and about
+    :data:`CHUNK_BYTES`), each attribute set's paths together."""
     for table in tables:
         by_attrs: dict[RouteAttrs, list[tuple[int, int, int, int]]] = {}
         for route in table.routes():
@@ -185,7 +194,7 @@ def snapshot(tables: list[RouterRib]) -> Iterator[RecordWriter]:
         for attrs, paths in by_attrs.items():
             for afi, network, length, path_id in paths:
                 writer.add(table.rd, attrs.key, afi, network, length, path_id)
-                if writer.entries >= CHUNK:
+                if writer.entries >= CHUNK or writer.size >= CHUNK_BYTES:
                     yield writer
                     writer = RecordWriter()
         if writer.entries:
