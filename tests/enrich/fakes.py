@@ -90,7 +90,7 @@ class Harness:
         for raw_key in sorted(k for k in self.store if k.startswith(prefix)):
             if parse_journal_key(raw_key[len(prefix) :]) is None:
                 continue
-            for rd, attrs, afi, entries in read_record(self.store[raw_key]):
+            for rd, attrs, afi, _, entries in read_record(self.store[raw_key]):
                 for length, net, pid in entries:
                     network = net if isinstance(net, int) else int.from_bytes(net, "big")
                     if attrs:

@@ -41,7 +41,7 @@ def test_a_record_round_trips_groups_in_order() -> None:
     w.add("0:1:2", b'{"a":1}', AFI_IP, 12 << 24, 8, 0)
     value = w.value()
     assert value is not None and w.entries == 4
-    got = [(rd, a, afi, list(e)) for rd, a, afi, e in read_record(value)]
+    got = [(rd, a, afi, list(e)) for rd, a, afi, _, e in read_record(value)]
     assert got == [
         ("", b'{"a":1}', AFI_IP, [(8, 10 << 24, 0)]),
         ("", b'{"a":1}', AFI_IP6, [(32, (0x20010DB8 << 96).to_bytes(16, "big"), 3)]),
@@ -68,6 +68,20 @@ def test_one_record_per_message_and_churn_keeps_the_journal_bounded() -> None:
     fresh = _rebuilt(h)
     assert _routes(fresh, R1) == _routes(h, R1)
     assert fresh.enricher.journals[R1].keys == sorted(h.enricher.journals[R1].keys)
+
+
+def test_compacted_records_stay_small_when_every_path_has_its_own_attributes() -> None:
+    h = Harness()
+    s = Stream(R1)
+    prefixes = [f"10.{i // 256}.{i % 256}.0/24" for i in range(6000)]
+    for i in range(0, 6000, 200):  # every path its own set: a MED per prefix, long communities
+        for j, prefix in enumerate(prefixes[i : i + 200]):
+            comms = [f"65000:{k}" for k in range(40)]
+            h.bgp(R1, s.update([prefix], attrs=attrs(1, 2, 3, med=i + j, communities=comms)))
+    h.bgp(R1, s.update(withdraw=prefixes[:5000]))  # 7000 entries for 1000 paths: compacted
+    sizes = [len(h.store[k]) for k in _journal_keys(h, R1)]
+    assert h.enricher.journals[R1].entries == 1000 and max(sizes) < (256 << 10) + 4096
+    assert h.stored_routes(R1) == _routes(h, R1)
 
 
 def test_session_down_deletes_the_journal() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pipeline import _Sync
 from tests.enrich.fakes import Harness
-from tests.rib.builders import Stream, attrs
+from tests.rib.builders import Stream, attrs, flow, flows_message
 
 
 class FakeStore:
@@ -58,3 +61,25 @@ def test_tick_loads_new_assignments_and_drops_revoked_ones(monkeypatch: Any) -> 
     sync.ensure(0)  # the first message of the partition may come before the next tick
     assert set(h.enricher.routers) == {"r1"} and scans.count(0) == 2
     assert len(h.enricher.routers["r1"].rib) == 1
+
+
+def test_a_new_partition_holds_its_flows_until_the_backlog_or_the_time_limit(
+    monkeypatch: Any,
+) -> None:
+    h = Harness()
+    store = FakeStore()
+    backlogs = {0: (5, 9), 1: (9, 9)}  # partition 0: offsets 5..8 to apply; 1: caught up
+    store.backlog = lambda topic, partition: backlogs[partition]  # type: ignore[attr-defined]
+    monkeypatch.setattr("ribflow.enrich.pipeline.QuixStore.scan", staticmethod(lambda obj: []))
+    clock = {"now": 0.0}
+    hold = StartupHold(15.0, clock=lambda: clock["now"])
+    sync = _Sync(h.enricher, store, tick_s=0, hold=hold, bgp_topic="bgp-updates")  # type: ignore[arg-type]
+    store.assigned = {0: {"n": 0}, 1: {"n": 1}}
+    sync.tick()
+    assert hold.holding(0) and not hold.holding(1)
+    msg = orjson.dumps(flows_message("r1", "r1", [flow("10.0.0.1", "10.0.0.2")]))
+    assert hold.hold(0, b"r1", msg, 1)
+    assert h.out.messages["flows-enriched"] == []
+    clock["now"] = 16.0
+    sync.tick()  # the time limit: the held flows are enriched (unrouted here: no RIB)
+    assert len(h.out.messages["flows-enriched"]) == 1 and not hold.holding(0)

@@ -6,8 +6,10 @@ once both are fetched, but a flows message can still come first (the bgp-updates
 answered yet). So when a partition is assigned, the bgp-updates high watermark is taken as the
 partition's target; its flows messages are kept in memory, in order, until the bgp-updates
 message just before the target has been applied, or until ``limit_s`` seconds have passed, and
-then enriched. Nothing is lost on a crash meanwhile: the pipeline defers non-forced checkpoints
-while flows are held, and releases them before a forced one (revoke, shutdown).
+then enriched (from the RIB as it is then: a held flow older than some of the backlog's updates
+sees them, where timestamp alignment alone would not). Nothing is lost on a crash meanwhile:
+the pipeline defers non-forced checkpoints while flows are held, and releases them before a
+forced one (revoke, shutdown).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ JOURNAL_TAG: Final = 0x6A  # "j"
 RECORD_MAGIC: Final = b"J"
 SLACK: Final = 4096  # entries a journal may carry beyond twice the live paths
 CHUNK: Final = 4096  # paths per record when a journal is compacted
+CHUNK_BYTES: Final = 256 << 10  # and bytes (Kafka's default limit on a changelog record: 1 MiB)
 _KEY = struct.Struct("!BQ")
 _GROUP = struct.Struct("!HHII")
 _E4 = struct.Struct("!BIL")
@@ -53,7 +54,7 @@ def parse_journal_key(key: bytes) -> int | None:
 class RecordWriter:
     """Builds one record: consecutive paths of the same table and attribute set share a group."""
 
-    __slots__ = ("_attrs", "_groups", "_rd", "_v4", "_v6", "entries")
+    __slots__ = ("_attrs", "_done", "_groups", "_rd", "_v4", "_v6", "entries")
 
     def __init__(self) -> None:
         self._groups: list[bytes] = []
@@ -61,7 +62,14 @@ class RecordWriter:
         self._attrs: bytes | None = None
         self._v4: list[bytes] = []
         self._v6: list[bytes] = []
+        self._done = 0  # bytes of the closed groups
         self.entries = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes of the record so far (about)."""
+        pending = len(self._attrs or b"") + _E4.size * len(self._v4) + _E6.size * len(self._v6)
+        return self._done + pending
 
     def add(self, rd: str, attrs: bytes, afi: int, network: int, length: int, path_id: int) -> None:
         """One path set to ``attrs`` (``b""``: deleted) in the table of ``rd``."""
@@ -93,6 +101,7 @@ class RecordWriter:
             attrs = self._attrs or b""
             head = _GROUP.pack(len(rd), len(attrs), len(self._v4), len(self._v6))
             self._groups.append(b"".join((head, rd, attrs, *self._v4, *self._v6)))
+            self._done += len(self._groups[-1])
             self._v4, self._v6 = [], []
 
     def value(self) -> bytes | None:
@@ -103,9 +112,12 @@ class RecordWriter:
         return RECORD_MAGIC + b"".join(self._groups)
 
 
-def read_record(value: bytes) -> Iterator[tuple[str, bytes, int, Iterator[tuple[Any, ...]]]]:
-    """``(rd, attrs, afi, entries)`` of a record; IPv4 entries are ``(length, network, pid)``,
-    IPv6 ones ``(length, network bytes, pid)``. Raises ``ValueError`` on a damaged record."""
+def read_record(
+    value: bytes,
+) -> Iterator[tuple[str, bytes, int, int, Iterator[tuple[Any, ...]]]]:
+    """``(rd, attrs, afi, count, entries)`` of a record; IPv4 entries are ``(length, network,
+    pid)``, IPv6 ones ``(length, network bytes, pid)``. Raises ``ValueError`` on a damaged
+    record."""
     if value[:1] != RECORD_MAGIC:
         raise ValueError("not a journal record")
     view = memoryview(value)
@@ -123,9 +135,9 @@ def read_record(value: bytes) -> Iterator[tuple[str, bytes, int, Iterator[tuple[
         if v6_end > end:
             raise ValueError("truncated journal record")
         if n4:
-            yield rd, attrs, AFI_IP, _E4.iter_unpack(view[pos:v4_end])
+            yield rd, attrs, AFI_IP, n4, _E4.iter_unpack(view[pos:v4_end])
         if n6:
-            yield rd, attrs, AFI_IP6, _E6.iter_unpack(view[v4_end:v6_end])
+            yield rd, attrs, AFI_IP6, n6, _E6.iter_unpack(view[v4_end:v6_end])
         pos = v6_end
 
 
@@ -133,24 +145,16 @@ def replay(value: bytes, state: RouterState, pool: AttrPool) -> int:
     """Apply one record to a router's tables (a rebuild); returns the paths it holds.
     Raises ``ValueError``/``struct.error`` (damaged record) or ``BadEvent`` (attribute set)."""
     entries = 0
-    for rd, attrs_key, afi, paths in read_record(value):
+    for rd, attrs_key, afi, count, paths in read_record(value):
         table = state.vrf(rd, pool) if rd else state.rib
-        v6 = afi == AFI_IP6
-        if not attrs_key:
-            for length, net, pid in paths:
-                table.withdraw(afi, int.from_bytes(net, "big") if v6 else net, length, pid)
-                entries += 1
-            continue
-        attrs = pool.intern_key(attrs_key)
-        announce = table.announce
-        if v6:
-            for length, net, pid in paths:
-                announce(afi, int.from_bytes(net, "big"), length, pid, attrs)
-                entries += 1
+        if afi == AFI_IP6:
+            paths = ((length, int.from_bytes(net, "big"), pid) for length, net, pid in paths)
+        if attrs_key:
+            table.load(afi, paths, pool.intern_key(attrs_key))
         else:
             for length, network, pid in paths:
-                announce(afi, network, length, pid, attrs)
-                entries += 1
+                table.withdraw(afi, network, length, pid)
+        entries += count
     return entries
 
 
@@ -178,8 +182,8 @@ class Journal:
 
 
 def snapshot(tables: list[RouterRib]) -> Iterator[RecordWriter]:
-    """The live paths of a router's tables as records of at most :data:`CHUNK` paths, each
-    attribute set's paths together."""
+    """The live paths of a router's tables as records of at most :data:`CHUNK` paths (and about
+    :data:`CHUNK_BYTES`), each attribute set's paths together."""
     for table in tables:
         by_attrs: dict[RouteAttrs, list[tuple[int, int, int, int]]] = {}
         for route in table.routes():
@@ -190,7 +194,7 @@ def snapshot(tables: list[RouterRib]) -> Iterator[RecordWriter]:
         for attrs, paths in by_attrs.items():
             for afi, network, length, path_id in paths:
                 writer.add(table.rd, attrs.key, afi, network, length, path_id)
-                if writer.entries >= CHUNK:
+                if writer.entries >= CHUNK or writer.size >= CHUNK_BYTES:
                     yield writer
                     writer = RecordWriter()
         if writer.entries:

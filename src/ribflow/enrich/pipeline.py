@@ -23,7 +23,7 @@ from quixstreams.state import State
 from quixstreams.state.rocksdb import RocksDBOptions
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
-from ribflow.enrich.hold import Held, StartupHold
+from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
@@ -125,12 +125,11 @@ class _Sync:
                 position,
             )
 
-    def release(self, partition: int, why: str, held: list[Held] | None = None) -> None:
-        """End a partition's hold and enrich its held flows (``held``: already taken)."""
+    def release(self, partition: int, why: str) -> None:
+        """End a partition's hold and enrich its held flows."""
         assert self._hold is not None
         started = self._hold.started.get(partition, time.monotonic())
-        if held is None:
-            held = self._hold.release(partition)
+        held = self._hold.release(partition)
         log.info(
             "partition %d: %s after %.1fs, %d held flows messages enriched",
             partition,

@@ -294,8 +294,8 @@ class AttrPool:
             self._sets[key] = found
         return found
 
-    def acquire(self, attrs: RouteAttrs) -> None:
-        attrs.refs += 1
+    def acquire(self, attrs: RouteAttrs, n: int = 1) -> None:
+        attrs.refs += n
 
     def release(self, attrs: RouteAttrs) -> None:
         attrs.refs -= 1

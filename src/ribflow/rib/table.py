@@ -10,7 +10,7 @@ best path: highest local-pref, then shortest AS path, lowest origin, lowest MED,
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from ribflow.rib.attrs import AttrPool, RouteAttrs
@@ -102,6 +102,25 @@ class RouterRib:
             self._drop_next_hop(old)
             pool.release(old)
         return old
+
+    def load(self, afi: int, paths: Iterable[tuple[int, int, int]], attrs: RouteAttrs) -> int:
+        """Bulk :meth:`announce` of ``(length, network, path_id)`` paths with one attribute set
+        (a rebuild): a new prefix with path id 0 is inserted directly; returns how many."""
+        table = self.v4 if afi == AFI_IP else self.v6
+        get, insert, announce = table.get, table.insert, self.announce
+        added = 0
+        for length, network, path_id in paths:
+            if path_id == 0 and get(network, length) is None:
+                insert(network, length, attrs)
+                added += 1
+            else:
+                announce(afi, network, length, path_id, attrs)
+        if added:
+            self._pool.acquire(attrs, added)
+            self._routes += added
+            if attrs.next_hop:
+                self.next_hops[attrs.next_hop] = self.next_hops.get(attrs.next_hop, 0) + added
+        return added
 
     def _drop_next_hop(self, attrs: RouteAttrs) -> None:
         nh = attrs.next_hop
