@@ -54,3 +54,17 @@ def test_a_new_assignment_restarts_the_hold() -> None:
     hold.hold(0, b"r1", b"f1", 1)
     assert hold.start(0, position=10, high=20)
     assert hold.release(0) == []
+
+
+def test_held_flows_stamped_up_to_a_bgp_update_go_before_it() -> None:
+    """Point in time: a bgp-updates message stamped T is applied after the held flows stamped at
+    or before T (they must not see it), the later ones stay held, in arrival order."""
+    hold = StartupHold(15.0, Clock())
+    assert hold.start(0, position=0, high=10)
+    for value, stamp in ((b"f30", 30), (b"f10", 10), (b"fnone", None), (b"f20", 20), (b"f40", 40)):
+        hold.hold(0, b"r", value, stamp)
+    assert hold.due(0, 5) == []
+    assert hold.due(0, 20) == [(b"r", b"f10", 10), (b"r", b"f20", 20)]
+    assert hold.due(1, 100) == []  # another partition holds nothing
+    assert hold.due(0, None) == []
+    assert hold.release(0) == [(b"r", b"f30", 30), (b"r", b"fnone", None), (b"r", b"f40", 40)]

@@ -3,9 +3,10 @@
 The restarted enricher (same host and state directory, so the same group.instance.id, read back
 from the broker with the admin client) takes its partitions back without waiting for the dead
 member's session to time out, and holds flows until the bgp-updates backlog present at its
-start is applied. The flows of the test carry Kafka timestamps older than the route changes of
-that backlog, so without the hold Quix's timestamp alignment would enrich them from the RIB
-before the changes; expected values are the AS paths the test announced. The time from the
+start is applied, keeping point in time: flows stamped before the backlog's route changes get
+the routes before them, flows stamped after get the changed routes (without the hold, flows
+fetched before the bgp-updates backlog would be enriched from the RIB without the changes);
+expected values are the AS paths the test announced. The time from the
 kill to the first enriched flow is printed (a measurement, not a gate).
 """
 
@@ -83,10 +84,12 @@ def test_kill9_restart_takes_partitions_back_and_holds_flows_for_the_backlog(
         proc.stop(signal.SIGKILL)
     killed = time.monotonic()
     shutil.rmtree(state)
-    # while it is down: every router's /16 changes; flows stamped before the change follow
+    # while it is down: every router's /16 changes at T0+5s; flows stamped before and after it
     produce(kafka_broker, t["bgp"], _table(2, T0 + 5000))
-    later, n2 = _flows(2, T0 + 2000)
-    produce(kafka_broker, t["flows"], later)
+    earlier, n_early = _flows(2, T0 + 2000)
+    later, n_late = _flows(3, T0 + 6000)
+    produce(kafka_broker, t["flows"], earlier + later)
+    n2 = n_early + n_late
     restarted = EnricherProcess(env, tmp_path / "b.log")
     with running(restarted):
         wait_for(
@@ -100,10 +103,12 @@ def test_kill9_restart_takes_partitions_back_and_holds_flows_for_the_backlog(
         out = read_json(kafka_broker, t["enriched"], n1 + n2, timeout=60)
         after = _instance_ids(kafka_broker, group)
     assert before and len(before) == 1 and after == before  # static membership, same id
-    moved = [r for r in out if r["port_src"] == 2]
-    assert len(moved) == n2
-    for r in moved:
-        i = ROUTERS.index(r["peer_ip_src"]) + 1
-        assert r["as_path"] == f"{65000 + i}_2", r  # the backlog's change, not the old route
-        assert r["mask_dst"] == 16
+    for tag, n, version in ((2, n_early, 1), (3, n_late, 2)):
+        got = [r for r in out if r["port_src"] == tag]
+        assert len(got) == n
+        for r in got:
+            i = ROUTERS.index(r["peer_ip_src"]) + 1
+            # the route at the flow's time: before the backlog's change, or the change
+            assert r["as_path"] == f"{65000 + i}_{version}", r
+            assert r["mask_dst"] == 16
     assert "held until bgp-updates offset" in restarted.log()

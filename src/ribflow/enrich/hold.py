@@ -6,8 +6,10 @@ once both are fetched, but a flows message can still come first (the bgp-updates
 answered yet). So when a partition is assigned, the bgp-updates high watermark is taken as the
 partition's target; its flows messages are kept in memory, in order, until the bgp-updates
 message just before the target has been applied, or until ``limit_s`` seconds have passed, and
-then enriched (from the RIB as it is then: a held flow older than some of the backlog's updates
-sees them, where timestamp alignment alone would not). Nothing is lost on a crash meanwhile:
+then enriched. Point in time is kept as timestamp alignment keeps it: before a bgp-updates
+message stamped T of a held partition is applied, its held flows stamped at or before T are
+enriched (a flow stamped t sees the updates stamped strictly before t, as the replay's rule).
+Nothing is lost on a crash meanwhile:
 the pipeline defers non-forced checkpoints while flows are held, and releases them before a
 forced one (revoke, shutdown).
 """
@@ -58,6 +60,17 @@ class StartupHold:
             return False
         held.append((key, value, timestamp))
         return True
+
+    def due(self, partition: int, timestamp: int | None) -> list[Held]:
+        """Take out the held flows of ``partition`` stamped at or before ``timestamp`` (a
+        bgp-updates message stamped so is applied next), in arrival order."""
+        held = self._held.get(partition)
+        if not held or timestamp is None:
+            return []
+        due = [h for h in held if h[2] is not None and h[2] <= timestamp]
+        if due:
+            self._held[partition] = [h for h in held if h[2] is None or h[2] > timestamp]
+        return due
 
     def reached(self, partition: int, offset: int) -> bool:
         """Whether applying bgp-updates ``offset`` reached the partition's target."""

@@ -229,6 +229,8 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
         sync.ensure(partition)
         enricher: Enricher = holder["enricher"]
         if ctx.topic == bgp_name:
+            for f_key, f_value, f_time in hold.due(partition, timestamp):
+                enricher.on_flows(partition, f_key, f_value, f_time)  # before what is later
             enricher.on_bgp(partition, key, value, state, timestamp)  # type: ignore[arg-type]
             if hold.reached(partition, ctx.offset):
                 sync.release(partition, "bgp-updates backlog applied")
