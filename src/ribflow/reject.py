@@ -102,6 +102,10 @@ class Rejects:
                 detail=detail or None,
             )
         except BufferError:  # the producer's queue is full: the input is counted, not kept
+            self.log.warning(
+                "dead-letter-queue-full", "%s: producer queue full, a %s input was not "
+                "dead-lettered to %s (counted only)", self.component, reason, target.topic,
+            )  # fmt: skip
             return SUPPRESSED
         return SENT
 

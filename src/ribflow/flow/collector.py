@@ -178,6 +178,8 @@ class Collector:
             self.tallies.sflow_skipped["no_ip_header"] += result.skipped
         records = result.records
         if result.errors and not records and not result.counters:
+            for reason in result.errors[1:]:  # the first is counted as the rejection's reason
+                self.tallies.decode_errors[reason] += 1
             self._reject(data, BadInput(result.errors[0], ",".join(result.errors)), source)
             return
         router = ""
