@@ -826,6 +826,7 @@ def main(argv: list[str]) -> int:
                     "idle enricher, by kind of mapping")  # fmt: skip
     args = ap.parse_args(argv)
     groups: list[str] = []
+    load0 = tuple(round(x, 1) for x in os.getloadavg())
     # SIGTERM unwinds like an exception, so every process and topic made here is cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-enricher-") as tmp, \
@@ -860,7 +861,9 @@ def main(argv: list[str]) -> int:
                              f" collector+enricher: {int(r['live_out']):,} of "
                              f"{int(r['live_sent']):,} sent flows out; nfacctd: "
                              f"{int(r['nf_out']):,} of {int(r['nf_sent']):,} out; {lpm} LPM; "
-                             f"load average after {tuple(round(x, 1) for x in os.getloadavg())}"
+                             f"load average before {load0}, after "
+                             f"{tuple(round(x, 1) for x in os.getloadavg())} (a shared machine: "
+                             "the ratios are of one run, the references measured in it)"
                              + (f"; {' '.join(args.env)}" if args.env else ""))  # fmt: skip
                     path = write_result("enricher", figures(wl, r, args.rate), notes=notes)
                     print(f"# wrote {path}")
