@@ -513,7 +513,7 @@ def bench_live(
             )  # fmt: skip
         wait(lambda: "collector ready" in clog.read_text(), 90, "the collector", coll, clog)
         time.sleep(1)
-        cpu0 = group_cpu(proc.pid) + group_cpu(coll.pid)
+        e_cpu0, c_cpu0 = group_cpu(proc.pid), group_cpu(coll.pid)
         t0 = time.perf_counter()
         sent = send_pool(wl, f"{COLLECTOR}:{port}", rate)
 
@@ -523,8 +523,9 @@ def bench_live(
             return kafka.caught_up(gid, flows_topic) and kafka.count(enriched_topic) == n > before
 
         wait(settled, 1800, "the decoder + enricher pass", proc, elog)
-        collector_cpu, enricher_cpu = group_cpu(coll.pid), group_cpu(proc.pid)
-        cpu = collector_cpu + enricher_cpu - cpu0
+        collector_cpu = group_cpu(coll.pid) - c_cpu0
+        enricher_cpu = group_cpu(proc.pid) - e_cpu0
+        cpu = collector_cpu + enricher_cpu
         wall = time.perf_counter() - t0
         drops = _collector_drops(clog)
     finally:
@@ -533,9 +534,10 @@ def bench_live(
         stop(proc)
     out_n = kafka.count(enriched_topic) - before
     print(f"# decoder + enricher: sent {sent['flows']:,} flows at {sent['flows_per_s']:,.0f}/s, "
-          f"{out_n:,} enriched out, CPU {cpu:.1f} s (collector {collector_cpu:.1f}, enricher "
-          f"{enricher_cpu:.1f} cumulative), wall {wall:.1f} s{drops}", flush=True)  # fmt: skip
-    return {"live_sent": sent["flows"], "live_out": out_n, "live_cpu": cpu}
+          f"{out_n:,} enriched out, CPU {cpu:.2f} s (collector {collector_cpu:.2f}, enricher "
+          f"{enricher_cpu:.2f}), wall {wall:.1f} s{drops}", flush=True)  # fmt: skip
+    return {"live_sent": sent["flows"], "live_out": out_n, "live_cpu": cpu,
+            "live_collector_cpu": collector_cpu, "live_enricher_cpu": enricher_cpu}  # fmt: skip
 
 
 def _collector_drops(log: Path) -> str:
@@ -771,6 +773,11 @@ def figures(wl: Workload, r: dict[str, float], rate: float) -> list[Figure]:
                f"v9 at {rate:,.0f} flows/s", "flows/CPU-s", round(r["live_out"] / r["live_cpu"]),
                "nfacctd with BGP, all its processes, same packets", round(nf),
                ">= 1.5x (at least 1.0x)"),
+        Figure("of which the collector (UDP to Kafka), same run", "flows/CPU-s",
+               round(r["live_out"] / r["live_collector_cpu"])),
+        Figure("of which the enricher (Kafka to Kafka, flows as the collector writes them at "
+               f"{rate:,.0f} flows/s), same run", "flows/CPU-s",
+               round(r["live_out"] / r["live_enricher_cpu"])),
         Figure("enricher alone, Kafka to Kafka, 1 message per enriched flow, same table",
                "flows/CPU-s", round(r["flows"] / r["flows_cpu"]),
                "pass-through Quix app, same messages", round(passth), ">= 0.5"),
@@ -819,6 +826,7 @@ def main(argv: list[str]) -> int:
                     "idle enricher, by kind of mapping")  # fmt: skip
     args = ap.parse_args(argv)
     groups: list[str] = []
+    load0 = tuple(round(x, 1) for x in os.getloadavg())
     # SIGTERM unwinds like an exception, so every process and topic made here is cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-enricher-") as tmp, \
@@ -853,7 +861,9 @@ def main(argv: list[str]) -> int:
                              f" collector+enricher: {int(r['live_out']):,} of "
                              f"{int(r['live_sent']):,} sent flows out; nfacctd: "
                              f"{int(r['nf_out']):,} of {int(r['nf_sent']):,} out; {lpm} LPM; "
-                             f"load average after {tuple(round(x, 1) for x in os.getloadavg())}"
+                             f"load average before {load0}, after "
+                             f"{tuple(round(x, 1) for x in os.getloadavg())} (a shared machine: "
+                             "the ratios are of one run, the references measured in it)"
                              + (f"; {' '.join(args.env)}" if args.env else ""))  # fmt: skip
                     path = write_result("enricher", figures(wl, r, args.rate), notes=notes)
                     print(f"# wrote {path}")

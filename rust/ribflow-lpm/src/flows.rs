@@ -9,18 +9,21 @@
 //! choice needing the shorter-prefix walk, ...) makes it return `None` for the whole message,
 //! and the caller renders that message in Python: output is byte-identical either way.
 
+use std::sync::Arc;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
 
+use crate::frags::{Frag, Frags, FRAGS_MAX};
 use crate::json::Val;
 use crate::records::*;
+use crate::shared::GilCell;
 use crate::text::{put_int, put_timestamp, write_v4, write_v6};
 use crate::{Address, Inner, PrefixTable};
 
-/// The pre-rendered fragments of one side: (as, dst run, src run, peer as) and the next hop.
-struct Side<'py> {
-    parts: [Bound<'py, PyString>; 4],
-    next_hop: Bound<'py, PyString>,
+/// One side's route: its set's fragments and the matched prefix.
+struct Side {
+    frag: Arc<Frag>,
     length: u32,
     network: u128,
 }
@@ -35,17 +38,21 @@ pub struct FlowRenderer {
     proto_text: Vec<String>,
     epoch: bool,
     usec: bool,
+    frags: GilCell<Frags>,
 }
 
 impl FlowRenderer {
     /// The side's attribute set's fragments, from the formatter's cache on the set.
-    fn side<'py>(
-        &self,
-        attrs: &Bound<'py, PyAny>,
-        length: u32,
-        network: u128,
-    ) -> PyResult<Side<'py>> {
+    fn side(&self, attrs: &Bound<'_, PyAny>, length: u32, network: u128) -> PyResult<Side> {
         let py = attrs.py();
+        let key = attrs.as_ptr() as usize;
+        if let Some(frag) = self.frags.borrow(py).get(&key) {
+            return Ok(Side {
+                frag: frag.clone(),
+                length,
+                network,
+            });
+        }
         let mut cached = attrs.getattr(pyo3::intern!(py, "fmt_cache"))?;
         let fresh = match cached.cast::<PyTuple>() {
             Ok(t) => t.len() == 3 && t.get_item(0)?.is(self.token.bind(py)),
@@ -58,14 +65,29 @@ impl FlowRenderer {
             .cast::<PyTuple>()?
             .get_item(2)?
             .cast_into::<PyTuple>()?;
-        let item = |i| -> PyResult<Bound<'py, PyString>> { Ok(t.get_item(i)?.cast_into()?) };
-        let parts = [item(0)?, item(1)?, item(2)?, item(3)?];
-        let next_hop = attrs
-            .getattr(pyo3::intern!(py, "next_hop"))?
-            .cast_into::<PyString>()?;
-        Ok(Side {
+        let item = |i| -> PyResult<String> {
+            Ok(t.get_item(i)?.cast_into::<PyString>()?.to_str()?.to_owned())
+        };
+        let next_hop = attrs.getattr(pyo3::intern!(py, "next_hop"))?;
+        let next_hop = next_hop.cast::<PyString>()?.to_str()?.to_owned();
+        let parts = [item(0)?, item(1)?, item(2)?, item(3)?, next_hop];
+        let frag = Arc::new(Frag {
+            attrs: attrs.clone().unbind(),
             parts,
-            next_hop,
+        });
+        let dropped = {
+            let mut frags = self.frags.borrow_mut(py);
+            let dropped = if frags.len() >= FRAGS_MAX {
+                std::mem::take(&mut *frags)
+            } else {
+                Frags::default()
+            };
+            frags.insert(key, frag.clone());
+            dropped
+        };
+        drop(dropped); // the sets' references go after the borrow
+        Ok(Side {
+            frag,
             length,
             network,
         })
@@ -79,7 +101,7 @@ impl FlowRenderer {
         table: Option<&Bound<'py, PrefixTable>>,
         address: Address,
         next_hop: Option<Option<Val<'_>>>,
-    ) -> Result<Option<Side<'py>>, Option<PyErr>> {
+    ) -> Result<Option<Side>, Option<PyErr>> {
         let Some(table) = table else {
             return Ok(None);
         };
@@ -96,6 +118,18 @@ impl FlowRenderer {
             return Ok(None);
         };
         let value = tuple.get_item(1).map_err(Some)?;
+        let known = self
+            .frags
+            .borrow(py)
+            .get(&(value.as_ptr() as usize))
+            .cloned();
+        if let Some(frag) = known {
+            return Ok(Some(Side {
+                frag,
+                length,
+                network: network(address, length),
+            })); // a set seen before (an ADD-PATH tuple is never a key)
+        }
         let attrs = if value.get_type().is(self.attrs_type.bind(py)) {
             value
         } else {
@@ -126,35 +160,37 @@ impl FlowRenderer {
                 Some(Some(_)) => return Err(None),
             }
         };
-        let network = match address {
-            Address::V4(a) => u128::from(if length == 0 {
-                0
-            } else {
-                a >> (32 - length) << (32 - length)
-            }),
-            Address::V6(a) => {
-                if length == 0 {
-                    0
-                } else {
-                    a >> (128 - length) << (128 - length)
-                }
-            }
-        };
+        let network = network(address, length);
         self.side(&attrs, length, network).map(Some).map_err(Some)
     }
 }
 
+/// The network of `address`'s prefix of `length` bits.
+fn network(address: Address, length: u32) -> u128 {
+    match address {
+        Address::V4(a) => {
+            if length == 0 {
+                0
+            } else {
+                u128::from(a >> (32 - length) << (32 - length))
+            }
+        }
+        Address::V6(a) => {
+            if length == 0 {
+                0
+            } else {
+                a >> (128 - length) << (128 - length)
+            }
+        }
+    }
+}
+
 /// A side's fragments (dst run, src run, as, peer as): its set's, or those of "no route".
-fn texts<'a>(no_route: &'a [String; 4], side: &'a Option<Side<'_>>) -> PyResult<[&'a str; 4]> {
+fn texts<'a>(no_route: &'a [String; 4], side: &'a Option<Side>) -> PyResult<[&'a str; 4]> {
     match side {
         Some(side) => {
-            let p = &side.parts;
-            Ok([
-                p[0].to_str()?,
-                p[1].to_str()?,
-                p[2].to_str()?,
-                p[3].to_str()?,
-            ])
+            let p = &side.frag.parts;
+            Ok([&p[0], &p[1], &p[2], &p[3]])
         }
         None => Ok([&no_route[0], &no_route[1], &no_route[2], &no_route[3]]),
     }
@@ -191,6 +227,7 @@ impl FlowRenderer {
             proto_text,
             epoch,
             usec,
+            frags: GilCell::new(Frags::default()),
         })
     }
 
@@ -294,7 +331,7 @@ impl FlowRenderer {
         // parts: (dst run, src run, as, peer as)
         let [d_dst, _, _, d_peer] = texts(&d)?;
         let [_, s_src, s_as, s_peer] = texts(&s)?;
-        let net = |out: &mut Vec<u8>, side: &Option<Side<'py>>| match side {
+        let net = |out: &mut Vec<u8>, side: &Option<Side>| match side {
             Some(side) if v4_family => write_v4(out, side.network as u32),
             Some(side) => write_v6(out, side.network),
             None => out.extend_from_slice(zero),
@@ -311,8 +348,8 @@ impl FlowRenderer {
         out.extend_from_slice(exporter.as_bytes());
         out.extend_from_slice(b"\",\"peer_ip_dst\":\"");
         match &d {
-            Some(side) if !side.next_hop.to_str()?.is_empty() => {
-                out.extend_from_slice(side.next_hop.to_str()?.as_bytes())
+            Some(side) if !side.frag.parts[4].is_empty() => {
+                out.extend_from_slice(side.frag.parts[4].as_bytes())
             }
             _ => out.extend_from_slice(zero),
         }

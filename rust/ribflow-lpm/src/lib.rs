@@ -20,6 +20,7 @@
 mod convert;
 mod core;
 mod flows;
+mod frags;
 mod json;
 mod node;
 mod records;

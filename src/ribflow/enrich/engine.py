@@ -370,11 +370,15 @@ class Enricher:
         n = len(outputs)
         c = self._counters
         if enriched:
-            c.enriched.inc(enriched)
-            c.src_hit.inc(src_hits)
-            c.src_miss.inc(enriched - src_hits)
-            c.dst_hit.inc(dst_hits)
-            c.dst_miss.inc(enriched - dst_hits)
+            c.enriched.inc(enriched)  # (an inc costs ~2 us: none of 0)
+            if src_hits:
+                c.src_hit.inc(src_hits)
+            if enriched > src_hits:
+                c.src_miss.inc(enriched - src_hits)
+            if dst_hits:
+                c.dst_hit.inc(dst_hits)
+            if enriched > dst_hits:
+                c.dst_miss.inc(enriched - dst_hits)
         if n > enriched:
             c.no_rib.inc(n - enriched)
         return n

@@ -124,11 +124,20 @@ class ProducerOutput:
     served every ``_POLL_EVERY`` messages (Quix's main loop polls the producer as well).
     """
 
-    __slots__ = ("_internal", "_since_poll")
+    __slots__ = ("_delivered", "_internal", "_since_poll")
 
     def __init__(self, producer: Any) -> None:
         self._internal = producer
         self._since_poll = 0
+
+        def delivered(err: Any, msg: Any) -> None:
+            # Quix records produced offsets only for its changelogs' sake (the checkpoint
+            # reads them for changelog partitions): an enriched record's report only
+            # matters when it is an error, which Quix's callback latches as ever
+            if err is not None:
+                producer._on_delivery(err, msg)
+
+        self._delivered = delivered
 
     def produce(
         self,
@@ -161,11 +170,12 @@ class ProducerOutput:
         self, topic: str, values: list[bytes], key: bytes | None, timestamp: int | None
     ) -> None:
         """:meth:`produce` of every value with the same key and time (one flows message's
-        enriched records: the per-record cost is librdkafka's call only)."""
+        enriched records: the per-record cost is librdkafka's call only). Delivery reports
+        go on to Quix only when they are errors: never use it for a changelog topic."""
         internal = self._internal
         internal._raise_for_error()
         raw = internal._producer._producer
-        produce, on_delivery = raw.produce, internal._on_delivery
+        produce, on_delivery = raw.produce, self._delivered
         ts = 0 if timestamp is None else timestamp  # 0: librdkafka stamps the current time
         for value in values:
             try:
