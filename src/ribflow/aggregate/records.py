@@ -54,7 +54,7 @@ TIME_SOURCES: dict[str, str | None] = {
     "kafka": None,
 }
 
-#: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
+#: [key, ts_ms, flows, packets, bytes] (RowBuilder.row)
 Row = list[Any]
 #: (key, ts_ms, flows, packets, bytes): what the aggregator adds up
 Entry = tuple[Key, int, int, int, int]
