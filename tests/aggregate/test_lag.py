@@ -45,22 +45,19 @@ def test_at_end_uses_the_highest_known_watermark_and_the_committed_offset() -> N
     assert not _at_end(c, tp, {}, True)  # not answered by the broker yet: behind
 
 
-def test_caught_up_needs_every_input_partition_and_the_window_partition() -> None:
-    consumer = FakeConsumer({("in", 0): 10, ("in", 1): 5, ("rep", 0): 7, ("rep", 1): 3}, {})
+def test_each_input_partition_is_behind_until_read_to_its_end() -> None:
+    consumer = FakeConsumer({("in", 0): 10, ("in", 1): 5}, {})
     lag = InputLag({}, "g", "in", lambda: consumer, clock=lambda: 0.0)
-    lag.watch_repartition("rep")
-    assert not lag.caught_up(0) and lag.behind(0, 0)  # nothing looked at yet: behind
-    lag._broker = {("in", 0): (0, 0, 10), ("in", 1): (0, 0, 9), ("rep", 0): (0, 0, 7),
-                   ("rep", 1): (0, 0, 3)}  # fmt: skip
+    assert lag.source_behind(0) and lag.source_behind(1)  # nothing looked at yet: behind
+    lag._broker = {("in", 0): (0, 0, 10), ("in", 1): (0, 0, 9)}
     lag.look()
-    assert not lag.caught_up(0)  # input partition 1 has 4 unread messages
-    assert lag.behind(1, 1) and not lag.behind(0, 0)
+    assert not lag.source_behind(0)
+    assert lag.source_behind(1)  # 4 unread messages
     consumer.positions[("in", 1)] = 9
     lag._next_look = 0.0
     lag.look()
-    assert lag.caught_up(0) and lag.caught_up(1)
-    consumer.cached[("rep", 1)] = 4  # a row for window partition 1 was fetched, not read
+    assert not lag.source_behind(0) and not lag.source_behind(1)
+    consumer.cached[("in", 0)] = 11  # a message fetched, not read yet
     lag._next_look = 0.0
     lag.look()
-    assert lag.caught_up(0) and not lag.caught_up(1)
-    assert lag.behind(1, 0) and not lag.behind(0, 0)
+    assert lag.source_behind(0) and not lag.source_behind(1)

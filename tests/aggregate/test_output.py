@@ -112,13 +112,13 @@ def test_broken_record_rejected(broken: dict[str, object]) -> None:
 def test_flush_messages_keyed_batched_and_bracketed() -> None:
     w = writer("src_host")
     closed = [(0, {'["a"]': [1, 2, 3], '["b"]': [4, 5, 6]}), (60_000, {'["a"]': [7, 8, 9]})]
-    messages, entries = w.flush(closed)
-    assert entries == 3
-    assert [k for k, _ in messages] == [b'["a"]', b'["b"]', b'["a"]']  # the aggregation key
-    assert [orjson.loads(v)["bytes"] for _, v in messages] == [3, 6, 9]
-    batched, entries = w.flush(closed, markers=True, per_message=2)
-    assert entries == 3
-    assert [k for k, _ in batched] == [None] * 4
-    kinds = [[orjson.loads(line)["event_type"] for line in v.split(b"\n")] for _, v in batched]
+    messages = list(w.flush(closed))
+    assert [n for _, _, n in messages] == [1, 1, 1]
+    assert [k for k, _, _ in messages] == [b'["a"]', b'["b"]', b'["a"]']  # the aggregation key
+    assert [orjson.loads(v)["bytes"] for _, v, _ in messages] == [3, 6, 9]
+    batched = list(w.flush(closed, markers=True, per_message=2))
+    assert [n for _, _, n in batched] == [0, 2, 1, 0]
+    assert [k for k, _, _ in batched] == [None] * 4
+    kinds = [[orjson.loads(line)["event_type"] for line in v.split(b"\n")] for _, v, _ in batched]
     assert kinds == [["purge_init"], ["purge", "purge"], ["purge"], ["purge_close"]]
     assert orjson.loads(batched[-1][1])["purged_entries"] == 3

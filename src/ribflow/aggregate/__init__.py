@@ -1,4 +1,4 @@
-"""pmacct-style aggregation of enriched flows: primitives, time bins, windowed Quix state."""
+"""pmacct-style aggregation of enriched flows: primitives, time bins, windows summed in memory."""
 
 from ribflow.aggregate.errors import AggregateConfigError, AggregateError, BadRecord
 from ribflow.aggregate.primitives import REGISTRY, Primitive, parse_aggregate

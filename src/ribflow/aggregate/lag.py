@@ -3,11 +3,10 @@
 A partition that has received no flow for a while is either quiet (its exporters stopped) or
 behind (its flows are still queued in Kafka: the aggregator was stopped, or is catching up on
 a backlog and reads another partition first). The wall clock cannot tell them apart; the
-broker can. So the idle flush (idle.py) and the idle input partitions of the watermark
-(window.py) apply only when the input has no unread message: the app consumer's position is
-at the partition's high watermark (lag 0), for the input topic's partitions and for the
-repartition topic's partition of the window. A partition that is behind is never idle,
-however long it has gone without a flow.
+broker can. So the idle flush (idle.py) and the idle origins of the watermark (window.py)
+apply only to an input partition without unread messages: the app consumer's position is at
+the partition's high watermark (lag 0). A partition that is behind is never idle, however long
+it has gone without a flow.
 
 Nothing here blocks the run loop: a thread asks the broker (its own consumer, outside the
 group) for the high watermarks and the group's committed offsets every :data:`LOOK_EVERY_S`;
@@ -61,7 +60,7 @@ class LagConsumer(Protocol):
 
 
 class InputLag:
-    """Which assigned partitions of the input and repartition topics have unread messages."""
+    """Which assigned partitions of the input topic have unread messages."""
 
     def __init__(
         self,
@@ -77,7 +76,6 @@ class InputLag:
         self._source = source_topic
         self._consumer = consumer
         self._clock = clock
-        self._repartition: str | None = None
         self._next_look = 0.0
         self._behind: set[tuple[str, int]] = set()
         self._looked = False
@@ -85,31 +83,11 @@ class InputLag:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch_repartition(self, topic: str) -> None:
-        """The repartition topic whose partitions the window's state partitions are."""
-        self._repartition = topic
-
     # -- questions (cheap: answered from the last look) ----------------------------------
 
     def source_behind(self, origin: int) -> bool:
         """Input partition ``origin`` had unread messages at the last look (or none was made)."""
         return not self._looked or (self._source, origin) in self._behind
-
-    def behind(self, partition: int, origin: int) -> bool:
-        """Unread input may still bring rows of input partition ``origin`` to the window's
-        ``partition``: either of them had unread messages at the last look."""
-        if not self._looked or (self._source, origin) in self._behind:
-            return True
-        return self._repartition is not None and (self._repartition, partition) in self._behind
-
-    def caught_up(self, partition: int) -> bool:
-        """No unread input can still bring rows to the window's ``partition``: every assigned
-        input partition and the repartition topic's ``partition`` were at lag 0."""
-        if not self._looked:
-            return False
-        if self._repartition is not None and (self._repartition, partition) in self._behind:
-            return False
-        return not any(topic == self._source for topic, _ in self._behind)
 
     # -- the look (run loop) -------------------------------------------------------------
 
@@ -123,9 +101,8 @@ class InputLag:
         consumer = self._consumer()
         if broker is None or consumer is None:
             return
-        topics = {self._source, self._repartition}
         try:
-            assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
+            assigned = [tp for tp in consumer.assignment() if tp.topic == self._source]
             positions = consumer.position(assigned) if assigned else []
             behind = {(tp.topic, tp.partition) for tp in positions
                       if not _at_end(consumer, tp, broker, self._earliest)}  # fmt: skip
@@ -166,14 +143,11 @@ class InputLag:
             consumer.close()
 
     def _partitions(self, consumer: Consumer) -> list[TopicPartition]:
-        out = []
-        for topic in (self._source, self._repartition):
-            if topic is None:
-                continue
-            meta = consumer.list_topics(topic, timeout=QUERY_TIMEOUT_S).topics.get(topic)
-            if meta is not None and meta.error is None:
-                out += [TopicPartition(topic, p) for p in meta.partitions]
-        return out
+        topic = self._source
+        meta = consumer.list_topics(topic, timeout=QUERY_TIMEOUT_S).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        return [TopicPartition(topic, p) for p in meta.partitions]
 
 
 def _offsets(consumer: Consumer, parts: list[TopicPartition]) -> Offsets:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -67,33 +67,35 @@ class PurgeWriter:
         closed: Iterable[tuple[int, dict[Key, list[int]]]],
         markers: bool = False,
         per_message: int = 0,
-    ) -> tuple[list[tuple[bytes | None, bytes]], int]:
-        """The (key, value) messages of one flush (windows closed together), and how many
-        records they hold. One record per message keyed by the aggregation key (JSON array),
-        or, when ``per_message`` > 1, up to that many newline-separated records per message
-        without a key (kafka_multi_values); between purge_init and purge_close if ``markers``."""
-        out: list[tuple[bytes | None, bytes]] = []
+    ) -> Iterator[tuple[bytes | None, bytes, int]]:
+        """The messages of one flush (windows closed together) as (key, value, records in
+        it), one at a time (orjson's output keeps a 4 KB buffer until it is produced). One
+        record per message keyed by the aggregation key (JSON array), or, when
+        ``per_message`` > 1, up to that many newline-separated records per message without a
+        key (kafka_multi_values); between purge_init and purge_close if ``markers``."""
         purge = self.purge
         entries = 0
+        if markers:
+            yield None, self.purge_init(), 0
         if per_message > 1:
             lines: list[bytes] = []
             for start, sums_by_key in closed:
                 for key, sums in sums_by_key.items():
                     lines.append(purge(key, start, sums))
                     if len(lines) == per_message:
-                        out.append((None, b"\n".join(lines)))
+                        yield None, b"\n".join(lines), len(lines)
                         entries += len(lines)
                         lines = []
             if lines:
-                out.append((None, b"\n".join(lines)))
+                yield None, b"\n".join(lines), len(lines)
                 entries += len(lines)
         else:
             for start, sums_by_key in closed:
-                out += [(k.encode(), purge(k, start, sums)) for k, sums in sums_by_key.items()]
-            entries = len(out)
+                for key, sums in sums_by_key.items():
+                    yield key.encode(), purge(key, start, sums), 1
+                entries += len(sums_by_key)
         if markers:
-            out = [(None, self.purge_init()), *out, (None, self.purge_close(entries))]
-        return out, entries
+            yield None, self.purge_close(entries), 0
 
     def purge_init(self) -> bytes:
         return orjson.dumps({"event_type": "purge_init", "writer_id": self.writer_id})

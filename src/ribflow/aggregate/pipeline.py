@@ -137,7 +137,11 @@ class Aggregator:
             "group.id": s.group(), "enable.auto.commit": False,
             "auto.offset.reset": s.auto_offset_reset, "isolation.level": "read_committed",
             # read the partitions of a backlog interleaved (see FETCH_PARTITION_BYTES)
-            "max.partition.fetch.bytes": s.fetch_partition_bytes, "queued.min.messages": 1000,
+            "max.partition.fetch.bytes": s.fetch_partition_bytes,
+            # prefetch: enough to keep the loop busy, bounded in memory; fetch again soon
+            # after a full queue (librdkafka's default waits 1 s: ~1,000 messages/s/partition)
+            "queued.min.messages": 10_000, "queued.max.messages.kbytes": 16_384,
+            "fetch.queue.backoff.ms": 50,
         }))  # fmt: skip
         extra: dict[str, Any] = {"linger.ms": 20, "on_delivery": self._delivered}
         if self.exactly_once:
@@ -291,11 +295,12 @@ class Aggregator:
         for state_key in gone:
             self._produce(self.state_topic, None, state_key, windows.partition)
         out = self.settings.flows_aggregated_topic
-        messages, entries = self.writer.flush(
+        entries = 0
+        for key, value, records in self.writer.flush(
             closed, self.settings.markers, self.settings.multi_values
-        )
-        for key, value in messages:
+        ):
             self._produce(out, value, key)
+            entries += records
         ROWS_OUT.inc(entries)
         return entries
 

@@ -1,10 +1,13 @@
 """flows-enriched records -> aggregation rows: the key, the flow's time and its counters.
 
 A flows-enriched message holds one JSON object, or several (NDJSON lines or a JSON array) when
-the enricher batches. Every record becomes a row ``[key, ts_ms, flows, packets, bytes]``:
+the enricher batches. Every record becomes an entry ``(key, ts_ms, flows, packets, bytes)``
+(:meth:`RowBuilder.entry`, what the aggregator adds up; :meth:`RowBuilder.row` is the same as a
+list):
 
 - ``key`` is the JSON text of the chosen primitives' values, in pmacct's output order; a value
-  the record lacks takes pmacct's default (0, "", …) the way nfacctd prints an unset primitive;
+  the record lacks takes pmacct's default (0, "", …) the way nfacctd prints an unset primitive
+  (keys.py takes the values without a per-value call when they are already normal);
 - ``ts_ms`` is the flow time the window is chosen by (TIME_SOURCE: arrival like
   ``nfacctd_time_new: true``, or the flow's start/end/export time), falling back to the Kafka
   message timestamp when the record lacks that field or has pmacct's zero time there;
@@ -52,7 +55,7 @@ TIME_SOURCES: dict[str, str | None] = {
     "kafka": None,
 }
 
-#: [key, ts_ms, flows, packets, bytes] (a list: it is what crosses the repartition topic)
+#: [key, ts_ms, flows, packets, bytes] (RowBuilder.row)
 Row = list[Any]
 #: (key, ts_ms, flows, packets, bytes): what the aggregator adds up
 Entry = tuple[Key, int, int, int, int]
