@@ -7,15 +7,14 @@ started.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 
-from ribflow.kafka.read import read_to_end, watermarks
+from ribflow.kafka.read import ReadError, read_to_end, watermarks
 from tests.fixtures.kafka import TopicFactory
-
-pytestmark = pytest.mark.integration
 
 
 def _consumer(broker: str) -> Consumer:
@@ -35,6 +34,7 @@ def _produce(producer: Producer, topic: str, items: list[tuple[int, bytes]]) -> 
     assert producer.flush(30) == 0
 
 
+@pytest.mark.integration
 def test_reads_what_each_partition_held_at_start(
     kafka_broker: str, topic_factory: TopicFactory
 ) -> None:
@@ -57,6 +57,7 @@ def test_reads_what_each_partition_held_at_start(
     assert [v for p, v in got if p == 0] == [v for p, v in written if p == 0]  # offset order
 
 
+@pytest.mark.integration
 def test_a_transaction_marker_at_the_end_ends_the_partition(
     kafka_broker: str, topic_factory: TopicFactory
 ) -> None:
@@ -74,6 +75,7 @@ def test_a_transaction_marker_at_the_end_ends_the_partition(
         consumer.close()
 
 
+@pytest.mark.integration
 def test_a_missing_topic_holds_nothing(kafka_broker: str) -> None:
     consumer = _consumer(kafka_broker)
     try:
@@ -82,3 +84,67 @@ def test_a_missing_topic_holds_nothing(kafka_broker: str) -> None:
         assert list(read_to_end(consumer, missing, timeout=10)) == []
     finally:
         consumer.close()
+
+
+class _Meta:
+    def __init__(self, partitions: list[int]) -> None:
+        self.error = None
+        self.partitions = dict.fromkeys(partitions)
+
+
+class _Topics:
+    def __init__(self, topic: str, partitions: list[int]) -> None:
+        self.topics = {topic: _Meta(partitions)}
+
+
+class _Msg:
+    def __init__(self, partition: int, offset: int, error: KafkaError | None = None) -> None:
+        self._p, self._o, self._e = partition, offset, error
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def error(self) -> KafkaError | None:
+        return self._e
+
+
+class _Stalled:
+    """A consumer whose partition 0 holds 2 messages but delivers only the first, then an
+    error when ``fail`` (what a broker that stops answering, or refuses, looks like)."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.sent = False
+
+    def list_topics(self, topic: str, timeout: float) -> _Topics:
+        return _Topics(topic, [0])
+
+    def get_watermark_offsets(self, tp: object, timeout: float) -> tuple[int, int]:
+        return 0, 2
+
+    def assign(self, parts: object) -> None:
+        pass
+
+    def unassign(self) -> None:
+        pass
+
+    def consume(self, n: int, timeout: float) -> list[_Msg]:
+        if self.sent:
+            if self.fail:
+                return [_Msg(0, 0, KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))]
+            time.sleep(timeout)
+            return []
+        self.sent = True
+        return [_Msg(0, 0)]
+
+
+@pytest.mark.parametrize(("fail", "says"), [(False, "to its end in"), (True, "reading t:")])
+def test_not_reaching_the_end_is_an_error(fail: bool, says: str) -> None:
+    got = []
+    with pytest.raises(ReadError, match=says):
+        for msg in read_to_end(_Stalled(fail), "t", timeout=1.0):  # type: ignore[arg-type]
+            got.append(msg.offset())
+    assert got == [0]
