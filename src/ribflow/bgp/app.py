@@ -21,11 +21,11 @@ from ribflow.bgp.bridge import Bridge
 from ribflow.bgp.errors import NeighborConfigError
 from ribflow.bgp.keys import RouterKeys
 from ribflow.bgp.metrics import BridgeMetrics
-from ribflow.bgp.outbox import Outbox, producer_config
+from ribflow.bgp.outbox import Outbox
 from ribflow.bgp.parser import EventBuilder
 from ribflow.bgp.settings import BridgeSettings
 from ribflow.dlq import DeadLetters
-from ribflow.kafka.client import startup_check
+from ribflow.kafka.client import producer_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import load, settings_flag
@@ -83,7 +83,16 @@ def prepare_topics(settings: BridgeSettings) -> None:
 def build_bridge(settings: BridgeSettings, infd: int, commands_to_exabgp: bool) -> Bridge:
     """Wire settings, producer, dead letters and the event builder into a bridge."""
     tally: Counter[str] = Counter()
-    producer = Producer(producer_config(settings), logger=logging.getLogger("ribflow.bridge.kafka"))
+    conf = producer_config(
+        settings,
+        "log",
+        {"client.id": "ribflow-bridge"},
+        linger_ms=settings.bridge_linger_ms,
+        compression=settings.bridge_compression,
+        queue_messages=settings.bridge_buffer_messages,
+        queue_mb=settings.bridge_buffer_mb,
+    )
+    producer = Producer(conf, logger=logging.getLogger("ribflow.bridge.kafka"))
     outbox = Outbox(
         producer, settings.bridge_buffer_messages, tally, on_blocked=BridgeMetrics.blocked
     )

@@ -20,30 +20,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from ribflow.bgp.settings import BridgeSettings
-from ribflow.kafka.client import client_config
 from ribflow.kafka.producer import Producer
 from ribflow.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
-
-
-def producer_config(settings: BridgeSettings) -> dict[str, Any]:
-    """confluent-kafka configuration of the bridge's producer."""
-    return client_config(
-        settings,
-        {
-            "client.id": "ribflow-bridge",
-            "enable.idempotence": True,  # retries keep each partition's order, no duplicates
-            "acks": "all",
-            "message.timeout.ms": 0,  # retriable errors: wait for ever (back-pressure), never drop
-            "queue.buffering.max.messages": settings.bridge_buffer_messages,
-            "queue.buffering.max.kbytes": settings.bridge_buffer_mb * 1024,
-            "linger.ms": settings.bridge_linger_ms,
-            "compression.type": settings.bridge_compression,
-            "delivery.report.only.error": True,  # success is counted from the queue length
-        },
-    )
 
 
 @dataclass(eq=False)

@@ -27,7 +27,7 @@ from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.kafka.client import quix_connection
+from ribflow.kafka.client import producer_tuning, quix_connection
 from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
 from ribflow.topics import TopicSpec, specs
 
@@ -186,14 +186,9 @@ def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
 def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) -> EnricherApp:
     """Create the Quix application, its topics and the enricher (does not start it)."""
     consumer_extra = consumer_config(settings)
-    producer_extra: dict[str, Any] = {
-        "linger.ms": 20,
-        "compression.type": "lz4",
-        # a checkpoint's transaction must outlive the commit interval (broker max: 15 min)
-        "transaction.timeout.ms": max(60_000, int(settings.commit_interval * 2000)),
-    }
-    if settings.processing_guarantee == "exactly-once":
-        producer_extra["transactional.id"] = settings.resolved_transactional_id()
+    producer_extra = producer_tuning(
+        "streaming", streaming=settings, transactional_id=settings.resolved_transactional_id()
+    )
     app = Application(
         **quix_connection(settings),
         consumer_group=settings.group_id,

@@ -37,7 +37,7 @@ from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
 from ribflow.flow.workers_metrics import worker_metrics_port
-from ribflow.kafka.client import client_config, startup_check
+from ribflow.kafka.client import producer_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.settings import load, settings_flag
@@ -53,24 +53,10 @@ def topic_specs(s: CollectorSettings) -> list[TopicSpec]:
     )
 
 
-def producer_config(s: CollectorSettings) -> dict[str, Any]:
-    def on_delivery(err: KafkaError | None, msg: Any) -> None:
-        if err is not None:
-            m.DELIVERY_FAILED.labels(msg.topic()).inc()
-            log.error("Kafka did not take a message for %s: %s", msg.topic(), err)
-
-    return client_config(
-        s,
-        {
-            "linger.ms": s.linger_ms,
-            "compression.type": s.compression,
-            "queue.buffering.max.messages": s.kafka_queue_messages,
-            "queue.buffering.max.kbytes": s.kafka_queue_mb * 1024,
-            "batch.size": 1 << 20,
-            "delivery.report.only.error": True,
-            "on_delivery": on_delivery,
-        },
-    )
+def report_failed_delivery(err: KafkaError | None, msg: Any) -> None:
+    if err is not None:
+        m.DELIVERY_FAILED.labels(msg.topic()).inc()
+        log.error("Kafka did not take a message for %s: %s", msg.topic(), err)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,7 +183,18 @@ def run(
                 settings.bgp_updates_topic,
                 settings.bgp_catchup_timeout_s,
             )
-    producer = Producer(producer_config(settings), logger=logging.getLogger("ribflow.kafka.out"))
+    producer = Producer(
+        producer_config(
+            settings,
+            "data",
+            {"on_delivery": report_failed_delivery},
+            linger_ms=settings.linger_ms,
+            compression=settings.compression,
+            queue_messages=settings.kafka_queue_messages,
+            queue_mb=settings.kafka_queue_mb,
+        ),
+        logger=logging.getLogger("ribflow.kafka.out"),
+    )
     listeners = open_listeners(settings) if role is None else role.listeners()
     collector = Collector(
         listeners,

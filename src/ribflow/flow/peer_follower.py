@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from ribflow.agentmap import RouterResolver
 from ribflow.kafka.client import KafkaTarget, client_config
+from ribflow.kafka.read import watermarks
 from ribflow.reject import Rejects
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,10 @@ class PeerFollower(threading.Thread):
     def _assign(self, consumer: Consumer) -> bool:
         while not self._stop_event.is_set():
             try:
-                md = consumer.list_topics(self.topic, timeout=10)
-                meta = md.topics.get(self.topic)
-                if meta is not None and not meta.error and meta.partitions:
-                    parts = [
-                        TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in meta.partitions
-                    ]
-                    for tp in parts:
-                        low, high = consumer.get_watermark_offsets(tp, timeout=10)
-                        if high > low:
-                            self._ends[tp.partition] = high
+                marks = watermarks(consumer, self.topic, timeout=10)
+                if marks:
+                    parts = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in marks]
+                    self._ends = {p: high for p, (low, high) in marks.items() if high > low}
                     consumer.assign(parts)
                     log.info("following %s (%d partitions) for BGP peers", self.topic, len(parts))
                     if not self._ends:

@@ -2,9 +2,11 @@
 
 Every confluent-kafka ``Producer``, ``Consumer`` and ``AdminClient`` ribflow makes gets its
 configuration from :func:`client_config`, every ``quixstreams.Application`` its connection from
-:func:`quix_connection`. A caller passes either settings (any app's settings derive from
-:class:`~ribflow.kafka.settings.KafkaClientSettings`) or a bare bootstrap address (a CLI's
-``--broker``): then the security settings still come from the environment.
+:func:`quix_connection`; every producer its tuning, by what it writes, from
+:func:`producer_config` (a Quix app's from :func:`producer_tuning`). A caller passes either
+settings (any app's settings derive from :class:`~ribflow.kafka.settings.KafkaClientSettings`)
+or a bare bootstrap address (a CLI's ``--broker``): then the security settings still come from
+the environment.
 
 :func:`check_connection` is the startup check: it turns rejected credentials, a failed TLS
 handshake or a listener of the wrong protocol into one clear :class:`KafkaAccessError` line
@@ -18,7 +20,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from confluent_kafka import KafkaError, KafkaException
 from pydantic import SecretStr
@@ -129,6 +131,115 @@ def client_config(kafka: KafkaTarget, extra: Mapping[str, Any] | None = None) ->
             raise ValueError(f"{key} is a connection setting: it comes from the Kafka settings")
         config[key] = value
     return config
+
+
+ProducerRole = Literal["data", "log", "replay", "state", "streaming"]
+"""What a producer writes, which decides its librdkafka tuning (see :func:`producer_tuning`)."""
+
+_ROLES: dict[ProducerRole, dict[str, Any]] = {
+    # the collector's flows: throughput first (large lz4 batches), only failures reported
+    "data": {
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "batch.size": 1 << 20,
+        "delivery.report.only.error": True,
+    },
+    # bgp-updates, the RIB's source: every message once and in order; retriable errors wait for
+    # ever (back-pressure), never drop; success is counted from the queue length
+    "log": {
+        "enable.idempotence": True,
+        "acks": "all",
+        "message.timeout.ms": 0,
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "delivery.report.only.error": True,
+    },
+    # the replay's output: no duplicates or reordering on retries
+    "replay": {
+        "enable.idempotence": True,
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "queue.buffering.max.messages": 500_000,
+    },
+    # checkpoints of state: few large messages, contiguous
+    "state": {
+        "enable.idempotence": True,
+        "compression.type": "lz4",
+        "linger.ms": 50,
+        "message.max.bytes": 4 * 1024 * 1024,
+    },
+    # a Quix Streams app's producer (transactional under exactly-once: see producer_tuning)
+    "streaming": {"linger.ms": 20, "compression.type": "lz4"},
+}
+
+
+class _Streaming(Protocol):
+    """The part of :class:`~ribflow.settings_groups.StreamingSettings` a producer depends on."""
+
+    @property
+    def processing_guarantee(self) -> str: ...
+
+    @property
+    def commit_interval(self) -> float: ...
+
+
+def producer_tuning(
+    role: ProducerRole,
+    *,
+    linger_ms: int | None = None,
+    compression: str | None = None,
+    queue_messages: int | None = None,
+    queue_mb: int | None = None,
+    streaming: _Streaming | None = None,
+    transactional_id: str | None = None,
+) -> dict[str, Any]:
+    """The librdkafka producer settings of ``role`` (no connection: Quix adds its own).
+
+    The keywords are an app's own settings for them (each app names them its own way):
+    batching delay, codec, the queue's bounds; for ``streaming`` the app's streaming settings,
+    whose commit interval sets the transaction timeout and whose exactly-once guarantee makes
+    the producer transactional with ``transactional_id``.
+    """
+    conf = dict(_ROLES[role])
+    if linger_ms is not None:
+        conf["linger.ms"] = linger_ms
+    if compression is not None:
+        conf["compression.type"] = compression
+    if queue_messages is not None:
+        conf["queue.buffering.max.messages"] = queue_messages
+    if queue_mb is not None:
+        conf["queue.buffering.max.kbytes"] = queue_mb * 1024
+    if streaming is not None:
+        # a checkpoint's transaction must outlive the commit interval (broker max: 15 min)
+        conf["transaction.timeout.ms"] = max(60_000, int(streaming.commit_interval * 2000))
+        if streaming.processing_guarantee == "exactly-once":
+            if not transactional_id:
+                raise ValueError("an exactly-once producer needs a transactional_id")
+            conf["transactional.id"] = transactional_id
+    return conf
+
+
+def producer_config(
+    kafka: KafkaTarget,
+    role: ProducerRole,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    linger_ms: int | None = None,
+    compression: str | None = None,
+    queue_messages: int | None = None,
+    queue_mb: int | None = None,
+) -> dict[str, Any]:
+    """confluent-kafka ``Producer`` configuration: the connection from ``kafka``, the tuning of
+    ``role`` with the app's own values (see :func:`producer_tuning`), then ``extra`` (the
+    client's own: ``client.id``, callbacks)."""
+    tuning = producer_tuning(
+        role,
+        linger_ms=linger_ms,
+        compression=compression,
+        queue_messages=queue_messages,
+        queue_mb=queue_mb,
+    )
+    return client_config(kafka, {**tuning, **(extra or {})})
 
 
 def quix_connection(kafka: KafkaClientSettings) -> dict[str, Any]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError
 from confluent_kafka.admin import AdminClient
 
 from ribflow.kafka.client import KafkaTarget, client_config
+from ribflow.kafka.read import watermarks
 
 _quiet = logging.getLogger("ribflow.lab.kafka")
 
@@ -53,20 +54,13 @@ def topic_sizes(
     """Size of each named topic that exists (missing topics are left out)."""
     consumer = _consumer(broker)
     try:
-        md = consumer.list_topics(timeout=timeout)
         out = {}
         for name in names:
-            topic = md.topics.get(name)
-            if topic is None or topic.error is not None:
-                continue
-            total, ends = 0, {}
-            for pid in topic.partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(name, pid), timeout=timeout, cached=False
-                )
-                total += max(0, high - low)
-                ends[pid] = high
-            out[name] = TopicSize(name, len(topic.partitions), total, ends)
+            marks = watermarks(consumer, name, timeout)
+            if marks:
+                total = sum(max(0, high - low) for low, high in marks.values())
+                ends = {p: high for p, (_, high) in marks.items()}
+                out[name] = TopicSize(name, len(marks), total, ends)
         return out
     finally:
         consumer.close()

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, 
 from confluent_kafka.admin import AdminClient
 
 from ribflow.kafka.client import KafkaTarget, client_config
+from ribflow.kafka.read import watermarks
 from ribflow.lab.errors import StartFailed
 
 _quiet = logging.getLogger("ribflow.lab.kafka")
@@ -30,13 +31,7 @@ def end_offsets(broker: KafkaTarget, topic: str, timeout: float = 10.0) -> dict[
         logger=_quiet,
     )
     try:
-        md = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if md is None or md.error is not None:
-            return {}
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout, cached=False)[1]
-            for p in md.partitions
-        }
+        return {p: high for p, (_, high) in watermarks(consumer, topic, timeout).items()}
     finally:
         consumer.close()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from ribflow.kafka.client import KafkaTarget, client_config
+from ribflow.kafka.client import KafkaTarget, producer_config
 from ribflow.replay import checkpoint as cp
 from ribflow.replay.errors import ReplayError
 from ribflow.replay.kafkaio import Reader, timestamp_of
@@ -125,17 +125,7 @@ def write(
     chunk: int,
 ) -> tuple[int, int, int]:
     """Write one checkpoint, contiguous (idempotent producer): (messages, routers, routes)."""
-    producer = Producer(
-        client_config(
-            broker,
-            {
-                "enable.idempotence": True,
-                "compression.type": "lz4",
-                "linger.ms": 50,
-                "message.max.bytes": 4 * 1024 * 1024,
-            },
-        ),
-    )
+    producer = Producer(producer_config(broker, "state"))
     report = _Delivery()
     p, ts = header.partition, header.cut_ms
 

@@ -16,7 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
-from ribflow.kafka.client import KafkaTarget, client_config
+from ribflow.kafka.client import KafkaTarget, producer_config
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
 from ribflow.topics import admin_client, replay_output_spec
@@ -34,17 +34,7 @@ class PinnedOutput:
         self.errors: list[str] = []
         self.written = 0
         self.written_other = 0  # dead letters
-        self._producer = Producer(
-            client_config(
-                broker,
-                {
-                    "enable.idempotence": True,  # no duplicates or reordering on retries
-                    "linger.ms": 20,
-                    "compression.type": "lz4",
-                    "queue.buffering.max.messages": 500_000,
-                },
-            ),
-        )
+        self._producer = Producer(producer_config(broker, "replay"))
 
     def pin(self, partition: int) -> None:
         self.partition = partition
