@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ribflow.enrich.quix_store import ProducerOutput
+from ribflow.kafka.quix_adapter import ProducerOutput
 
 
 class _Raw:
