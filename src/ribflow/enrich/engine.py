@@ -61,35 +61,6 @@ class EnricherConfig:
     dump_interval: int = 60
 
 
-class _FlowCounters:
-    """The flow path's metric children, resolved once (``labels()`` costs microseconds)."""
-
-    def __init__(self) -> None:
-        self.enriched = m.FLOWS.labels(result="enriched")
-        self.no_rib = m.FLOWS.labels(result="no_rib")
-        self.src_hit = m.LOOKUPS.labels(side="src", result="hit")
-        self.src_miss = m.LOOKUPS.labels(side="src", result="miss")
-        self.dst_hit = m.LOOKUPS.labels(side="dst", result="hit")
-        self.dst_miss = m.LOOKUPS.labels(side="dst", result="miss")
-
-
-class _BgpCounters:
-    """The BGP path's metric children, resolved once per label set (a table load is a stream
-    of small messages, so ``labels()`` twice per message showed in profiles)."""
-
-    def __init__(self) -> None:
-        self._events: dict[tuple[str, str], Any] = {}
-        self.announce = m.ROUTE_CHANGES.labels(op="announce")
-        self.withdraw = m.ROUTE_CHANGES.labels(op="withdraw")
-        self.flush = m.ROUTE_CHANGES.labels(op="flush")
-
-    def event(self, kind: str, outcome: str) -> Any:
-        child = self._events.get((kind, outcome))
-        if child is None:
-            child = self._events[(kind, outcome)] = m.BGP_EVENTS.labels(type=kind, outcome=outcome)
-        return child
-
-
 def router_key(key: Any) -> str | None:
     """The router key of a message, or None when it cannot be one (no key, not UTF-8, '|')."""
     if isinstance(key, bytes):
@@ -142,8 +113,8 @@ class Enricher:
         self._dlq_flows = DeadLetters(out, t.flows_dlq, COMPONENT)
         self._rlog = RateLimitedLog(log)
         self._rejects = Rejects(COMPONENT, log, log=self._rlog)
-        self._counters = _FlowCounters()
-        self._bgp_counters = _BgpCounters()
+        self._counters = m.FlowCounters()
+        self._bgp_counters = m.BgpCounters()
 
     # -- partitions and rebuilds --------------------------------------------------------------
     def partitions(self) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge
 
 FLOWS = Counter(
@@ -42,3 +44,32 @@ REBUILD_SECONDS = Gauge(
     "ribflow_enricher_rib_rebuild_seconds", "Duration of the last RIB rebuild from state"
 )
 DUMPS = Counter("ribflow_enricher_rib_dumps_total", "RIB dumps written to bgp-rib-dump")
+
+
+class FlowCounters:
+    """The flow path's metric children, resolved once (``labels()`` costs microseconds)."""
+
+    def __init__(self) -> None:
+        self.enriched = FLOWS.labels(result="enriched")
+        self.no_rib = FLOWS.labels(result="no_rib")
+        self.src_hit = LOOKUPS.labels(side="src", result="hit")
+        self.src_miss = LOOKUPS.labels(side="src", result="miss")
+        self.dst_hit = LOOKUPS.labels(side="dst", result="hit")
+        self.dst_miss = LOOKUPS.labels(side="dst", result="miss")
+
+
+class BgpCounters:
+    """The BGP path's metric children, resolved once per label set (a table load is a stream
+    of small messages, so ``labels()`` twice per message showed in profiles)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], Any] = {}
+        self.announce = ROUTE_CHANGES.labels(op="announce")
+        self.withdraw = ROUTE_CHANGES.labels(op="withdraw")
+        self.flush = ROUTE_CHANGES.labels(op="flush")
+
+    def event(self, kind: str, outcome: str) -> Any:
+        child = self._events.get((kind, outcome))
+        if child is None:
+            child = self._events[(kind, outcome)] = BGP_EVENTS.labels(type=kind, outcome=outcome)
+        return child

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from ribflow.flow import sflow_records as fr
@@ -178,40 +179,31 @@ class SflowDecoder:
         switch: tuple[int, int] | None = None  # the extended switch record's VLANs
         header_vlan: int | None = None  # the raw header's VLAN tag
         tag_after_switch = False
-        for _ in range(n_records):
-            if off + 8 > end:
-                result.errors.append("sflow_record_count")
-                break
-            tag, length = _TLV.unpack_from(data, off)
-            rstart = off + 8
-            off = rstart + length
-            if off > end:
-                result.errors.append("sflow_record_length")
-                break
+        for tag, rstart, rend in _records(data, off, end, n_records, result.errors):
             try:
                 if tag == fr.RAW_HEADER:  # enterprise 0 (tag = enterprise << 12 | format)
                     if not have_ip:
                         switch_vlan, rec["vlan"] = rec["vlan"], None
                         try:
-                            have_ip = fr.raw_header(data, rstart, off, rec)
+                            have_ip = fr.raw_header(data, rstart, rend, rec)
                         finally:
                             header_vlan, tag_after_switch = rec["vlan"], switch is not None
                             if switch_vlan is not None:  # the switch's VLAN wins
                                 rec["vlan"] = switch_vlan
                 elif tag == fr.EXTENDED_SWITCH:
-                    switch = fr.extended_switch(data[rstart:off], rec)
+                    switch = fr.extended_switch(data[rstart:rend], rec)
                 elif tag == fr.SAMPLED_IPV4:
                     if not have_ip:
-                        fr.sampled_ipv4(data[rstart:off], rec)
+                        fr.sampled_ipv4(data[rstart:rend], rec)
                         have_ip = True
                 elif tag == fr.SAMPLED_IPV6:
                     if not have_ip:
-                        fr.sampled_ipv6(data[rstart:off], rec)
+                        fr.sampled_ipv6(data[rstart:rend], rec)
                         have_ip = True
                 elif tag == fr.EXTENDED_ROUTER:
-                    fr.extended_router(data[rstart:off], rec)
+                    fr.extended_router(data[rstart:rend], rec)
                 elif tag == fr.EXTENDED_GATEWAY:
-                    fr.extended_gateway(data[rstart:off], rec)
+                    fr.extended_gateway(data[rstart:rend], rec)
             except fr.FlowRecordError as exc:
                 result.errors.append(exc.reason)
         if have_ip:
@@ -243,19 +235,9 @@ class SflowDecoder:
             result.errors.append("sflow_record_count")
             return
         records: list[dict[str, Any]] = []
-        n = len(body)
-        for _ in range(n_records):
-            if off + 8 > n:
-                result.errors.append("sflow_record_count")
-                break
-            tag, length = _TLV.unpack_from(body, off)
-            start = off + 8
-            off = start + length
-            if off > n:
-                result.errors.append("sflow_record_length")
-                break
+        for tag, start, stop in _records(body, off, len(body), n_records, result.errors):
             try:
-                records.append(decode_counter_record(tag >> 12, tag & 0xFFF, body[start:off]))
+                records.append(decode_counter_record(tag >> 12, tag & 0xFFF, body[start:stop]))
             except CounterRecordError:
                 result.errors.append("sflow_counter_record")
         sample = dict(head)
@@ -267,3 +249,21 @@ class SflowDecoder:
             records=records,
         )
         result.counters.append(sample)
+
+
+def _records(
+    data: bytes, off: int, end: int, n_records: int, errors: list[str]
+) -> Iterator[tuple[int, int, int]]:
+    """A sample's records as (tag, start, end) in ``data[off:end]``; a count or a length that
+    runs past the sample ends them with its reason in ``errors``."""
+    for _ in range(n_records):
+        if off + 8 > end:
+            errors.append("sflow_record_count")
+            return
+        tag, length = _TLV.unpack_from(data, off)
+        start = off + 8
+        off = start + length
+        if off > end:
+            errors.append("sflow_record_length")
+            return
+        yield tag, start, off

@@ -54,16 +54,16 @@ def raw_header(d: bytes, off: int, end: int, rec: dict[str, Any]) -> bool:
     return decode_header(protocol, d, off + 16, off + 16 + hlen, rec)
 
 
-def sampled_ipv4(d: bytes, rec: dict[str, Any]) -> None:
-    """Sampled IPv4 (format 3): the agent's own parse of the packet."""
-    if len(d) < _IPV4.size:
-        raise FlowRecordError("sflow_record_short", "sampled ipv4")
-    length, proto, src, dst, sport, dport, flags, tos = _IPV4.unpack_from(d)
+def _sampled(layout: struct.Struct, family: int, what: str, d: bytes, rec: dict[str, Any]) -> None:
+    """The agent's own parse of the packet (IPv4's tos and IPv6's priority are both ``tos``)."""
+    if len(d) < layout.size:
+        raise FlowRecordError("sflow_record_short", what)
+    length, proto, src, dst, sport, dport, flags, tos = layout.unpack_from(d)
     rec.update(
         bytes=length,
         proto=proto & 0xFF,
-        src_addr=_inet_ntop(_AF_INET, src),
-        dst_addr=_inet_ntop(_AF_INET, dst),
+        src_addr=_inet_ntop(family, src),
+        dst_addr=_inet_ntop(family, dst),
         src_port=sport & 0xFFFF,
         dst_port=dport & 0xFFFF,
         tcp_flags=flags & 0xFF,
@@ -71,21 +71,14 @@ def sampled_ipv4(d: bytes, rec: dict[str, Any]) -> None:
     )
 
 
+def sampled_ipv4(d: bytes, rec: dict[str, Any]) -> None:
+    """Sampled IPv4 (format 3)."""
+    _sampled(_IPV4, _AF_INET, "sampled ipv4", d, rec)
+
+
 def sampled_ipv6(d: bytes, rec: dict[str, Any]) -> None:
     """Sampled IPv6 (format 4)."""
-    if len(d) < _IPV6.size:
-        raise FlowRecordError("sflow_record_short", "sampled ipv6")
-    length, proto, src, dst, sport, dport, flags, priority = _IPV6.unpack_from(d)
-    rec.update(
-        bytes=length,
-        proto=proto & 0xFF,
-        src_addr=_inet_ntop(_AF_INET6, src),
-        dst_addr=_inet_ntop(_AF_INET6, dst),
-        src_port=sport & 0xFFFF,
-        dst_port=dport & 0xFFFF,
-        tcp_flags=flags & 0xFF,
-        tos=priority & 0xFF,
-    )
+    _sampled(_IPV6, _AF_INET6, "sampled ipv6", d, rec)
 
 
 def extended_switch(d: bytes, rec: dict[str, Any]) -> tuple[int, int]:
