@@ -138,7 +138,7 @@ class AggregatorSettings(StreamingSettings, OutputSettings, AppSettings):
 
     def layout_id(self) -> str:
         """Short hash of the key layout and window length: names the state store and the
-        repartition topic, so a changed aggregate list never reads the old list's state."""
+        state topic, so a changed aggregate list never reads the old list's state."""
         names = ",".join(p.name for p in self.primitives())
         text = f"{names}|{self.time_bins().window_ms}"
         return hashlib.sha1(text.encode()).hexdigest()[:10]
