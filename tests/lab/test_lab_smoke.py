@@ -190,7 +190,26 @@ def test_lab_up_tail_route_change_down(lab: Lab) -> None:
     )
     assert switched is not None, f"flows to {target} never switched to AS {NEW_PATH[-1]}"
 
-    # 4. down stops everything, checked by pid
+    # 4. the aggregator's flows-aggregated carries the seed's aggregate: line, summed per key
+    #    and time bin, with the BGP attributes gobgp has for each destination
+    out = ribflow("lab", "tail", "--dir", str(lab.dir), "--topic",
+                  f"{lab.prefix}flows-aggregated", "--from-beginning", "--count", "5",
+                  "--timeout", "240", timeout=300)  # fmt: skip
+    aggregated = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert aggregated, "no aggregated record within 4 minutes: " + out.stderr[-2000:]
+    keys = {"tag", "as_src", "as_dst", "as_path", "local_pref", "peer_as_src", "peer_as_dst",
+            "peer_ip_src", "peer_ip_dst", "iface_in", "iface_out", "ip_src", "ip_dst",
+            "port_src", "port_dst", "tcp_flags", "ip_proto", "tos", "timestamp_start",
+            "timestamp_end", "stamp_inserted", "stamp_updated", "flows", "packets", "bytes"}
+    for a in aggregated:
+        assert keys <= set(a), keys - set(a)
+        assert a["event_type"] == "purge" and a["flows"] >= 1 and a["bytes"] > 0, a
+        if a["ip_dst"] != target:  # the injected route moved only the target's flows
+            assert (a["as_path"], a["as_dst"], a["peer_ip_dst"]) == expected_from_gobgp(
+                gobgp, a["ip_dst"]
+            ), a
+
+    # 5. down stops everything, checked by pid
     pids = lab.pids | lab_pids(lab.dir)
     assert len(pids) >= 7
     down = ribflow("lab", "down", "--dir", str(lab.dir), timeout=120)
