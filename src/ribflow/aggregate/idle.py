@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ribflow.aggregate.window import Watermarks
 from ribflow.aggregate.windows import PartitionWindows
@@ -47,28 +48,21 @@ CHECK_EVERY_S = 0.5
 Write = Callable[[PartitionWindows, int], int]
 
 
+@dataclass(eq=False, kw_only=True)
 class IdleFlusher:
     """Writes the windows of quiet partitions that the wall clock closed."""
 
-    def __init__(
-        self,
-        *,
-        watermarks: Watermarks,
-        window_ms: int,
-        grace_ms: int,
-        quiet_s: float,
-        caught_up: Callable[[int], bool],
-        write: Write,
-    ) -> None:
-        self._watermarks = watermarks
-        self._clock = watermarks.clock
-        self._window_ms = window_ms
-        self._grace_ms = grace_ms
-        self._quiet_s = quiet_s
-        self._caught_up = caught_up
-        self._write = write
-        self._next_check = 0.0
-        self._known: dict[int, float] = {}  # assigned partition -> wall time first seen
+    watermarks: Watermarks
+    window_ms: int
+    grace_ms: int
+    quiet_s: float
+    caught_up: Callable[[int], bool]
+    write: Write
+    _next_check: float = field(default=0.0, init=False)
+    _known: dict[int, float] = field(default_factory=dict, init=False)  # partition -> first seen
+
+    def __post_init__(self) -> None:
+        self._clock = self.watermarks.clock
 
     def tick(self, partitions: dict[int, PartitionWindows]) -> None:
         """Called by the loop after every poll; cheap unless a partition is quiet."""
@@ -78,15 +72,15 @@ class IdleFlusher:
         self._next_check = now + CHECK_EVERY_S
         for gone in [p for p in self._known if p not in partitions]:
             del self._known[gone]
-            self._watermarks.forget(gone)
+            self.watermarks.forget(gone)
         for partition, windows in partitions.items():
             first_seen = self._known.setdefault(partition, now)
-            if not windows.open or now - first_seen < self._quiet_s:
+            if not windows.open or now - first_seen < self.quiet_s:
                 continue
-            if not self._caught_up(partition):  # unread input: behind, not quiet
+            if not self.caught_up(partition):  # unread input: behind, not quiet
                 continue
-            quiet = self._watermarks.quiet_for(partition, now)
-            if quiet is not None and quiet < self._quiet_s:
+            quiet = self.watermarks.quiet_for(partition, now)
+            if quiet is not None and quiet < self.quiet_s:
                 continue
             self._check(partition, windows, now, quiet)
 
@@ -94,15 +88,15 @@ class IdleFlusher:
         self, partition: int, windows: PartitionWindows, now: float, quiet: float | None
     ) -> None:
         if quiet is None:  # no flow in this run: the newest open window's start, from then on
-            self._watermarks.assume(partition, max(windows.open), self._known[partition])
-        mark = self._watermarks.quiet_mark(partition, now)
+            self.watermarks.assume(partition, max(windows.open), self._known[partition])
+        mark = self.watermarks.quiet_mark(partition, now)
         if mark is None:
             return
-        limit = mark - self._grace_ms
-        first = windows.first_end(self._window_ms)
+        limit = mark - self.grace_ms
+        first = windows.first_end(self.window_ms)
         if first is None or first > limit:
             return
-        written = self._write(windows, limit)
+        written = self.write(windows, limit)
         log.info(
             "idle flush: partition %d quiet for %.1fs, %d records written up to %d ms",
             partition,
