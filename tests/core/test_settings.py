@@ -104,7 +104,7 @@ def test_the_readme_example_is_what_load_prints(
 ) -> None:
     from pathlib import Path
 
-    from ribflow.flow.collector_settings import CollectorSettings
+    from ribflow.flow.settings import CollectorSettings
 
     monkeypatch.setenv("LISTEN_PORTS", "2055,x")
     with pytest.raises(SystemExit):

@@ -23,7 +23,7 @@ from ribflow.bgp.settings import BridgeSettings
 from ribflow.enrich import app as enricher_app
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.flow import app as collector_app
-from ribflow.flow.collector_settings import CollectorSettings
+from ribflow.flow.settings import CollectorSettings
 from ribflow.replay.checkpointer import ensure_checkpoint_topic
 from ribflow.replay.output import prepare_topic
 from ribflow.replay.settings import ReplaySettings

@@ -173,7 +173,7 @@ def _settings_classes() -> dict[str, type[AppSettings]]:
     from ribflow.aggregate.settings import AggregatorSettings
     from ribflow.bgp.settings import BridgeSettings
     from ribflow.enrich.settings import EnricherSettings
-    from ribflow.flow.collector_settings import CollectorSettings
+    from ribflow.flow.settings import CollectorSettings
     from ribflow.lab.settings import LabSettings
 
     return {

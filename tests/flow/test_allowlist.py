@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ribflow.agentmap import RouterResolver
 from ribflow.errors import ConfigError
-from ribflow.flow import collector_metrics as m
+from ribflow.flow import metrics as m
 from ribflow.flow.allowlist import (
     OTHER,
     ExporterGate,
@@ -24,7 +24,7 @@ from ribflow.flow.allowlist import (
     parse_allow_list,
     parse_networks,
 )
-from ribflow.flow.collector_settings import CollectorSettings
+from ribflow.flow.settings import CollectorSettings
 from ribflow.metrics import BAD_INPUT
 from tests.flow.test_collector import FakeProducer, make, sflow_datagrams
 

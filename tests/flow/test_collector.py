@@ -20,9 +20,9 @@ from ribflow.agentmap import AgentMap, RouterResolver, parse_agent_map
 from ribflow.bgp.keys import RouterKeys
 from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
 from ribflow.flow.collector import Collector, Topics
-from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.sflow import SflowDecoder
 from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats

@@ -18,8 +18,8 @@ import yaml
 from confluent_kafka.admin import AdminClient
 
 from ribflow.flow.app import main as app_main
-from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.settings import CollectorSettings
 from ribflow.settings import settings_rows
 from tests.flow.collector_harness import DATA, free_tcp_port, free_udp_port, kcat, stop
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.udp import open_listener
 from ribflow.flow.workers import bind_groups
 from tests.fixtures.kafka import TopicFactory

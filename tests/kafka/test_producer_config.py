@@ -13,7 +13,7 @@ import pytest
 
 from ribflow.bgp.settings import BridgeSettings
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.flow.collector_settings import CollectorSettings
+from ribflow.flow.settings import CollectorSettings
 from ribflow.kafka.client import producer_config, producer_tuning
 
 PLAIN = {"bootstrap.servers": "127.0.0.1:9092", "security.protocol": "plaintext"}

@@ -62,7 +62,7 @@ def test_app_env_prefixes_topics_and_configures_the_collector(tmp_path: Path) ->
     assert env["AGENT_MAP_FILE"] == str(paths.agent_map)
     assert env["Quix__Consumer__Group"] == "p-ribflow-lab"
     # every app reads its env with its own settings class: the values must validate there
-    from ribflow.flow.collector_settings import CollectorSettings
+    from ribflow.flow.settings import CollectorSettings
 
     cs = CollectorSettings(**env)
     assert cs.ports() == [31000, 31001] and cs.flows_topic == "p-flows"

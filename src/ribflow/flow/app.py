@@ -25,14 +25,14 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from ribflow.agentmap import AgentMap, AgentMapError, RouterResolver
 from ribflow.bgp.keys import RouterKeys
 from ribflow.errors import ConfigError, RibflowError
-from ribflow.flow import collector_metrics as m
+from ribflow.flow import metrics as m
 from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import KeyChooser
 from ribflow.flow.collector import Collector, Topics
-from ribflow.flow.collector_settings import CollectorSettings
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
 from ribflow.flow.pretag import PreTagMap, PreTagMapError
+from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise

@@ -36,7 +36,7 @@ import orjson
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
 from ribflow.errors import BadInput, Bug
-from ribflow.flow import collector_metrics as m
+from ribflow.flow import metrics as m
 from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
 from ribflow.flow.errors import FlowDecodeError

@@ -43,7 +43,7 @@ import threading
 import time
 from types import FrameType
 
-from ribflow.flow.collector_settings import CollectorSettings
+from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.udp import Listener, open_listener
 from ribflow.flow.workers_metrics import serve_worker_metrics, worker_metrics_port
 
