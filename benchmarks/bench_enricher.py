@@ -62,7 +62,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from benchmarks.results import Figure, write_result  # noqa: E402
-from ribflow.kafka.local import BrokerConfig  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
     gobgp,
@@ -71,7 +70,7 @@ from tests.enrich.daemons import (  # noqa: E402
     nfacctd,
     started,
 )
-from tests.fixtures.kafka import managed_broker  # noqa: E402
+from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
 from tests.fixtures.ports import free_port  # noqa: E402
 from tests.fixtures.synth import SynthTable  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
@@ -787,16 +786,9 @@ def figures(wl: Workload, r: dict[str, float], rate: float) -> list[Figure]:
     ]  # fmt: skip
 
 
-@contextlib.contextmanager
-def broker(address: str | None, work: Path) -> Iterator[str]:
+def broker(address: str | None, work: Path) -> contextlib.AbstractContextManager[str]:
     """The given broker, else a managed one for this run only."""
-    if address:
-        yield address
-        return
-    cfg = BrokerConfig(host=KAFKA_HOST, port=free_port(KAFKA_HOST), data_dir=work / "kafka")
-    cfg.controller_port = free_port(KAFKA_HOST)
-    with managed_broker(cfg) as address:
-        yield address
+    return given_or_managed_broker(address, KAFKA_HOST, work)
 
 
 def main(argv: list[str]) -> int:

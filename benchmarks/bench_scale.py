@@ -61,10 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_enricher import PARTITIONS, Kafka, cpu_seconds, enricher, rss_bytes, stop, wait
 from results import Figure, write_result
 
-from ribflow.kafka.local import BrokerConfig
 from ribflow.rib import AFI_IP, AFI_IP6, parse_address
-from tests.fixtures.kafka import managed_broker
-from tests.fixtures.ports import free_port
+from tests.fixtures.kafka import given_or_managed_broker
 from tests.fixtures.synth import SynthRoute, SynthTable
 
 KAFKA_HOST = "127.0.7.1"
@@ -157,16 +155,9 @@ def probe_flows(
         yield router, orjson.dumps(message), time_ms
 
 
-@contextlib.contextmanager
-def broker(address: str | None, work: Path) -> Iterator[str]:
+def broker(address: str | None, work: Path) -> contextlib.AbstractContextManager[str]:
     """The given broker, else a managed one for this run only."""
-    if address:
-        yield address
-        return
-    cfg = BrokerConfig(host=KAFKA_HOST, port=free_port(KAFKA_HOST), data_dir=work / "kafka")
-    cfg.controller_port = free_port(KAFKA_HOST)
-    with managed_broker(cfg) as address:
-        yield address
+    return given_or_managed_broker(address, KAFKA_HOST, work)
 
 
 def rebuilt_paths(log: Path) -> tuple[int, int, float]:
