@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ribflow.errors import ConfigError, RibflowError
+from ribflow.errors import BadInput, ConfigError, RibflowError
 
 
 class AggregateError(RibflowError):
@@ -13,16 +13,15 @@ class AggregateConfigError(AggregateError, ConfigError):
     """The operator's aggregation settings are wrong (unknown primitive, bad time value)."""
 
 
-class BadRecord(AggregateError):
+class BadRecord(AggregateError, BadInput):
     """A flows-enriched record cannot be aggregated; ``reason`` is a short metric label.
 
-    The upstream writer broke the contract (their fault): the record is counted, logged
-    (rate-limited) and sent to the dead-letter topic; aggregation carries on.
+    The upstream writer broke the contract (their fault): the record is rejected like any
+    :class:`~ribflow.errors.BadInput` (counted, logged rate-limited, dead-lettered:
+    :mod:`ribflow.reject`); aggregation carries on.
     """
 
     def __init__(self, reason: str, detail: str = "", raw: bytes | None = None) -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+        super().__init__(reason, detail)
         self.raw = raw
         """The offending bytes when known (a line or message that is not a JSON object)."""

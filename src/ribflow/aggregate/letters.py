@@ -14,9 +14,9 @@ from ribflow.aggregate.metrics import LATE
 from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.aggregate.timebins import TimeBins
 from ribflow.dlq import DeadLetters
-from ribflow.kafka.client import client_config
-from ribflow.logs import RateLimitedLog
-from ribflow.metrics import BAD_INPUT
+from ribflow.kafka.client import producer_config
+from ribflow.kafka.producer import Producer as ProducerLike
+from ribflow.reject import Rejects
 
 __all__ = ["COMPONENT", "Letters"]
 
@@ -25,23 +25,27 @@ log = logging.getLogger("ribflow.aggregate.pipeline")
 
 
 class Letters:
-    """Bad records -> ``<flows-enriched>-dlq``; late flows -> ``<flows-aggregated>-dlq``."""
+    """Bad records -> ``<flows-enriched>-dlq``; late flows -> ``<flows-aggregated>-dlq``, both
+    through the one reject path (:class:`ribflow.reject.Rejects`)."""
 
-    def __init__(self, settings: AggregatorSettings, bins: TimeBins) -> None:
+    def __init__(
+        self, settings: AggregatorSettings, bins: TimeBins, producer: ProducerLike | None = None
+    ) -> None:
         s = settings
         self.source = s.flows_enriched_topic
         self.bins = bins
-        self.producer = Producer(client_config(s, {"linger.ms": 50}))
-        self.bad_letters = DeadLetters(self.producer, s.dlq_topic(self.source), COMPONENT)
+        # dead letters are few: their own non-transactional producer, outside the commits
+        if producer is None:
+            producer = Producer(producer_config(s, "data", linger_ms=50))
+        self.producer = producer
+        bad_letters = DeadLetters(self.producer, s.dlq_topic(self.source), COMPONENT)
         self.late_letters = DeadLetters(
             self.producer, s.dlq_topic(s.flows_aggregated_topic), COMPONENT
         )
-        self._rlog = RateLimitedLog(log)
+        self.rejects = Rejects(COMPONENT, log, bad_letters, source_topic=self.source)
 
     def bad(self, exc: BadRecord, raw: bytes) -> None:
-        BAD_INPUT.labels(component=COMPONENT, reason=exc.reason).inc()
-        self._rlog.warning(exc.reason, "flows-enriched record rejected: %s", exc)
-        self.bad_letters.send(raw, exc.reason, source_topic=self.source, detail=exc.detail)
+        self.rejects.error(exc, raw, message=f"flows-enriched record rejected: {exc}")
         self.producer.poll(0)
 
     def late(
@@ -54,19 +58,21 @@ class Letters:
         LATE.labels(unit="bytes").inc(bytes_)
         start = self.bins.window_start(ts_ms)
         grace = self.bins.grace_ms
-        self._rlog.warning(
-            "late",
-            "flows for a window already written not aggregated (window start %d ms, "
-            "windows written up to %d ms, grace %d ms)",
-            start, flushed, grace,
-        )  # fmt: skip
+        message = (
+            f"flows for a window already written not aggregated (window start {start} ms, "
+            f"windows written up to {flushed} ms, grace {grace} ms)"
+        )
         detail = (
             f"window [{start}, {start + self.bins.window_ms}) already written; windows written "
             f"up to {flushed} ms; grace {grace} ms"
         )
         row = {"key": key, "ts_ms": ts_ms, "flows": flows,
                "packets": packets, "bytes": bytes_, "input_partition": partition}  # fmt: skip
-        self.late_letters.send(orjson.dumps(row), "late", source_topic=self.source, detail=detail)
+        # counted above in flows/packets/bytes (ribflow_aggregate_late_total), not as bad input
+        self.rejects.reject(
+            orjson.dumps(row), "late", detail, message=message,
+            dead_letters=self.late_letters, count=False,
+        )  # fmt: skip
         self.producer.poll(0)
 
     def flush(self, timeout: float) -> None:
