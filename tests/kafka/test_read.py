@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from ribflow.kafka.read import ReadError, read_to_end, watermarks
 from tests.fixtures.kafka import TopicFactory
@@ -148,3 +148,41 @@ def test_not_reaching_the_end_is_an_error(fail: bool, says: str) -> None:
         for msg in read_to_end(_Stalled(fail), "t", timeout=1.0):  # type: ignore[arg-type]
             got.append(msg.offset())
     assert got == [0]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("commit", [True, False])
+def test_given_ends_wait_for_a_transaction_open_at_start(
+    kafka_broker: str, topic_factory: TopicFactory, commit: bool
+) -> None:
+    """The aggregator's state restore: ends from a read_uncommitted consumer's watermarks make
+    a read_committed read go on until the transaction open at start is committed or aborted."""
+    topic = topic_factory("read-open-txn")
+    _produce(Producer({"bootstrap.servers": kafka_broker}), topic, [(0, b"x0"), (0, b"x1")])
+    p = Producer({"bootstrap.servers": kafka_broker, "transactional.id": f"t-{uuid.uuid4().hex}"})
+    p.init_transactions(30)
+    p.begin_transaction()
+    _produce(p, topic, [(0, b"open")])
+    probe = Consumer({"bootstrap.servers": kafka_broker, "group.id": "unused",
+                      "isolation.level": "read_uncommitted"})  # fmt: skip
+    try:
+        _low, high = probe.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    finally:
+        probe.close()
+    assert high == 3
+    consumer = _consumer(kafka_broker)  # read_committed, librdkafka's default
+    got: list[bytes | None] = []
+    started = time.monotonic()
+    try:
+        for msg in read_to_end(consumer, topic, timeout=60, ends={0: high}):
+            got.append(msg.value())
+            if len(got) == 2:  # the committed part is read; the open transaction ends later
+                time.sleep(2)
+                if commit:
+                    p.commit_transaction(30)
+                else:
+                    p.abort_transaction(30)
+    finally:
+        consumer.close()
+    assert got == ([b"x0", b"x1", b"open"] if commit else [b"x0", b"x1"])
+    assert time.monotonic() - started >= 2

@@ -18,14 +18,14 @@ built on (the offsets committed with it).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.aggregate.windows import PartitionWindows
+from ribflow.kafka.read import ReadError, read_to_end
 
 __all__ = ["TRANSACTION_TIMEOUT_MS", "read_partition", "state_topic"]
 
@@ -74,28 +74,12 @@ def _records(
     if high <= low:
         return
     reader = Consumer({**base, "group.id": "unused", "isolation.level": "read_committed"})
-    tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
-    reader.assign([tp])
-    deadline = time.monotonic() + RESTORE_TIMEOUT_S
     try:
-        while True:
-            for msg in reader.consume(1000, 0.5):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise KafkaException(err)
-                key = msg.key()
-                if key is not None:
-                    yield key, msg.value()
-            position = reader.position([TopicPartition(topic, partition)])[0].offset
-            if position >= high:
-                return
-            if time.monotonic() > deadline:
-                raise KafkaException(
-                    KafkaError(KafkaError._TIMED_OUT,
-                               f"state {topic}[{partition}] not read to {high} "
-                               f"(at {position}) in {RESTORE_TIMEOUT_S:.0f}s")
-                )  # fmt: skip
+        for msg in read_to_end(reader, topic, RESTORE_TIMEOUT_S, ends={partition: high}):
+            key = msg.key()
+            if key is not None:
+                yield key, msg.value()
+    except ReadError as exc:  # a Kafka failure: the aggregator is run again (kafka/rerun.py)
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"state: {exc}")) from exc
     finally:
         reader.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -59,7 +59,9 @@ def _ends(consumer: Consumer, topic: str, deadline: float) -> dict[int, int]:
             time.sleep(0.5)
 
 
-def read_to_end(consumer: Consumer, topic: str, timeout: float) -> Iterator[Message]:
+def read_to_end(
+    consumer: Consumer, topic: str, timeout: float, *, ends: Mapping[int, int] | None = None
+) -> Iterator[Message]:
     """Every message ``topic`` held when called, partition by partition in offset order (the
     partitions interleaved), from the beginning to each partition's high watermark at start.
 
@@ -67,14 +69,23 @@ def read_to_end(consumer: Consumer, topic: str, timeout: float) -> Iterator[Mess
     ``enable.partition.eof`` on (a partition whose last offsets are transaction markers ends
     there). Raises :class:`ReadError` when the topic is not read to its end within ``timeout``
     seconds, or on a consumer error.
+
+    ``ends`` (partition -> offset) reads just those partitions, each until the consumer's
+    position reaches its offset, instead of the consumer's own watermarks: given a
+    read_uncommitted consumer's high watermarks, a read_committed ``consumer`` reads past every
+    transaction open at start, once it has been committed or aborted.
     """
     deadline = time.monotonic() + timeout
-    ends = _ends(consumer, topic, deadline)
-    if not ends:
+    given = ends is not None
+    if ends is None:
+        left = _ends(consumer, topic, deadline)
+    else:
+        left = {p: end for p, end in ends.items() if end > 0}
+    if not left:
         return
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in left])
     try:
-        while ends:
+        while left:
             if time.monotonic() > deadline:
                 raise ReadError(f"could not read {topic} to its end in {timeout:.0f} s")
             for msg in consumer.consume(1000, timeout=0.5):
@@ -82,15 +93,21 @@ def read_to_end(consumer: Consumer, topic: str, timeout: float) -> Iterator[Mess
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
-                        ends.pop(partition, None)  # type: ignore[arg-type]
+                        if not given:
+                            left.pop(partition, None)  # type: ignore[arg-type]
                         continue
                     raise ReadError(f"reading {topic}: {err}")
-                end = ends.get(partition)  # type: ignore[arg-type]
+                end = left.get(partition)  # type: ignore[arg-type]
                 offset = msg.offset()
                 if end is None or offset is None or offset >= end:
                     continue  # written after the start
                 yield msg
                 if offset + 1 >= end:
-                    ends.pop(partition, None)  # type: ignore[arg-type]
+                    left.pop(partition, None)  # type: ignore[arg-type]
+            if given:  # past aborted transactions and markers: the position says
+                at = consumer.position([TopicPartition(topic, p) for p in left])
+                for tp in at:
+                    if tp.offset >= left[tp.partition]:
+                        left.pop(tp.partition)
     finally:
         consumer.unassign()
