@@ -26,6 +26,7 @@ from ribflow.kafka.settings import KafkaClientSettings
 __all__ = [
     "AutoOffsetReset",
     "Compression",
+    "EnrichedFormatSettings",
     "Guarantee",
     "LingerMs",
     "OffsetReset",
@@ -153,6 +154,35 @@ class OutputSettings(SettingsGroup):
     timestamps_since_epoch: bool = Field(False, alias="TIMESTAMPS_SINCE_EPOCH")
     """Write timestamps (in aggregates stamp_inserted/stamp_updated) as epoch seconds instead of
     'YYYY-MM-DD HH:MM:SS' (UTC), like pmacct's timestamps_since_epoch."""
+
+
+class EnrichedFormatSettings(SettingsGroup):
+    """How enriched flows are encoded, in pmacct's terms (enricher; the replay writes its
+    records exactly as the live enricher does, from the same environment)."""
+
+    enriched_batch: bool = Field(False, alias="ENRICHED_BATCH")
+    """Write one NDJSON message per input batch instead of one JSON per flow."""
+    as_path_as_array: bool = Field(False, alias="AS_PATH_AS_ARRAY")
+    """Encode as_path / as_path_src as JSON arrays instead of '_'-joined strings."""
+    comms_as_array: bool = Field(False, alias="COMMS_AS_ARRAY")
+    """Encode comms, ecomms, lcomms (and *_src) as JSON arrays."""
+    fwd_status_encode_as_string: bool = Field(False, alias="FWD_STATUS_ENCODE_AS_STRING")
+    """Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of the decimal string
+    (pmacct's fwd_status_encode_as_string)."""
+    mpls_label_stack_encode_as_array: bool = Field(False, alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY")
+    """Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of '16000_17000'
+    (pmacct's mpls_label_stack_encode_as_array)."""
+    pre_tag_label_encode_as_map: bool = Field(False, alias="PRE_TAG_LABEL_ENCODE_AS_MAP")
+    """Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map {'k1': 'v1', 'k2':
+    'v2'} (pmacct's pre_tag_label_encode_as_map)."""
+    timestamps_usec: bool = Field(False, alias="TIMESTAMPS_USEC")
+    """Append microseconds to timestamps (pmacct's timestamps_secs: false)."""
+    output_fields: str = Field("", alias="OUTPUT_FIELDS", pattern=r"^[a-z_,]*$")
+    """Comma-separated keys to keep in enriched flows (empty: every key)."""
+
+    def field_list(self) -> list[str] | None:
+        names = [f for f in self.output_fields.split(",") if f]
+        return names or None
 
 
 # --- a producer's tuning (each app has its own env names for these) ---

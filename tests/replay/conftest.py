@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from ribflow.enrich.settings import EnricherSettings
 from ribflow.replay.settings import ReplaySettings
 
 TopicFactory = Callable[..., str]
@@ -45,9 +44,8 @@ class ReplayTopics:
         env.update(extra)
         return env
 
-    def settings(self, **extra: str) -> tuple[ReplaySettings, EnricherSettings]:
-        env = self.env(**extra)
-        return ReplaySettings(**env), EnricherSettings(**env)  # type: ignore[arg-type]
+    def settings(self, **extra: str) -> ReplaySettings:
+        return ReplaySettings(**self.env(**extra))  # type: ignore[arg-type]
 
 
 @pytest.fixture

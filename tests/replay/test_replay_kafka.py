@@ -34,8 +34,8 @@ def _base() -> int:
 
 
 def _replay(t: ReplayTopics, window: Window, **env: str) -> runner.Outcome:
-    settings, enricher = t.settings(REPLAY_PROGRESS="never", **env)
-    return runner.run(runner.Request(window), settings, enricher, io.StringIO())
+    settings = t.settings(REPLAY_PROGRESS="never", **env)
+    return runner.run(runner.Request(window), settings, io.StringIO())
 
 
 def _records(rows: list[Record]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -195,11 +195,11 @@ def test_checkpoint_lets_a_replay_do_without_deleted_history(replay_topics: Make
     assert any("were deleted" in note for note in blind.notes)
 
     # the next checkpoint continues from this one: only the events since are applied
-    settings, enricher = t.settings()
-    later = checkpointer.write_all(settings, enricher, 3, base + 120_000)
+    settings = t.settings()
+    later = checkpointer.write_all(settings, 3, base + 120_000)
     moves = {p: sum(1 for m in sc.of("bgp") if m.partition == p and m.ts >= cut) for p in range(3)}
     assert [(w.status, w.events, w.from_start) for w in later] == [
         ("written", moves[p], True) for p in range(3)
     ]
-    again = checkpointer.write_all(settings, enricher, 3, base + 120_000)
+    again = checkpointer.write_all(settings, 3, base + 120_000)
     assert [w.status for w in again] == ["exists"] * 3

@@ -9,10 +9,10 @@ import socket
 from pydantic import Field
 
 from ribflow.settings import AppSettings
-from ribflow.settings_groups import OutputSettings, StreamingSettings
+from ribflow.settings_groups import EnrichedFormatSettings, OutputSettings, StreamingSettings
 
 
-class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
+class EnricherSettings(EnrichedFormatSettings, StreamingSettings, OutputSettings, AppSettings):
     """Settings of ``ribflow enricher`` (RIB per router + longest-prefix join of flows)."""
 
     group_suffix: str = Field("-enricher", alias="CONSUMER_GROUP_SUFFIX")
@@ -23,25 +23,6 @@ class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
     """Seconds between pmacct-style RIB dumps per router to bgp-rib-dump (0: off)."""
     rib_table: bool = Field(True, alias="RIB_TABLE")
     """Maintain the compacted bgp-rib table topic (key: router, prefix, path id)."""
-    enriched_batch: bool = Field(False, alias="ENRICHED_BATCH")
-    """Write one NDJSON message per input batch instead of one JSON per flow."""
-    as_path_as_array: bool = Field(False, alias="AS_PATH_AS_ARRAY")
-    """Encode as_path / as_path_src as JSON arrays instead of '_'-joined strings."""
-    comms_as_array: bool = Field(False, alias="COMMS_AS_ARRAY")
-    """Encode comms, ecomms, lcomms (and *_src) as JSON arrays."""
-    fwd_status_encode_as_string: bool = Field(False, alias="FWD_STATUS_ENCODE_AS_STRING")
-    """Write fwd_status as pmacct's RFC 7270 text ('DROPPED ACL deny') instead of the decimal string
-    (pmacct's fwd_status_encode_as_string)."""
-    mpls_label_stack_encode_as_array: bool = Field(False, alias="MPLS_LABEL_STACK_ENCODE_AS_ARRAY")
-    """Write mpls_label_stack as pmacct's array ['0-16000','1-17000'] instead of '16000_17000'
-    (pmacct's mpls_label_stack_encode_as_array)."""
-    pre_tag_label_encode_as_map: bool = Field(False, alias="PRE_TAG_LABEL_ENCODE_AS_MAP")
-    """Write the collector's pre_tag_map label 'k1%v1,k2%v2' as the JSON map {'k1': 'v1', 'k2':
-    'v2'} (pmacct's pre_tag_label_encode_as_map)."""
-    timestamps_usec: bool = Field(False, alias="TIMESTAMPS_USEC")
-    """Append microseconds to timestamps (pmacct's timestamps_secs: false)."""
-    output_fields: str = Field("", alias="OUTPUT_FIELDS", pattern=r"^[a-z_,]*$")
-    """Comma-separated keys to keep in enriched flows (empty: every key)."""
     flow_to_rd_map: str = Field("", alias="FLOW_TO_RD_MAP")
     """pmacct-style flow_to_rd_map file (id=RD ip=EXPORTER [in=|out=|vlan=|bgp_nexthop=] lines): the
     L3VPN RD whose table enriches flows without an RD of their own; re-read within 5 s when it
@@ -93,7 +74,3 @@ class EnricherSettings(StreamingSettings, OutputSettings, AppSettings):
         if self.group_instance_id == "off":
             return None
         return self.group_instance_id or self._instance_name()
-
-    def field_list(self) -> list[str] | None:
-        names = [f for f in self.output_fields.split(",") if f]
-        return names or None

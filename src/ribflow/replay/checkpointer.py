@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ribflow.enrich.settings import EnricherSettings
 from ribflow.replay import checkpoint as cp
 from ribflow.replay import checkpoint_store as store
 from ribflow.replay.errors import CheckpointError
@@ -58,11 +57,9 @@ def ensure_checkpoint_topic(settings: ReplaySettings, partitions: int) -> None:
     ensure_topics(settings, [spec])
 
 
-def write_partition(
-    settings: ReplaySettings, enricher_settings: EnricherSettings, partition: int, cut_ms: int
-) -> Written:
+def write_partition(settings: ReplaySettings, partition: int, cut_ms: int) -> Written:
     """Write the checkpoint of ``partition`` at ``cut_ms`` (see the module docstring)."""
-    topic, bgp = settings.checkpoint_topic, enricher_settings.bgp_updates_topic
+    topic, bgp = settings.checkpoint_topic, settings.bgp_updates_topic
     with Reader(settings) as reader:
         latest = store.find(reader, topic, partition, store.FOREVER_MS)
         if latest is not None and latest.header.cut_ms >= cut_ms:
@@ -73,7 +70,7 @@ def write_partition(
                 f"({format_time(latest.header.cut_ms)}); cuts must increase"
             )
         low, high = reader.watermarks(bgp, partition)
-        config = replay_config(enricher_settings, "-", "-", "checkpoint")
+        config = replay_config(settings, "-", "-", "checkpoint")
         enricher = make_enricher(config, Discard())
         base_cut: int | None = None
         if latest is not None and latest.header.bgp_offset >= low:
@@ -110,25 +107,18 @@ def write_partition(
                    incomplete)  # fmt: skip
 
 
-def write_all(
-    settings: ReplaySettings, enricher_settings: EnricherSettings, partitions: int, cut_ms: int
-) -> list[Written]:
+def write_all(settings: ReplaySettings, partitions: int, cut_ms: int) -> list[Written]:
     ensure_checkpoint_topic(settings, partitions)
-    check_copartitioned(settings, [enricher_settings.bgp_updates_topic, settings.checkpoint_topic])
-    return [write_partition(settings, enricher_settings, p, cut_ms) for p in range(partitions)]
+    check_copartitioned(settings, [settings.bgp_updates_topic, settings.checkpoint_topic])
+    return [write_partition(settings, p, cut_ms) for p in range(partitions)]
 
 
-def run_every(
-    settings: ReplaySettings,
-    enricher_settings: EnricherSettings,
-    partitions: int,
-    interval_s: int,
-) -> None:
+def run_every(settings: ReplaySettings, partitions: int, interval_s: int) -> None:
     """Write a checkpoint at every multiple of ``interval_s`` (runs until interrupted)."""
     step = interval_s * 1000
     while True:
         now = int(time.time() * 1000)
         cut = now - now % step
-        for written in write_all(settings, enricher_settings, partitions, cut):
+        for written in write_all(settings, partitions, cut):
             log.info("checkpoint %s", written.describe())
         time.sleep(max(1.0, (cut + step - int(time.time() * 1000)) / 1000))

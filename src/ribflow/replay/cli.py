@@ -15,7 +15,6 @@ import sys
 
 from confluent_kafka import KafkaException
 
-from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import ConfigError, RibflowError
 from ribflow.kafka.client import startup_check
 from ribflow.logs import setup_logging
@@ -72,10 +71,6 @@ def _checkpoint_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(prog: str) -> tuple[ReplaySettings, EnricherSettings]:
-    return load(ReplaySettings, prog), load(EnricherSettings, prog)
-
-
 def _refused(prog: str, exc: Exception) -> int:
     """Say why on stderr; the exit status is 2 for what the operator must change (settings,
     arguments, topics), 1 for a failure on the way (Kafka, a broken input)."""
@@ -89,7 +84,7 @@ def _refused(prog: str, exc: Exception) -> int:
 def checkpoint_main(argv: list[str]) -> int:
     args = _checkpoint_parser().parse_args(argv)
     try:
-        settings, enricher = _load("ribflow replay checkpoint")
+        settings = load(ReplaySettings, "ribflow replay checkpoint")
         cut = parse_time(args.at) if args.at else now_ms()
     except ConfigError as exc:
         return _refused("ribflow replay checkpoint", exc)
@@ -99,13 +94,13 @@ def checkpoint_main(argv: list[str]) -> int:
     from ribflow.replay import checkpointer
 
     try:
-        inputs = [enricher.bgp_updates_topic, enricher.flows_topic]
+        inputs = [settings.bgp_updates_topic, settings.flows_topic]
         partitions = check_copartitioned(settings, inputs)
         if args.every is not None:
             interval = args.every or settings.checkpoint_interval
-            checkpointer.run_every(settings, enricher, partitions, interval)
+            checkpointer.run_every(settings, partitions, interval)
             return 0
-        for written in checkpointer.write_all(settings, enricher, partitions, cut):
+        for written in checkpointer.write_all(settings, partitions, cut):
             print(f"checkpoint {written.describe()}", file=sys.stderr)
     except (RibflowError, KafkaException) as exc:
         return _refused("ribflow replay checkpoint", exc)
@@ -124,7 +119,7 @@ def main(argv: list[str]) -> int:
         print("ribflow replay: --from and --to are required", file=sys.stderr)
         return 2
     try:
-        settings, enricher = _load("ribflow replay")
+        settings = load(ReplaySettings, "ribflow replay")
         window = parse_window(args.start, args.end)
         if args.progress:
             settings = settings.model_copy(update={"progress": args.progress})
@@ -142,7 +137,7 @@ def main(argv: list[str]) -> int:
     request = runner.Request(window, args.output, args.append, args.lateness)
     print(f"ribflow replay: window {window.describe()} on the flows' timestamps", file=sys.stderr)
     try:
-        outcome = runner.run(request, settings, enricher, sys.stderr)
+        outcome = runner.run(request, settings, sys.stderr)
     except (RibflowError, KafkaException) as exc:
         return _refused("ribflow replay", exc)
     print(summary.render(outcome), file=sys.stderr)

@@ -9,15 +9,14 @@ history (from the start of the topic, a complete checkpoint, or a session reset 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import orjson
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
-from ribflow.enrich.pipeline import config_of
-from ribflow.enrich.settings import EnricherSettings
+from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.state_sink import Output
+from ribflow.replay.settings import ReplaySettings
 
 
 class NoState:
@@ -49,10 +48,10 @@ class Discard:
 
 
 def replay_config(
-    enricher: EnricherSettings, output: str, dlq: str, writer_id: str
+    settings: ReplaySettings, output: str, dlq: str, writer_id: str
 ) -> EnricherConfig:
     """The live enricher's formatting, writing to ``output``; no dumps, no bgp-rib table."""
-    live = config_of(enricher)
+    fields = settings.field_list()
     return EnricherConfig(
         topics=Topics(
             enriched=output,
@@ -60,11 +59,21 @@ def replay_config(
             rib_table=None,
             bgp_dlq=dlq,
             flows_dlq=dlq,
-            bgp_in=enricher.bgp_updates_topic,
-            flows_in=enricher.flows_topic,
+            bgp_in=settings.bgp_updates_topic,
+            flows_in=settings.flows_topic,
         ),
-        formatting=dataclasses.replace(live.formatting, writer_id=writer_id),
-        batch=live.batch,
+        formatting=FormatOptions(
+            as_path_as_array=settings.as_path_as_array,
+            comms_as_array=settings.comms_as_array,
+            timestamps_since_epoch=settings.timestamps_since_epoch,
+            timestamps_usec=settings.timestamps_usec,
+            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
+            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
+            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
+            writer_id=writer_id,
+            fields=tuple(fields) if fields else None,
+        ),
+        batch=settings.enriched_batch,
         dump_interval=0,
     )
 

@@ -10,7 +10,6 @@ from typing import TextIO
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from ribflow.enrich.settings import EnricherSettings
 from ribflow.errors import ConfigError
 from ribflow.kafka.client import KafkaTarget, client_config
 from ribflow.replay import checkpoint_store as store
@@ -79,13 +78,12 @@ def _set_offsets(broker: KafkaTarget, group: str, offsets: list[TopicPartition])
 def run(
     request: Request,
     settings: ReplaySettings,
-    enricher_settings: EnricherSettings,
     stream: TextIO = sys.stderr,
 ) -> Outcome:
     """Run one replay to the end of its window (raises the errors of :mod:`.errors`)."""
     started = time.monotonic()
     broker = settings
-    bgp_topic, flows_topic = enricher_settings.bgp_updates_topic, enricher_settings.flows_topic
+    bgp_topic, flows_topic = settings.bgp_updates_topic, settings.flows_topic
     window = request.window
     lateness = settings.lateness_ms if request.lateness_ms is None else request.lateness_ms
     partitions = check_copartitioned(broker, [bgp_topic, flows_topic])
@@ -112,8 +110,8 @@ def run(
         dlq = settings.dlq_topic(output)
         ensure_topics(broker, [dlq_spec(settings, output)])
         out = PinnedOutput(broker, output)
-        writer = settings.writer_id or f"{enricher_settings.writer_name}/replay"
-        enricher = make_enricher(replay_config(enricher_settings, output, dlq, writer), out)
+        writer = settings.writer_id or f"{settings.writer_name}/replay"
+        enricher = make_enricher(replay_config(settings, output, dlq, writer), out)
         histories: dict[int, History] = {}
         for pp in plan.partitions:
             found = pp.checkpoint

@@ -1,8 +1,10 @@
 """Settings of ``ribflow replay`` (env names are the aliases).
 
-Flow records are formatted exactly as the live enricher formats them: the replay reads the
-enricher's formatting settings (``AS_PATH_AS_ARRAY``, ``COMMS_AS_ARRAY``, ``TIMESTAMPS_*``,
-``OUTPUT_FIELDS``, ``ENRICHED_BATCH``, ``WRITER_NAME``) from the same environment.
+Flow records are formatted exactly as the live enricher formats them: the replay's one settings
+object has the enricher's formatting groups, read from the same environment
+(:class:`~ribflow.settings_groups.EnrichedFormatSettings`: ``AS_PATH_AS_ARRAY``,
+``COMMS_AS_ARRAY``, ``TIMESTAMPS_USEC``, ``OUTPUT_FIELDS``, ``ENRICHED_BATCH``, ...;
+:class:`~ribflow.settings_groups.OutputSettings`: ``WRITER_NAME``, ``TIMESTAMPS_SINCE_EPOCH``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Literal
 from pydantic import Field
 
 from ribflow.settings import AppSettings
+from ribflow.settings_groups import EnrichedFormatSettings, OutputSettings
 
 ProgressMode = Literal["auto", "always", "never"]
 
 
-class ReplaySettings(AppSettings):
+class ReplaySettings(EnrichedFormatSettings, OutputSettings, AppSettings):
     """Settings of ``ribflow replay`` and ``ribflow replay checkpoint``."""
 
     group_suffix: str = Field("-replay", alias="REPLAY_GROUP_SUFFIX", pattern=r"^[A-Za-z0-9._-]*$")
