@@ -105,3 +105,38 @@ def test_decoders_use_the_wrapped_store_through_the_interface() -> None:
     assert later.records == []  # held until the exporter sends the template again
     plain = DecoderState()
     assert plain.expiring is None and plain.templates is plain.persisted
+
+
+def test_tick_expires_at_most_every_check_interval() -> None:
+    now = [0.0]
+    store = ExpiringTemplateStore(MemoryTemplateStore(), 10, lambda: now[0], check_every=5)
+    store.put(A, tpl(256))
+    now[0] = 11.0
+    assert store.tick() == 1 and store.expired == 1  # due: first check at 5 s
+    store.put(A, tpl(256))
+    now[0] = 22.0  # A is 11 s old, but the next check is due at 16 s: it runs now
+    assert store.tick() == 1
+    store.put(B, tpl(257))
+    now[0] = 26.0
+    assert store.tick() == 0  # not due before 27 s: nothing scanned
+    now[0] = 33.0
+    assert store.tick() == 1 and store.expired == 3
+
+
+def test_the_collector_state_drops_stale_templates_as_it_drains_changes() -> None:
+    """TEMPLATE_TIMEOUT_S's path: the collector drains DecoderState's changes all the time; the
+    templates older than the timeout come out as tombstones there, and their data waits."""
+    now = [0.0]
+    d = Dispatcher(DecoderState(template_max_age=30, clock=lambda: now[0]))
+    decode(d, v9_packet(v9_template_set(256, V9_FIELDS), data_set(256, v9_rec())))
+    assert list(d.drain_changes()) == ["tpl|192.0.2.1|9|0|256"]
+    now[0] = 20.0
+    assert len(decode(d, v9_packet(data_set(256, v9_rec()))).records) == 1  # data: no refresh
+    assert d.drain_changes() == {}
+    now[0] = 31.0
+    assert d.drain_changes() == {"tpl|192.0.2.1|9|0|256": None}
+    assert decode(d, v9_packet(data_set(256, v9_rec()))).records == []
+    now[0] = 40.0  # the exporter sends it again: decoded again, persisted again
+    again = decode(d, v9_packet(v9_template_set(256, V9_FIELDS), data_set(256, v9_rec())))
+    assert len(again.records) >= 1
+    assert list(d.drain_changes()) == ["tpl|192.0.2.1|9|0|256"]

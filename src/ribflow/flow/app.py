@@ -33,6 +33,7 @@ from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.peer_follower import PeerFollower
 from ribflow.flow.pretag import PreTagMap, PreTagMapError
 from ribflow.flow.settings import CollectorSettings
+from ribflow.flow.state import DecoderState
 from ribflow.flow.templates_topic import TemplateSync
 from ribflow.flow.udp import Listener, listener_from_fd, open_listener
 from ribflow.flow.workers import die_with_parent, supervise
@@ -167,7 +168,7 @@ def run(
         prepare_topics(settings)
     else:
         serve_metrics(worker_metrics_port(settings.metrics_port, role.index), settings.metrics_host)
-    decoder = Dispatcher()
+    decoder = Dispatcher(DecoderState(template_max_age=settings.template_timeout_s))
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:
         m.TEMPLATES_RESTORED.set(sync.restore(settings, settings.restore_timeout_s))

@@ -94,6 +94,11 @@ class CollectorSettings(RouterKeySettings, AppSettings):
     """How often kernel drop counters and queue gauges are read (seconds)."""
     stop_flush_s: float = Field(15.0, alias="STOP_FLUSH_S", ge=0, le=600)
     """Longest wait for Kafka to take the queued messages at shutdown (seconds)."""
+    template_timeout_s: float = Field(0.0, alias="TEMPLATE_TIMEOUT_S", ge=0, le=30 * 86400)
+    """NetFlow v9/IPFIX templates an exporter has not sent again within this many seconds are
+    dropped (a tombstone in flow-templates): its data then waits for the next template. Restored
+    templates count from the start. 0: kept until replaced (exporters re-send every few minutes or
+    packets: set it well above that)."""
 
     @field_validator("listen_hosts")
     @classmethod

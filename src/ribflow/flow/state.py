@@ -3,13 +3,18 @@
 ``DecoderState`` bundles the template store, the sampling/boot-time store, the exporters' VRF
 and interface tables and the data held for a template still to come. The template store is a
 ``MemoryTemplateStore`` (or the one given) wrapped for persistence, and for expiry when
-``template_max_age`` is set (:mod:`ribflow.flow.template_stores`). ``snapshot()`` /
+``template_max_age`` is set (:mod:`ribflow.flow.template_stores`; the collector's
+TEMPLATE_TIMEOUT_S): expired templates are withdrawn as ``drain_changes`` is called, so their
+tombstones go out with the other changes. ``snapshot()`` /
 ``restore()`` round-trip templates, sampling and tables (not the held data: it is seconds old)
 as ``{str: bytes}``, the form the collector keeps in the compacted ``flow-templates`` topic, so
 a restarted decoder decodes the first data packet at once.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from ribflow.flow.exporter_info import ExporterInfoStore
 from ribflow.flow.pending import PendingData, PendingLimits
@@ -29,10 +34,13 @@ class DecoderState:
         template_limits: TemplateLimits | None = None,
         pending_limits: PendingLimits | None = None,
         template_max_age: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.persisted = PersistentTemplateStore(templates or MemoryTemplateStore(template_limits))
         self.expiring = (
-            ExpiringTemplateStore(self.persisted, template_max_age) if template_max_age else None
+            ExpiringTemplateStore(self.persisted, template_max_age, clock)
+            if template_max_age
+            else None
         )
         self.templates: TemplateStore = self.expiring or self.persisted
         self.sampling = sampling or SamplingStore()
@@ -56,7 +64,10 @@ class DecoderState:
         self.info.restore({k: v for k, v in items.items() if k.startswith(("vrf|", "ifn|"))})
 
     def drain_changes(self) -> dict[str, bytes | None]:
-        """What changed since the last call (None = withdrawn: publish a tombstone)."""
+        """What changed since the last call (None = withdrawn: publish a tombstone), templates
+        expired since included."""
+        if self.expiring is not None:
+            self.expiring.tick()
         out = self.persisted.drain_changes()
         out.update(self.sampling.drain_changes())
         out.update(self.info.drain_changes())

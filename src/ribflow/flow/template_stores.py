@@ -6,8 +6,10 @@
   the compacted ``flow-templates`` topic (``ribflow.flow.templates_topic``).
 * :class:`ExpiringTemplateStore` — expiry. A template its exporter has not sent again for
   ``max_age`` seconds is withdrawn by ``expire()`` (RFC 7011 8.4: a collector may age out
-  templates over UDP; an exporter refreshes them every few minutes). Wrapped around the
-  persistent store, an expired template is a tombstone in the topic as well.
+  templates over UDP; an exporter refreshes them every few minutes), or by ``tick()``, which
+  expires at most every ``check_every`` seconds (the collector's TEMPLATE_TIMEOUT_S: ticked
+  with each ``DecoderState.drain_changes``). Wrapped around the persistent store, an expired
+  template is a tombstone in the topic as well.
 
 The decoders see only the TemplateStore interface; ``DecoderState`` composes the wrappers.
 """
@@ -82,13 +84,20 @@ class ExpiringTemplateStore:
     them; ``expire()`` (called now and then, not per packet) withdraws the older ones."""
 
     def __init__(
-        self, inner: TemplateStore, max_age: float, clock: Callable[[], float] = time.monotonic
+        self,
+        inner: TemplateStore,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+        check_every: float = 1.0,
     ) -> None:
         if max_age <= 0:
             raise ValueError("max_age must be > 0")
         self.inner = inner
         self.max_age = max_age
+        self.check_every = check_every
+        self.expired = 0  # since start
         self._clock = clock
+        self._next_check = clock() + check_every
         self.get = inner.get  # the hot path reads the inner store directly
         self._seen: dict[TemplateKey, float] = {}
 
@@ -116,4 +125,14 @@ class ExpiringTemplateStore:
         stale = [key for key, _ in self.inner.items() if seen.setdefault(key, now) < limit]
         for key in stale:
             self.withdraw(key)
+        self.expired += len(stale)
         return len(stale)
+
+    def tick(self) -> int:
+        """``expire()`` when ``check_every`` seconds have passed since the last check (cheap to
+        call often: it scans the templates only then); returns how many were withdrawn."""
+        now = self._clock()
+        if now < self._next_check:
+            return 0
+        self._next_check = now + self.check_every
+        return self.expire()
