@@ -9,12 +9,14 @@ history (from the start of the topic, a complete checkpoint, or a session reset 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
 
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
-from ribflow.enrich.pmacct import FormatOptions
+from ribflow.enrich.pipeline import config_of
+from ribflow.enrich.settings import EnricherSettings
 from ribflow.enrich.state_sink import Output
 from ribflow.replay.settings import ReplaySettings
 
@@ -50,8 +52,13 @@ class Discard:
 def replay_config(
     settings: ReplaySettings, output: str, dlq: str, writer_id: str
 ) -> EnricherConfig:
-    """The live enricher's formatting, writing to ``output``; no dumps, no bgp-rib table."""
-    fields = settings.field_list()
+    """The live enricher's formatting, writing to ``output``; no dumps, no bgp-rib table.
+
+    The formatting is the enricher's own :func:`~ribflow.enrich.pipeline.config_of`, given
+    these settings' values as an ``EnricherSettings`` (constructed, not read again: the
+    formatting groups are the same fields), so the two cannot drift apart.
+    """
+    live = config_of(EnricherSettings.model_construct(**dict(settings)))
     return EnricherConfig(
         topics=Topics(
             enriched=output,
@@ -62,18 +69,8 @@ def replay_config(
             bgp_in=settings.bgp_updates_topic,
             flows_in=settings.flows_topic,
         ),
-        formatting=FormatOptions(
-            as_path_as_array=settings.as_path_as_array,
-            comms_as_array=settings.comms_as_array,
-            timestamps_since_epoch=settings.timestamps_since_epoch,
-            timestamps_usec=settings.timestamps_usec,
-            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
-            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
-            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
-            writer_id=writer_id,
-            fields=tuple(fields) if fields else None,
-        ),
-        batch=settings.enriched_batch,
+        formatting=dataclasses.replace(live.formatting, writer_id=writer_id),
+        batch=live.batch,
         dump_interval=0,
     )
 
