@@ -27,6 +27,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from tests.fixtures.waiting import wait_for
+
 Sums = dict[tuple[tuple[Any, ...], str], list[int]]
 
 
@@ -102,16 +104,18 @@ def wait_consumed(
         marks = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10) for tp in tps}
         # an empty partition has no committed offset: nothing to wait for there
         tps = [tp for tp in tps if marks[tp.partition][1] > marks[tp.partition][0]]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def consumed() -> bool:
             assert alive(), f"aggregator died:\n{log_tail()}"
             done = consumer.committed(tps, timeout=10)
-            if all(tp.offset >= marks[tp.partition][1] for tp in done):
-                return
-            time.sleep(0.5)
+            return all(tp.offset >= marks[tp.partition][1] for tp in done)
+
+        try:
+            wait_for(f"{topic} consumed by {group}", consumed, timeout, every=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{log_tail()}") from None
     finally:
         consumer.close()
-    raise AssertionError(f"{topic} never consumed by {group}:\n{log_tail()}")
 
 
 @pytest.fixture

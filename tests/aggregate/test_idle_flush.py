@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.aggregate.fixtures import (
     totals,
 )
 from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,23 +39,11 @@ def flow(src: str, t: float, nbytes: int = 100) -> tuple[bytes, bytes, int]:
     return (b"router", orjson.dumps(rec), int(t * 1000))
 
 
-def metrics_port() -> int:
-    """A free port of this test's range (22000-22999) on its loopback address."""
-    for port in random.sample(range(22000, 23000), 1000):
-        with socket.socket() as s:
-            try:
-                s.bind((METRICS_HOST, port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 22000-22999")
-
-
 def test_quiet_exporter_last_windows_written_and_later_flow_is_late(
     kafka_broker: str, topic_factory: TopicFactory, aggregator: AggregatorFactory
 ) -> None:
     source, sink = topic_factory("idle-in"), topic_factory("idle-out")
-    port = metrics_port()
+    port = free_port(METRICS_HOST)
     run = aggregator(
         source, sink, AGGREGATE="src_host", REFRESH_TIME="5", GRACE="2", IDLE_FLUSH="auto",
         METRICS_PORT=str(port), METRICS_HOST=METRICS_HOST,

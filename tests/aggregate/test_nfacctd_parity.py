@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,7 +25,9 @@ import pytest
 
 from tests.aggregate.fixtures import AggregatorFactory, TopicReader, closers, produce
 from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.ports import free_port
 from tests.fixtures.procs import interrupt
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +45,6 @@ NOT_KEYS = {"event_type", "stamp_inserted", "stamp_updated", "flows", "packets",
             "writer_id"}  # fmt: skip
 
 
-def free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def need(tool: str) -> str:
     path = shutil.which(tool)
     assert path, f"{tool} is required for this test (Debian package) and is not installed"
@@ -62,11 +57,13 @@ def daemon(args: list[str], log: Path, ready: str, timeout: float = 30) -> Itera
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + timeout
-        while ready not in log.read_text(errors="replace"):
-            assert proc.poll() is None, f"{args[0]} exited:\n{log.read_text(errors='replace')}"
-            assert time.monotonic() < deadline, f"{args[0]} never got ready:\n{log.read_text()}"
-            time.sleep(0.1)
+
+        def up() -> bool:
+            text = log.read_text(errors="replace")
+            assert proc.poll() is None, f"{args[0]} exited:\n{text}"
+            return ready in text
+
+        wait_for(f"{args[0]} to be ready", up, timeout, every=0.1)
         yield proc.pid
     finally:
         interrupt(proc)
@@ -192,7 +189,7 @@ def test_same_sums_as_nfacctd_on_the_lab_traffic(
 ) -> None:
     for tool in ("nfacctd", "softflowd", "tshark"):
         need(tool)
-    port = free_udp_port(NFACCTD_IP)
+    port = free_port(NFACCTD_IP, "udp")
     conf = nfacctd_conf(tmp_path, port)
     capture = tmp_path / "export.pcapng"
     exported = 0
@@ -204,13 +201,15 @@ def test_same_sums_as_nfacctd_on_the_lab_traffic(
     ):
         # flows sent before both plugins run their loop can sit in nfacctd until it exits:
         # wait for each plugin's first (empty) purge
-        deadline = time.monotonic() + 30
-        while not all(
-            f"( {n}/print ): *** Purging cache - END" in _read(tmp_path / "nfacctd.log")
-            for n in ("seed", "coarse")
-        ):
-            assert time.monotonic() < deadline, _read(tmp_path / "nfacctd.log")
-            time.sleep(0.1)
+        wait_for(
+            "each nfacctd plugin's first purge",
+            lambda: all(
+                f"( {n}/print ): *** Purging cache - END" in _read(tmp_path / "nfacctd.log")
+                for n in ("seed", "coarse")
+            ),
+            30,
+            every=0.1,
+        )
         # keep the passes inside one minute bin (both sides bin by arrival time)
         second = datetime.now(UTC).second
         if second >= 45:
@@ -224,13 +223,15 @@ def test_same_sums_as_nfacctd_on_the_lab_traffic(
             found = re.search(r"Flows exported: \d+ \((\d+) records\)", sf.stdout + sf.stderr)
             assert found, sf.stdout + sf.stderr
             exported += int(found.group(1))
-        deadline = time.monotonic() + 30
-        while not all(
-            flows_in(read_json_lines(tmp_path / f"{n}.json")) >= exported
-            for n in ("seed", "coarse")
-        ):
-            assert time.monotonic() < deadline, "nfacctd never printed every exported flow"
-            time.sleep(0.2)
+        wait_for(
+            "nfacctd to print every exported flow",
+            lambda: all(
+                flows_in(read_json_lines(tmp_path / f"{n}.json")) >= exported
+                for n in ("seed", "coarse")
+            ),
+            30,
+            every=0.2,
+        )
     reference = {n: read_json_lines(tmp_path / f"{n}.json") for n in ("seed", "coarse")}
     assert {n: flows_in(r) for n, r in reference.items()} == {"seed": exported, "coarse": exported}
 

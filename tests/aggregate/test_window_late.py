@@ -4,7 +4,6 @@ dead-lettered, never silently lost (which plain Quix partition windows do, see b
 from __future__ import annotations
 
 import random
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.aggregate.fixtures import (
     totals,
 )
 from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +44,6 @@ def recent_base() -> int:
     """A multiple of 10 s an hour ago: Kafka timestamps inside the topics' retention (7 days);
     older ones can be deleted by the broker's retention check while the test runs."""
     return int(time.time()) // 60 * 60 - 3600
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def test_late_flows_counted_and_dead_lettered(

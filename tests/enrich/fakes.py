@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.journal import parse_journal_key, read_record
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.mrt.tables import read_rib
+from tests.fixtures.producer import FakeProducer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "enrich"
 TOPICS = Topics(
@@ -23,25 +23,6 @@ TOPICS = Topics(
     bgp_dlq="bgp-updates-dlq",
     flows_dlq="flows-dlq",
 )
-
-
-class ListOutput:
-    """Collects produced messages per topic."""
-
-    def __init__(self) -> None:
-        self.messages: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
-    ) -> None:
-        self.messages[topic].append((key, value))
-
-    def values(self, topic: str) -> list[Any]:
-        return [orjson.loads(v) for _, v in self.messages[topic] if v is not None]
 
 
 class DictState:
@@ -61,7 +42,7 @@ class Harness:
     """An Enricher over a dict store and a list output (one partition)."""
 
     def __init__(self, options: FormatOptions | None = None, **config: Any) -> None:
-        self.out = ListOutput()
+        self.out = FakeProducer(capacity=1 << 62)  # the output (never polled): all it produced
         self.store: dict[bytes, bytes] = {}
         self.config = EnricherConfig(TOPICS, options or FormatOptions(writer_id="test/1"), **config)
         self.enricher = Enricher(self.config, self.out)

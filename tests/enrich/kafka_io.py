@@ -12,13 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
+
+from tests.fixtures.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,14 +91,6 @@ def committed_caught_up(broker: str, group: str, topic: str, partitions: int) ->
         consumer.close()
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
-
-
 class EnricherProcess:
     """One ``python -m ribflow enricher`` process with its own environment and log file."""
 
@@ -130,7 +124,7 @@ class EnricherProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_log(self, text: str, timeout: float = 90.0, count: int = 1) -> None:
-        wait_for(lambda: self.log().count(text) >= count or not self.alive(), timeout, text)
+        wait_for(text, lambda: self.log().count(text) >= count or not self.alive(), timeout)
         assert self.log().count(text) >= count, f"enricher exited:\n{self.log()[-3000:]}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int | None:

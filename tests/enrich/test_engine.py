@@ -47,7 +47,7 @@ def test_state_mirrors_the_rib() -> None:
     meta = orjson.loads(h.store[R1.encode() + b"|" + META_KEY])
     assert meta["seq"] == 6 and meta["session"] == "up"
     # bgp-rib: one record per change, schema-valid, keyed router|prefix|path-id
-    table = h.out.messages["bgp-rib"]
+    table = h.out.sent_to("bgp-rib")
     assert b"127.0.0.3|192.0.2.0/24|2" in [k for k, _ in table]
     for key, value in table:
         assert value is not None
@@ -64,7 +64,7 @@ def test_withdraw_and_flush_delete_state_and_write_tombstones() -> None:
     assert list(h.stored_routes(R1)) == [("", AFI_IP, 11 << 24, 8, 0)]
     h.bgp(R1, s.session("down"))
     assert [k for k in h.store if k != R1.encode() + b"|" + META_KEY] == []
-    tombstones = [k for k, v in h.out.messages["bgp-rib"] if v is None]
+    tombstones = [k for k, v in h.out.sent_to("bgp-rib") if v is None]
     assert tombstones == [b"127.0.0.3|10.0.0.0/8|0", b"127.0.0.3|11.0.0.0/8|0"]
 
 
@@ -148,7 +148,7 @@ def test_batch_option_writes_ndjson() -> None:
     h = Harness(batch=True)
     _feed(h)
     h.flows(R1, flows_message(R1, "127.0.0.1", _flows()))
-    ((key, value),) = h.out.messages["flows-enriched"]
+    ((key, value),) = h.out.sent_to("flows-enriched")
     assert key == R1.encode()
     lines = value.split(b"\n") if value else []
     assert len(lines) == 5 and all(orjson.loads(line)["event_type"] == "purge" for line in lines)

@@ -217,13 +217,13 @@ def test_compiled_renderer_writes_what_python_writes(
         written = python.flows(key, raw)
         assert compiled.flows(key, raw) == written, raw[:200]
         total += written
-    got, want = compiled.out.messages["flows-enriched"], python.out.messages["flows-enriched"]
+    got, want = compiled.out.sent_to("flows-enriched"), python.out.sent_to("flows-enriched")
     assert len(got) == len(want)
     for n, (a, b) in enumerate(zip(got, want, strict=True)):
         assert a == b, (n, a, b)  # key and value, byte for byte
 
     def letters(h: Harness) -> list[tuple[bytes | None, dict[str, Any]]]:
-        out = [(k, orjson.loads(v or b"")) for k, v in h.out.messages["flows-dlq"]]
+        out = [(k, orjson.loads(v or b"")) for k, v in h.out.sent_to("flows-dlq")]
         for _, envelope in out:
             envelope.pop("time_ms")  # when it was written
         return out

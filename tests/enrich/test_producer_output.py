@@ -6,33 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from ribflow.kafka.quix_adapter import ProducerOutput
+from tests.fixtures.producer import FakeProducer
 
 
-class _Raw:
-    """confluent-kafka's Producer as far as ProducerOutput uses it."""
-
-    def __init__(self, full_once: bool = False) -> None:
-        self.sent: list[tuple[str, bytes, bytes | None, int]] = []
-        self.callbacks: list[Any] = []
-        self.polls = 0
-        self._full = full_once
-
-    def produce(self, topic: str, value: bytes, key: bytes | None, **kw: Any) -> None:
-        if self._full:
-            self._full = False
-            raise BufferError("queue full")
-        self.sent.append((topic, value, key, kw.get("timestamp", 0)))
-        self.callbacks.append(kw["on_delivery"])
-
-    def poll(self, timeout: float) -> int:
-        self.polls += 1
-        return 0
+def _callbacks(raw: FakeProducer) -> list[Any]:
+    """The delivery callbacks of what is queued (FakeProducer calls them on poll)."""
+    return [callback for *_message, callback in raw.queue]
 
 
 class _Internal:
     """Quix's InternalProducer: the raw producer, the error latch, the delivery callback."""
 
-    def __init__(self, raw: _Raw) -> None:
+    def __init__(self, raw: FakeProducer) -> None:
         self._producer = type("Wrapped", (), {"_producer": raw})()
         self.reports: list[tuple[Any, Any]] = []
         self.raised = 0
@@ -45,7 +30,7 @@ class _Internal:
 
 
 def test_records_go_out_in_order_with_key_and_time_and_only_errors_reach_quix() -> None:
-    raw = _Raw()
+    raw = FakeProducer()
     internal = _Internal(raw)
     out = ProducerOutput(internal)
     out.produce_many("flows-enriched", [b"a", b"b", b"c"], b"r1", 1234)
@@ -57,13 +42,14 @@ def test_records_go_out_in_order_with_key_and_time_and_only_errors_reach_quix() 
         ("flows-enriched", b"d", b"r2", 0),
     ]
     assert internal.raised == 2  # a latched error surfaces before the next message's records
-    raw.callbacks[0](None, "delivered")
-    raw.callbacks[1]("KafkaError", "failed")
+    callbacks = _callbacks(raw)
+    callbacks[0](None, "delivered")
+    callbacks[1]("KafkaError", "failed")
     assert internal.reports == [("KafkaError", "failed")]
 
 
 def test_a_full_queue_is_waited_for_and_nothing_is_lost() -> None:
-    raw = _Raw(full_once=True)
+    raw = FakeProducer(full=1)
     out = ProducerOutput(_Internal(raw))
     out.produce_many("t", [b"a", b"b"], b"k", 5)
     assert [(v, ts) for _, v, _, ts in raw.sent] == [(b"a", 5), (b"b", 5)]

@@ -24,8 +24,8 @@ from tests.enrich.kafka_io import (
     produce,
     read_json,
     running,
-    wait_for,
 )
+from tests.fixtures.waiting import wait_for
 from tests.rib.builders import NOW_MS, Stream, attrs, flow, flows_message
 
 pytestmark = pytest.mark.integration
@@ -96,9 +96,9 @@ def test_kill9_and_wiped_state_restore_from_the_changelog(
             assert len(read_json(kafka_broker, t["enriched"], n1, timeout=90)) >= n1
             group = t["group"] + "-enricher"
             wait_for(
+                "the BGP input to be committed",
                 lambda: committed_caught_up(kafka_broker, group, t["bgp"], 4),
                 60,
-                "the BGP input to be committed",
             )
             proc.stop(signal.SIGKILL)
         shutil.rmtree(state)
@@ -132,13 +132,13 @@ def test_two_instances_split_routers_and_failover_moves_ribs(
     b = EnricherProcess(enricher_env(kafka_broker, t, tmp_path / "sb", t["group"]), tmp_path / "b")
     with running(a, b):
         wait_for(
+            "both instances to own partitions",
             lambda: (
                 a.log().count("RIB rebuilt") + b.log().count("RIB rebuilt") >= 4
                 and "RIB rebuilt" in a.log()
                 and "RIB rebuilt" in b.log()
             ),
             120,
-            "both instances to own partitions",
         )
         first, n1 = _flows(1, T0 + 1000)
         produce(kafka_broker, t["flows"], first)
@@ -215,9 +215,9 @@ def test_exactly_once_crash_between_produce_and_commit(
     with running(again):
         committed = read_json(kafka_broker, t["enriched"], total, timeout=120, committed_only=True)
         wait_for(
+            "the flows input to be committed",
             lambda: committed_caught_up(kafka_broker, t["group"] + "-enricher", t["flows"], 2),
             60,
-            "the flows input to be committed",
         )
         committed = read_json(kafka_broker, t["enriched"], total, timeout=10, committed_only=True)
     keys = Counter((r["peer_ip_src"], r["ip_src"], r["ip_dst"], r["port_src"]) for r in committed)

@@ -30,8 +30,8 @@ from tests.enrich.kafka_io import (
     produce,
     read_json,
     running,
-    wait_for,
 )
+from tests.fixtures.waiting import wait_for
 from tests.rib.builders import NOW_MS, Stream, attrs, flow, flows_message
 
 pytestmark = pytest.mark.integration
@@ -79,7 +79,7 @@ def test_kill9_restart_takes_partitions_back_and_holds_flows_for_the_backlog(
     with running(proc):
         got = read_json(kafka_broker, t["enriched"], n1, timeout=90)
         assert len(got) == n1
-        wait_for(lambda: committed_caught_up(kafka_broker, group, t["bgp"], 4), 60, "commits")
+        wait_for("commits", lambda: committed_caught_up(kafka_broker, group, t["bgp"], 4), 60)
         before = _instance_ids(kafka_broker, group)
         proc.stop(signal.SIGKILL)
     killed = time.monotonic()
@@ -93,9 +93,9 @@ def test_kill9_restart_takes_partitions_back_and_holds_flows_for_the_backlog(
     restarted = EnricherProcess(env, tmp_path / "b.log")
     with running(restarted):
         wait_for(
+            "the first flow enriched after the restart",
             lambda: len(kcat_read(kafka_broker, t["enriched"], n1 + 1, timeout=0)) > n1,
             120,
-            "the first flow enriched after the restart",
             every=0.2,
         )
         print(f"\nkill -9 to the first enriched flow after the restart: "

@@ -79,7 +79,7 @@ def test_a_new_partition_holds_its_flows_until_the_backlog_or_the_time_limit(
     assert hold.holding(0) and not hold.holding(1)
     msg = orjson.dumps(flows_message("r1", "r1", [flow("10.0.0.1", "10.0.0.2")]))
     assert hold.hold(0, b"r1", msg, 1)
-    assert h.out.messages["flows-enriched"] == []
+    assert h.out.sent_to("flows-enriched") == []
     clock["now"] = 16.0
     sync.tick()  # the time limit: the held flows are enriched (unrouted here: no RIB)
-    assert len(h.out.messages["flows-enriched"]) == 1 and not hold.holding(0)
+    assert len(h.out.sent_to("flows-enriched")) == 1 and not hold.holding(0)

@@ -31,7 +31,7 @@ def feed(h: Harness) -> None:
 
 
 def enriched(h: Harness, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    h.out.messages.clear()
+    h.out.sent.clear()
     h.flows(R1, flows_message(R1, EXPORTER, records))
     out = h.out.values("flows-enriched")
     for rec in out:
@@ -73,7 +73,7 @@ def test_without_rds_the_output_is_what_the_global_table_gives() -> None:
     records = [rec("10.2.0.5"), rec("10.9.1.1")]
     h.flows(R1, flows_message(R1, EXPORTER, records))
     plain.flows(R1, flows_message(R1, EXPORTER, records))
-    assert h.out.messages["flows-enriched"] == plain.out.messages["flows-enriched"]
+    assert h.out.sent_to("flows-enriched") == plain.out.sent_to("flows-enriched")
 
 
 def test_flow_to_rd_map_picks_the_table_and_the_output_carries_the_rd(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_vrf_routes_persist_restore_and_tombstone_by_rd() -> None:
     key = vrf_route_key(RD_A, AFI_IP, (10 << 24) | (2 << 16), 24, 0)
     assert parse_vrf_route_key(key) == (RD_A, (AFI_IP, (10 << 24) | (2 << 16), 24, 0))
     assert (RD_A, AFI_IP, (10 << 24) | (2 << 16), 24, 0) in h.stored_routes(R1)
-    table = {k: v for k, v in h.out.messages["bgp-rib"]}
+    table = {k: v for k, v in h.out.sent_to("bgp-rib")}
     rib_key = f"{R1}|10.2.0.0/24|0|{RD_A}".encode()
     value = h.out.values("bgp-rib")
     assert any(v.get("rd") == RD_A and v["prefix"] == "10.2.0.0/24" for v in value)
@@ -160,9 +160,9 @@ def test_vrf_routes_persist_restore_and_tombstone_by_rd() -> None:
     again = enriched(fresh, [rec("10.2.0.5", RD_A), rec("10.2.0.5", RD_B), rec("10.2.0.5")])
     assert again == before and [o["as_path"] for o in again] == ["65011", "65020", "65010"]
     # session down: every table goes, each with its tombstone
-    h.out.messages.clear()
+    h.out.sent.clear()
     h.bgp(R1, Stream(R1, seq=10).session("down"))
-    tombstones = [k for k, v in h.out.messages["bgp-rib"] if v is None]
+    tombstones = [k for k, v in h.out.sent_to("bgp-rib") if v is None]
     assert rib_key in tombstones and f"{R1}|10.2.0.0/24|0|{RD_B}".encode() in tombstones
     assert len(tombstones) == 5
     assert [k for k in h.store if not k.endswith(b"|m")] == []
