@@ -106,9 +106,7 @@ impl<'a> Reader<'a> {
         match b.get(p)? {
             b'0' => p += 1,
             b'1'..=b'9' => {
-                while b.get(p).is_some_and(u8::is_ascii_digit) {
-                    p += 1;
-                }
+                p = skip_digits(b, p);
             }
             _ => return None,
         }
@@ -118,9 +116,7 @@ impl<'a> Reader<'a> {
             if !b.get(p)?.is_ascii_digit() {
                 return None;
             }
-            while b.get(p).is_some_and(u8::is_ascii_digit) {
-                p += 1;
-            }
+            p = skip_digits(b, p);
             float = true;
         }
         if matches!(b.get(p), Some(b'e' | b'E')) {
@@ -131,9 +127,7 @@ impl<'a> Reader<'a> {
             if !b.get(p)?.is_ascii_digit() {
                 return None;
             }
-            while b.get(p).is_some_and(u8::is_ascii_digit) {
-                p += 1;
-            }
+            p = skip_digits(b, p);
             float = true;
         }
         self.pos = p;
@@ -201,6 +195,14 @@ impl<'a> Reader<'a> {
             _ => self.scalar().map(|_| ()),
         }
     }
+}
+
+/// The position after the run of ASCII digits that starts at `p` (`p` itself when there is none).
+fn skip_digits(b: &[u8], mut p: usize) -> usize {
+    while b.get(p).is_some_and(u8::is_ascii_digit) {
+        p += 1;
+    }
+    p
 }
 
 #[cfg(test)]
