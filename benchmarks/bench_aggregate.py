@@ -71,6 +71,7 @@ from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
 from tests.enrich.daemons import nfacctd, started  # noqa: E402
 from tests.fixtures.kafka import warm_up  # noqa: E402
+from tests.fixtures.ports import free_port  # noqa: E402
 from tests.fixtures.waiting import wait_for  # noqa: E402
 
 COARSE = "src_as, dst_as, peer_src_ip, peer_dst_as, peer_dst_ip, proto"
@@ -403,14 +404,6 @@ def late_flows(port: int) -> float:
         if line.startswith('ribflow_aggregate_late_total{unit="flows"}'):
             return float(line.split()[-1])
     return 0.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

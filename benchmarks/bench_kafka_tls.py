@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -24,19 +23,15 @@ import orjson
 from confluent_kafka import Consumer, Producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: tests.fixtures
 from results import Figure, write_result
 
 from ribflow.kafka.client import client_config, plaintext
 from ribflow.kafka.local import BrokerConfig, LocalKafka
 from ribflow.kafka.settings import KafkaClientSettings
+from tests.fixtures.ports import free_port
 
 HOST = "127.0.1.3"
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def payload(i: int, size: int) -> bytes:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures.ports import free_port
 from tests.flow.test_sflow_tshark import Obj, tshark_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,18 +30,6 @@ def need(tool: str) -> str:
     if path is None:
         raise AssertionError(f"{tool} is required for this integration test and was not found")
     return path
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -87,7 +76,7 @@ def collector(
     tmp_path: Path, broker: str, env: dict[str, str], name: str = "collector"
 ) -> Iterator[RunningCollector]:
     """Run `python -m ribflow collector` until the block ends (SIGTERM, then SIGKILL)."""
-    port, metrics_port = free_udp_port(), free_tcp_port()
+    port, metrics_port = free_port(kind="udp"), free_port()
     work = tmp_path / name
     work.mkdir(exist_ok=True)
     log = work / "collector.log"

@@ -21,7 +21,8 @@ from ribflow.flow.app import main as app_main
 from ribflow.flow.pcap import iter_datagrams
 from ribflow.flow.settings import CollectorSettings
 from ribflow.settings import settings_rows
-from tests.flow.collector_harness import DATA, free_tcp_port, free_udp_port, kcat, stop
+from tests.fixtures.ports import free_port
+from tests.flow.collector_harness import DATA, kcat, stop
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "collector"
 TOPIC_SETTINGS = {
@@ -90,8 +91,8 @@ def test_main_py_runs_with_the_quix_env(
     env.update(
         Quix__Broker__Address=kafka_broker,
         LISTEN_HOSTS="127.0.0.1",
-        LISTEN_PORTS=str(free_udp_port()),
-        METRICS_PORT=str(free_tcp_port()),
+        LISTEN_PORTS=str(free_port(kind="udp")),
+        METRICS_PORT=str(free_port()),
         METRICS_HOST="127.0.0.1",
         FLOWS_TOPIC=flows,
         SFLOW_COUNTERS_TOPIC=topic_factory("sflow-counters"),

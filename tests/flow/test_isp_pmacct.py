@@ -37,6 +37,7 @@ from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pretag import PreTagMap
 from ribflow.rib.prefix import parse_address
+from tests.fixtures.ports import free_port
 from tests.fixtures.procs import interrupt
 from tests.fixtures.waiting import wait_for
 from tests.flow.isp_exports import export_packets
@@ -62,18 +63,12 @@ RD_DIFFERENCES = {
 }
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def nfacctd_records(
     tmp: Path, packets: list[bytes], primitives: str = PRIMITIVES, extra: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     exe = shutil.which("nfacctd")
     assert exe, "nfacctd (Debian pmacct) is required for this test and is not installed"
-    port, out = free_udp_port(), tmp / "nfacctd.json"
+    port, out = free_port(HOST, "udp"), tmp / "nfacctd.json"
     conf = tmp / "nfacctd.conf"
     conf.write_text("\n".join([
         "daemonize: false", f"logfile: {tmp}/nfacctd.log", f"nfacctd_ip: {HOST}",

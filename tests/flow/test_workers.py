@@ -36,6 +36,7 @@ from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.udp import open_listener
 from ribflow.flow.workers import bind_groups
 from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.ports import free_port_run
 from tests.flow.collector_harness import REPO, kcat, stop
 from tests.flow.netflow_support import LAB
 from tests.flow.sflow_build import write_pcap
@@ -135,27 +136,9 @@ class Workers:
         return out
 
 
-def free_metrics_base(workers: int) -> int:
-    """A port in 21500-21990 with the next ``workers`` ports free too (parent + workers)."""
-    for base in range(21500, 21990, 7):
-        try:
-            socks = []
-            for p in range(base, base + workers + 1):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no free metrics ports in 21500-21990")
-
-
 @contextmanager
 def two_workers(tmp_path: Path, broker: str, env: dict[str, str], name: str) -> Iterator[Workers]:
-    metrics_port = free_metrics_base(2)
+    metrics_port = free_port_run("127.0.0.1", 3)  # the parent and two workers
     work = tmp_path / name
     work.mkdir()
     log = work / "collector.log"
