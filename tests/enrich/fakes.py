@@ -12,6 +12,7 @@ import orjson
 from ribflow.enrich.engine import Enricher, EnricherConfig, Topics
 from ribflow.enrich.journal import parse_journal_key, read_record
 from ribflow.enrich.pmacct import FormatOptions
+from ribflow.enrich.state_sink import Messages
 from ribflow.mrt.tables import read_rib
 from tests.fixtures.producer import FakeProducer
 
@@ -45,16 +46,21 @@ class Harness:
         self.out = FakeProducer(capacity=1 << 62)  # the output (never polled): all it produced
         self.store: dict[bytes, bytes] = {}
         self.config = EnricherConfig(TOPICS, options or FormatOptions(writer_id="test/1"), **config)
-        self.enricher = Enricher(self.config, self.out)
+        self.enricher = Enricher(self.config)
+
+    def send(self, messages: Messages) -> int:
+        """Produce what the enricher returned (the app's part); returns its records."""
+        return messages.send(self.out)
 
     def bgp(self, key: str, msg: Any, partition: int = 0) -> None:
         raw = msg if isinstance(msg, bytes) else orjson.dumps(msg)
         state = DictState(self.store, key.encode())
-        self.enricher.on_bgp(partition, key.encode(), raw, state, None)
+        self.send(self.enricher.on_bgp(partition, key.encode(), raw, state, None))
 
     def flows(self, key: str, msg: Any, partition: int = 0) -> int:
         raw = msg if isinstance(msg, bytes) else orjson.dumps(msg)
-        return self.enricher.on_flows(partition, key.encode(), raw, 1_700_000_000_000)
+        out = self.enricher.on_flows(partition, key.encode(), raw, 1_700_000_000_000)
+        return self.send(out)
 
     def scan(self) -> list[tuple[bytes, bytes, bytes]]:
         items = []

@@ -141,6 +141,7 @@ def test_router_without_rib_passes_through_unenriched_and_counted() -> None:
     assert n == 5
     out = h.out.values("flows-enriched")
     assert all(o["as_dst"] == 0 and o["as_path"] == "" for o in out)
+    h.enricher.publish_counts()  # (the app's tick)
     assert _sample("ribflow_enricher_flows_total", {"result": "no_rib"}) == counted + 5
 
 
@@ -163,7 +164,7 @@ def test_garbage_goes_to_the_dead_letter_topics_and_processing_continues() -> No
     h.flows(R1, {"v": 1, "records": "nope"})
     good = flow("10.0.0.1", "10.0.0.2")
     h.flows(R1, flows_message(R1, "127.0.0.1", [{"src_addr": "x"}, good]))
-    h.enricher.on_bgp(0, None, b"{}", None, None)  # type: ignore[arg-type]
+    h.send(h.enricher.on_bgp(0, None, b"{}", None, None))  # type: ignore[arg-type]
     _feed(h)
     assert len(h.enricher.routers[R1].rib) == 6
     bgp_dlq = h.out.values("bgp-updates-dlq")
@@ -192,15 +193,15 @@ def test_dumps_are_periodic_per_router() -> None:
     h = Harness(dump_interval=60)
     h.enricher._clock = lambda: now[0]
     _feed(h)
-    assert h.enricher.dump_due() == 0
+    assert h.send(h.enricher.dump_due()) == 0
     now[0] += 61
-    assert h.enricher.dump_due() == 7  # 6 paths of R1 + the default route of R2
+    assert h.send(h.enricher.dump_due()) == 7  # 6 paths of R1 + the default route of R2
     dumps = h.out.values("bgp-rib-dump")
     for d in dumps:
         validate("bgp-rib-dump.v1", d)
     assert [d["event_type"] for d in dumps].count("dump_init") == 2
     assert any(d.get("as_path_id") == 2 for d in dumps)
-    assert h.enricher.dump_due() == 0
+    assert h.send(h.enricher.dump_due()) == 0
 
 
 def test_v6_lookup_in_a_v4_only_rib_misses_cleanly() -> None:

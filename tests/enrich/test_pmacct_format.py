@@ -82,7 +82,7 @@ def test_unrouted_source_gets_pmacct_zeros(tmp_path: Path) -> None:
 def test_dump_records_equal_nfacctd(tmp_path: Path) -> None:
     h = Harness(dump_interval=60)
     _lab_rib(h, tmp_path)
-    h.enricher.dump_router(ROUTER, 1_700_000_000_000)
+    h.send(h.enricher.dump_router(ROUTER, 1_700_000_000_000))
     ours = h.out.values("bgp-rib-dump")
     theirs = _reference("pmacct-bgp-table-dump-sample.json")
     assert ours[0]["event_type"] == "dump_init" and ours[-1]["event_type"] == "dump_close"

@@ -17,8 +17,8 @@ def _callbacks(raw: FakeProducer) -> list[Any]:
 class _Internal:
     """Quix's InternalProducer: the raw producer, the error latch, the delivery callback."""
 
-    def __init__(self, raw: FakeProducer) -> None:
-        self._producer = type("Wrapped", (), {"_producer": raw})()
+    def __init__(self, raw: FakeProducer, transactional: bool = False) -> None:
+        self._producer = type("Wrapped", (), {"_producer": raw, "transactional": transactional})()
         self.reports: list[tuple[Any, Any]] = []
         self.raised = 0
 
@@ -53,3 +53,11 @@ def test_a_full_queue_is_waited_for_and_nothing_is_lost() -> None:
     out = ProducerOutput(_Internal(raw))
     out.produce_many("t", [b"a", b"b"], b"k", 5)
     assert [(v, ts) for _, v, _, ts in raw.sent] == [(b"a", 5), (b"b", 5)]
+
+
+def test_exactly_once_asks_for_no_report_per_record() -> None:
+    """The transaction's commit fails when a record failed: no per-record callback."""
+    raw = FakeProducer()
+    out = ProducerOutput(_Internal(raw, transactional=True))
+    out.produce_many("flows-enriched", [b"a", b"b"], b"r1", 7)
+    assert [v for _, v, _, _ in raw.sent] == [b"a", b"b"] and _callbacks(raw) == [None, None]

@@ -42,7 +42,7 @@ def test_tick_loads_new_assignments_and_drops_revoked_ones(monkeypatch: Any) -> 
         return h.scan() if obj["n"] == 0 else []
 
     monkeypatch.setattr("ribflow.enrich.pipeline.QuixStore.scan", staticmethod(scan))
-    sync = _Sync(h.enricher, store, tick_s=0)  # type: ignore[arg-type]
+    sync = _Sync(h.enricher, store, h.send, tick_s=0)  # type: ignore[arg-type]
     first = {"n": 0}
     store.assigned = {0: first, 1: {"n": 1}}
     store.recovering_now = True
@@ -73,7 +73,7 @@ def test_a_new_partition_holds_its_flows_until_the_backlog_or_the_time_limit(
     monkeypatch.setattr("ribflow.enrich.pipeline.QuixStore.scan", staticmethod(lambda obj: []))
     clock = {"now": 0.0}
     hold = StartupHold(15.0, clock=lambda: clock["now"])
-    sync = _Sync(h.enricher, store, tick_s=0, hold=hold, bgp_topic="bgp-updates")  # type: ignore[arg-type]
+    sync = _Sync(h.enricher, store, h.send, tick_s=0, hold=hold, bgp_topic="bgp-updates")  # type: ignore[arg-type]
     store.assigned = {0: {"n": 0}, 1: {"n": 1}}
     sync.tick()
     assert hold.holding(0) and not hold.holding(1)

@@ -171,7 +171,7 @@ def test_vrf_routes_persist_restore_and_tombstone_by_rd() -> None:
 def test_dumps_carry_the_rd_of_vpn_routes() -> None:
     h = Harness()
     feed(h)
-    h.enricher.dump_router(R1, 1_700_000_000_000)
+    h.send(h.enricher.dump_router(R1, 1_700_000_000_000))
     for d in h.out.values("bgp-rib-dump"):
         validate("bgp-rib-dump.v1", d)
     dumps = [d for d in h.out.values("bgp-rib-dump") if d["event_type"] == "dump"]

@@ -58,7 +58,7 @@ def timeline(
     window: Window, lateness_ms: int = 2000, max_pending: int = 500_000, complete: bool = True
 ) -> tuple[PointInTime, PinnedList, Enricher]:
     out = PinnedList()
-    enricher = make_enricher(config(), out)
+    enricher = make_enricher(config())
     histories = {p: History(complete) for p in range(4)}
-    pit = PointInTime(enricher, window, histories, out.pin, lateness_ms, max_pending)
+    pit = PointInTime(enricher, window, histories, out, lateness_ms, max_pending)
     return pit, out, enricher

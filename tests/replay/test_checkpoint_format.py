@@ -8,14 +8,14 @@ import pytest
 from ribflow.replay import checkpoint as cp
 from ribflow.replay.ribs import NO_STATE, make_enricher
 from ribflow.schemas import validate
-from tests.replay.fakes import PinnedList, config
+from tests.replay.fakes import config
 from tests.rib.builders import Stream, attrs
 
 R = "127.0.0.3"
 
 
 def _loaded_rib() -> object:
-    enricher = make_enricher(config(), PinnedList())
+    enricher = make_enricher(config())
     s = Stream(R)
     msgs = [s.session("up")]
     for i in range(25):
@@ -57,7 +57,7 @@ def test_round_trip_through_chunks() -> None:
     assert cp.header_of(objs[0]) == header
     assert objs[-1]["messages"] == len(raw)
 
-    target = make_enricher(config(), PinnedList())
+    target = make_enricher(config())
     items = [item for o in objs if o["type"] == "routes" for item in cp.items(o)]
     target.load_partition(2, object(), items)
     assert _snapshot(target) == _snapshot(source)
@@ -66,7 +66,7 @@ def test_round_trip_through_chunks() -> None:
 
 
 def test_router_with_empty_rib_keeps_its_metadata() -> None:
-    enricher = make_enricher(config(), PinnedList())
+    enricher = make_enricher(config())
     s = Stream(R)
     down = s.session("down")
     enricher.on_bgp(0, R.encode(), orjson.dumps(down), NO_STATE, down["time_ms"])

@@ -4,8 +4,9 @@ The Quix glue (:mod:`ribflow.enrich.pipeline`) hands every input message to
 :meth:`Enricher.on_bgp` or :meth:`Enricher.on_flows` together with the message's state (for
 BGP) and calls :meth:`Enricher.load_partition` whenever a partition's store is new (after an
 assignment, a restart or a rebalance) so the in-memory index is always rebuilt from the durable
-state, never trusted from before. Outputs go through an :class:`Output` (the Quix producer:
-transactional under exactly-once), bad input to the dead-letter topics.
+state, never trusted from before. Each returns its output messages (:class:`Messages`:
+enriched records, bgp-rib table records, dumps, dead letters), which the app produces (the
+Quix producer: transactional under exactly-once).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ribflow.enrich.journal import Journal, parse_journal_key, replay
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.enrich.pmacct_dump import DumpFormatter
 from ribflow.enrich.rdmap import RdMapFollower
-from ribflow.enrich.state_sink import Output, StateLike, StateSink
+from ribflow.enrich.state_sink import Messages, StateLike, StateSink
 from ribflow.logs import RateLimitedLog
 from ribflow.reject import Rejects
 from ribflow.rib.apply import RouterMeta, RouterState, apply_event
@@ -83,17 +84,11 @@ class Enricher:
     def __init__(
         self,
         config: EnricherConfig,
-        out: Output,
         clock: Callable[[], float] = time.time,
         rd_map: RdMapFollower | None = None,
     ) -> None:
         self.config = config
         self.rd_map = rd_map
-        self._out = out
-        # an output that takes a message's records in one call (ProducerOutput) is used so
-        many: Callable[[str, list[bytes], bytes, int | None], None] | None
-        many = getattr(out, "produce_many", None)
-        self._produce_many = many
         self._clock = clock
         self.pool = AttrPool()
         self.routers: dict[str, RouterState] = {}
@@ -108,9 +103,6 @@ class Enricher:
         # RIBFLOW_PURE_LPM=1, or a FIELDS selection); output is byte-identical either way
         self.flow_renderer = self.flow_fmt.compiled_renderer()
         self.dump_fmt = DumpFormatter(config.dump_interval, config.formatting)
-        t = config.topics
-        self._dlq_bgp = DeadLetters(out, t.bgp_dlq, COMPONENT)
-        self._dlq_flows = DeadLetters(out, t.flows_dlq, COMPONENT)
         self._rlog = RateLimitedLog(log)
         self._rejects = Rejects(COMPONENT, log, log=self._rlog)
         self._counters = m.FlowCounters()
@@ -223,9 +215,14 @@ class Enricher:
         m.ATTR_SETS.set(len(self.pool))
 
     # -- BGP -----------------------------------------------------------------------------------
-    def _reject(self, dlq: DeadLetters, raw: Any, reason: str, key: Any, detail: str) -> None:
+    def _reject(
+        self, out: Messages, bgp: bool, raw: Any, reason: str, key: Any, detail: str
+    ) -> None:
+        """Count, log and dead-letter (into ``out``) bad input of bgp-updates or flows."""
         data = raw if isinstance(raw, bytes) else orjson.dumps(raw)
-        source = self.config.topics.bgp_in if dlq is self._dlq_bgp else self.config.topics.flows_in
+        t = self.config.topics
+        source, topic = (t.bgp_in, t.bgp_dlq) if bgp else (t.flows_in, t.flows_dlq)
+        dlq = DeadLetters(out, topic, COMPONENT)
         self._rejects.reject(
             data, reason, detail[:1000], message=f"{reason} from {dlq.topic}: {detail[:200]}",
             source_key=key, source_topic=source, dead_letters=dlq,
@@ -233,26 +230,28 @@ class Enricher:
 
     def on_bgp(
         self, partition: int, key: Any, raw: Any, state: StateLike, timestamp: int | None
-    ) -> None:
-        """Apply one bgp-updates message to its router's RIB (and mirror it into state)."""
+    ) -> Messages:
+        """Apply one bgp-updates message to its router's RIB (and mirror it into state);
+        returns its messages (bgp-rib table records, dead letters)."""
+        out = Messages()
         router = router_key(key)
         if router is None:
-            self._reject(self._dlq_bgp, raw or b"", "bad_key", key, f"key {key!r}")
-            return
+            self._reject(out, True, raw or b"", "bad_key", key, f"key {key!r}")
+            return out
         if not isinstance(raw, bytes | bytearray):
-            self._reject(self._dlq_bgp, b"", "empty_message", key, "no value")
-            return
+            self._reject(out, True, b"", "empty_message", key, "no value")
+            return out
         try:
             event = parse_event(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
-            self._reject(self._dlq_bgp, bytes(raw), "bad_json", key, str(exc))
-            return
+            self._reject(out, True, bytes(raw), "bad_json", key, str(exc))
+            return out
         except BadEvent as exc:
-            self._reject(self._dlq_bgp, bytes(raw), exc.reason, key, exc.detail)
-            return
+            self._reject(out, True, bytes(raw), exc.reason, key, exc.detail)
+            return out
         rs = self._router(router, partition)
         table = self.config.topics.rib_table
-        sink = StateSink(state, self._out, table, router, event.header.time_ms)
+        sink = StateSink(state, out, table, router, event.header.time_ms)
         result = apply_event(rs, event, self.pool, sink)
         sink.finish(self.journals[router], rs)
         kind = event.header.kind
@@ -273,15 +272,17 @@ class Enricher:
                 m.UNSUPPORTED_FAMILIES.labels(family=family[:40]).inc()
         if result.errors:
             reason = result.errors[0].split(":", 1)[0]
-            self._reject(self._dlq_bgp, bytes(raw), reason, key, "; ".join(result.errors[:10]))
+            self._reject(out, True, bytes(raw), reason, key, "; ".join(result.errors[:10]))
+        return out
 
     # -- flows ---------------------------------------------------------------------------------
-    def on_flows(self, partition: int, key: Any, raw: Any, timestamp: int | None) -> int:
-        """Enrich one flows message; returns the number of flow records written."""
+    def on_flows(self, partition: int, key: Any, raw: Any, timestamp: int | None) -> Messages:
+        """Enrich one flows message; returns its messages (enriched records, dead letters)."""
+        out = Messages()
         router = router_key(key)
         if router is None:
-            self._reject(self._dlq_flows, raw or b"", "bad_key", key, f"key {key!r}")
-            return 0
+            self._reject(out, False, raw or b"", "bad_key", key, f"key {key!r}")
+            return out
         renderer = self.flow_renderer
         if renderer is not None and self.rd_map is None and type(raw) is bytes:
             rs = self.routers.get(router)
@@ -290,8 +291,9 @@ class Enricher:
                     else renderer.render(raw, None, None))  # fmt: skip
             if done is not None:  # else a message the compiled core leaves to Python
                 outputs, src_hits, dst_hits = done
-                return self._write(router, outputs, src_hits, dst_hits,
-                                   len(outputs) if rib is not None else 0, timestamp)  # fmt: skip
+                self._write(out, router, outputs, src_hits, dst_hits,
+                            len(outputs) if rib is not None else 0, timestamp)  # fmt: skip
+                return out
         try:
             message = orjson.loads(raw)
             records = message["records"]
@@ -299,13 +301,12 @@ class Enricher:
                 raise TypeError("records is not a list")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             reason = "bad_json" if isinstance(exc, orjson.JSONDecodeError) else "bad_message"
-            self._reject(self._dlq_flows, bytes(raw or b""), reason, key, str(exc))
-            return 0
+            self._reject(out, False, bytes(raw or b""), reason, key, str(exc))
+            return out
         rs = self.routers.get(router)
 
         def bad(rec: Any, exc: Exception) -> None:
-            detail = f"{type(exc).__name__}: {exc}"
-            self._reject(self._dlq_flows, rec, "bad_record", key, detail)
+            self._reject(out, False, rec, "bad_record", key, f"{type(exc).__name__}: {exc}")
 
         if self.rd_map is None and not any(type(r) is dict and r.get(RD) for r in records):
             rib = rs.rib if rs is not None and len(rs.rib) else None
@@ -315,64 +316,53 @@ class Enricher:
             outputs, src_hits, dst_hits, enriched = enrich_by_rd(
                 records, rs, self.rd_map, self.flow_fmt, bad
             )
-        return self._write(router, outputs, src_hits, dst_hits, enriched, timestamp)
+        self._write(out, router, outputs, src_hits, dst_hits, enriched, timestamp)
+        return out
 
     def _write(
         self,
+        out: Messages,
         router: str,
         outputs: list[bytes],
         src_hits: int,
         dst_hits: int,
         enriched: int,
         timestamp: int | None,
-    ) -> int:
-        """Produce a message's enriched records and count them; returns how many."""
+    ) -> None:
+        """Add a message's enriched records to ``out`` and count them."""
         if not outputs:
-            return 0
-        topic, out = self.config.topics.enriched, self._out
-        kafka_key = router.encode()
-        if self.config.batch:
-            out.produce(topic, value=b"\n".join(outputs), key=kafka_key, timestamp=timestamp)
-        elif self._produce_many is not None:
-            self._produce_many(topic, outputs, kafka_key, timestamp)
-        else:
-            for value in outputs:
-                out.produce(topic, value=value, key=kafka_key, timestamp=timestamp)
-        n = len(outputs)
-        c = self._counters
-        if enriched:
-            c.enriched.inc(enriched)  # (an inc costs ~2 us: none of 0)
-            if src_hits:
-                c.src_hit.inc(src_hits)
-            if enriched > src_hits:
-                c.src_miss.inc(enriched - src_hits)
-            if dst_hits:
-                c.dst_hit.inc(dst_hits)
-            if enriched > dst_hits:
-                c.dst_miss.inc(enriched - dst_hits)
-        if n > enriched:
-            c.no_rib.inc(n - enriched)
-        return n
+            return
+        topic = self.config.topics.enriched
+        values = [b"\n".join(outputs)] if self.config.batch else outputs
+        out.runs.append((topic, router.encode(), values, timestamp))
+        n = out.records = len(outputs)
+        self._counters.add(n, enriched, src_hits, dst_hits)
 
     # -- dumps ---------------------------------------------------------------------------------
-    def dump_due(self) -> int:
-        """Write the pmacct-style dump of every router whose period elapsed; returns routes."""
+    def dump_due(self) -> Messages:
+        """The pmacct-style dumps of every router whose period elapsed (``records``: routes)."""
+        out = Messages()
         if not self.config.dump_interval:
-            return 0
+            return out
         now = self._clock()
-        written = 0
         for router, due in list(self._next_dump.items()):
             if due <= now:
-                written += self.dump_router(router, int(now * 1000))
+                out.records += self._dump(out, router, int(now * 1000))
                 self._next_dump[router] = now + self.config.dump_interval
-        return written
+        return out
 
-    def dump_router(self, router: str, now_ms: int) -> int:
-        """dump_init, one dump per path (prefix order), dump_close for one router."""
+    def dump_router(self, router: str, now_ms: int) -> Messages:
+        """One router's dump: dump_init, one dump per path (prefix order), dump_close."""
+        out = Messages()
+        out.records = self._dump(out, router, now_ms)
+        return out
+
+    def _dump(self, out: Messages, router: str, now_ms: int) -> int:
+        """Add one router's dump to ``out``; returns its routes."""
         state = self.routers.get(router)
         if state is None:
             return 0
-        fmt, out, topic = self.dump_fmt, self._out, self.config.topics.rib_dump
+        fmt, topic = self.dump_fmt, self.config.topics.rib_dump
         peer = state.meta.peer or router
         seq = max(state.meta.seq, 0)
         key = router.encode()
@@ -386,6 +376,10 @@ class Enricher:
         out.produce(topic, value=orjson.dumps(fmt.close(peer, seq, now_ms, entries)), key=key)
         m.DUMPS.inc()
         return entries
+
+    def publish_counts(self) -> None:
+        """Add the flow path's counts to their metrics (the app's tick; else every 100)."""
+        self._counters.publish()
 
     def stats(self) -> dict[str, int]:
         """Counts for logs and tests."""

@@ -47,15 +47,49 @@ DUMPS = Counter("ribflow_enricher_rib_dumps_total", "RIB dumps written to bgp-ri
 
 
 class FlowCounters:
-    """The flow path's metric children, resolved once (``labels()`` costs microseconds)."""
+    """The flow path's counts, kept as plain integers per message and added to their metric
+    children (resolved once) every :data:`PUBLISH_EVERY` messages and on :meth:`publish`
+    (the app's periodic tick): a Prometheus ``inc`` costs about a microsecond, five per
+    flows message showed in profiles."""
+
+    __slots__ = ("_children", "_pending", "counts")
 
     def __init__(self) -> None:
-        self.enriched = FLOWS.labels(result="enriched")
-        self.no_rib = FLOWS.labels(result="no_rib")
-        self.src_hit = LOOKUPS.labels(side="src", result="hit")
-        self.src_miss = LOOKUPS.labels(side="src", result="miss")
-        self.dst_hit = LOOKUPS.labels(side="dst", result="hit")
-        self.dst_miss = LOOKUPS.labels(side="dst", result="miss")
+        self._children = (
+            FLOWS.labels(result="enriched"),
+            FLOWS.labels(result="no_rib"),
+            LOOKUPS.labels(side="src", result="hit"),
+            LOOKUPS.labels(side="src", result="miss"),
+            LOOKUPS.labels(side="dst", result="hit"),
+            LOOKUPS.labels(side="dst", result="miss"),
+        )
+        self.counts = [0, 0, 0, 0, 0, 0]  # in the order of the children
+        self._pending = 0
+
+    def add(self, written: int, enriched: int, src_hits: int, dst_hits: int) -> None:
+        """One flows message's records: ``written`` out, ``enriched`` of them with a RIB."""
+        c = self.counts
+        c[0] += enriched
+        c[1] += written - enriched
+        c[2] += src_hits
+        c[3] += enriched - src_hits
+        c[4] += dst_hits
+        c[5] += enriched - dst_hits
+        self._pending += 1
+        if self._pending >= PUBLISH_EVERY:
+            self.publish()
+
+    def publish(self) -> None:
+        """Add the counts to their metrics."""
+        self._pending = 0
+        c = self.counts
+        for i, child in enumerate(self._children):
+            if c[i] > 0:
+                child.inc(c[i])
+                c[i] = 0
+
+
+PUBLISH_EVERY = 100  # flows messages between publications of the flow counts
 
 
 class BgpCounters:

@@ -27,6 +27,7 @@ from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
+from ribflow.enrich.state_sink import Messages
 from ribflow.kafka.client import producer_tuning, quix_connection
 from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
 from ribflow.topics import TopicSpec, specs
@@ -98,11 +99,12 @@ class _Sync:
         self,
         enricher: Enricher,
         store: QuixStore,
+        send: Callable[[Messages], None],
         tick_s: float = 1.0,
         hold: StartupHold | None = None,
         bgp_topic: str = "",
     ) -> None:
-        self._enricher, self._store, self._tick_s = enricher, store, tick_s
+        self._enricher, self._store, self._send, self._tick_s = enricher, store, send, tick_s
         self._hold, self._bgp_topic = hold, bgp_topic
         self._next = 0.0
 
@@ -138,7 +140,7 @@ class _Sync:
             len(held),
         )
         for key, value, timestamp in held:
-            self._enricher.on_flows(partition, key, value, timestamp)
+            self._send(self._enricher.on_flows(partition, key, value, timestamp))
 
     def release_all(self) -> None:
         """End every hold (a forced checkpoint is next)."""
@@ -155,6 +157,7 @@ class _Sync:
         if self._hold is not None:
             for partition in self._hold.expired():
                 self.release(partition, "hold timed out")
+        self._enricher.publish_counts()
         if self._store.recovering():
             return
         assigned = self._store.partitions()
@@ -167,7 +170,7 @@ class _Sync:
         for partition, current in assigned.items():
             if self._enricher.partition_source(partition) is not current:
                 self._load(partition, current)
-        self._enricher.dump_due()
+        self._send(self._enricher.dump_due())
 
 
 def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
@@ -225,20 +228,26 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
         enricher: Enricher = holder["enricher"]
         if ctx.topic == bgp_name:
             for f_key, f_value, f_time in hold.due(partition, timestamp):
-                enricher.on_flows(partition, f_key, f_value, f_time)  # before what is later
-            enricher.on_bgp(partition, key, value, state, timestamp)  # type: ignore[arg-type]
+                send(enricher.on_flows(partition, f_key, f_value, f_time))  # before what is later
+            send(enricher.on_bgp(partition, key, value, state, timestamp))  # type: ignore[arg-type]
             if hold.reached(partition, ctx.offset):
                 sync.release(partition, "bgp-updates backlog applied")
         elif not hold.hold(partition, key, value, timestamp):
-            enricher.on_flows(partition, key, value, timestamp)
+            send(enricher.on_flows(partition, key, value, timestamp))
 
     sdf = sdf.apply(process, stateful=True, metadata=True)
     store = QuixStore(app, sdf)
     rd_map = RdMapFollower(settings.flow_to_rd_map) if settings.flow_to_rd_map else None
-    enricher = Enricher(
-        config_of(settings), ProducerOutput(store.producer()), clock=clock, rd_map=rd_map
-    )
-    sync = _Sync(enricher, store, hold=hold, bgp_topic=bgp_name)
+    out = ProducerOutput(store.producer())
+    enricher = Enricher(config_of(settings), clock=clock, rd_map=rd_map)
+    produce_many = out.produce_many
+
+    def send(messages: Messages) -> None:
+        """Produce the messages the enricher returns (each run of records in one call)."""
+        for topic, key, values, timestamp in messages.runs:
+            produce_many(topic, values, key, timestamp)
+
+    sync = _Sync(enricher, store, send, hold=hold, bgp_topic=bgp_name)
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)
     store.guard_commits(hold.active, sync.release_all)

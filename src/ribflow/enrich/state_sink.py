@@ -1,4 +1,8 @@
-"""Where the enricher's RIB changes go: the durable copy in Quix state and the bgp-rib table.
+"""Where the enricher's outputs go: the messages it returns, the durable copy of its RIB changes
+in Quix state and the bgp-rib table.
+
+:class:`Messages` is what :meth:`ribflow.enrich.engine.Enricher.on_flows` returns for the app to
+produce (enriched records and dead letters).
 
 :class:`StateSink` receives the changes :func:`ribflow.rib.apply.apply_event` makes to one
 router's RIB. It collects them into one journal record per message (:mod:`ribflow.enrich.journal`,
@@ -8,6 +12,7 @@ into the compacted bgp-rib table topic when configured.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import orjson
@@ -29,6 +34,51 @@ class Output(Protocol):
         key: bytes | None = None,
         timestamp: int | None = None,
     ) -> None: ...
+
+
+class Messages:
+    """(topic, key, value) messages a service returns for its app to produce, in order.
+
+    Kept as runs of values sharing topic, key and timestamp: one flows message's enriched
+    records are one run (a list the compiled renderer returns as is), so returning messages
+    costs no per-record object. It takes :meth:`produce` calls like an :class:`Output` (dead
+    letters are written into it); :attr:`records` counts the enriched flow records.
+    """
+
+    __slots__ = ("records", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, bytes | None, Sequence[bytes | None], int | None]] = []
+        self.records = 0
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        self.runs.append((topic, key, [value], timestamp))
+
+    def __iter__(self) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+        for topic, key, values, _ in self.runs:
+            for value in values:
+                yield topic, key, value
+
+    def __len__(self) -> int:
+        return sum(len(values) for _, _, values, _ in self.runs)
+
+    def send(self, out: Output) -> int:
+        """Produce every message through ``out`` (a run in one call when ``out`` has
+        ``produce_many``); returns :attr:`records`."""
+        many = getattr(out, "produce_many", None)
+        for topic, key, values, timestamp in self.runs:
+            if many is not None and len(values) > 1:
+                many(topic, values, key, timestamp)
+            else:
+                for value in values:
+                    out.produce(topic, value=value, key=key, timestamp=timestamp)
+        return self.records
 
 
 class StateLike(Protocol):

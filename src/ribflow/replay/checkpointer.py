@@ -71,7 +71,7 @@ def write_partition(settings: ReplaySettings, partition: int, cut_ms: int) -> Wr
             )
         low, high = reader.watermarks(bgp, partition)
         config = replay_config(settings, "-", "-", "checkpoint")
-        enricher = make_enricher(config, Discard())
+        enricher, discard = make_enricher(config), Discard()
         base_cut: int | None = None
         if latest is not None and latest.header.bgp_offset >= low:
             loaded = store.Loaded({})
@@ -95,7 +95,7 @@ def write_partition(settings: ReplaySettings, partition: int, cut_ms: int) -> Wr
             if ts >= cut_ms:
                 stop = msg.offset() or 0
                 break
-            apply_bgp(enricher, history, partition, msg.key(), msg.value(), ts)
+            apply_bgp(enricher, history, partition, msg.key(), msg.value(), ts, discard)
             events += 1
     header = cp.Header(partition, cut_ms, stop, from_start, base_cut)
     rows = [(r, s, history.complete(r)) for r, s in sorted(enricher.routers.items())]

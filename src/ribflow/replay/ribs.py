@@ -75,8 +75,8 @@ def replay_config(
     )
 
 
-def make_enricher(config: EnricherConfig, out: Output) -> Enricher:
-    return Enricher(config, out, clock=lambda: 0.0)
+def make_enricher(config: EnricherConfig) -> Enricher:
+    return Enricher(config, clock=lambda: 0.0)
 
 
 def resets_rib(raw: Any, epoch_before: int, epoch_after: int) -> bool:
@@ -118,13 +118,20 @@ class History:
 
 
 def apply_bgp(
-    enricher: Enricher, history: History, partition: int, key: Any, raw: Any, ts: int | None
+    enricher: Enricher,
+    history: History,
+    partition: int,
+    key: Any,
+    raw: Any,
+    ts: int | None,
+    out: Output,
 ) -> str | None:
-    """Apply one bgp-updates message; returns its router (``None`` if the key is unusable)."""
+    """Apply one bgp-updates message, its messages (dead letters) produced through ``out``;
+    returns its router (``None`` if the key is unusable)."""
     router = key.decode("utf-8", "replace") if isinstance(key, bytes) else None
     state = enricher.routers.get(router) if router else None
     before = state.meta.epoch if state is not None else -1
-    enricher.on_bgp(partition, key, raw, NO_STATE, ts)
+    enricher.on_bgp(partition, key, raw, NO_STATE, ts).send(out)
     if not router:
         return None
     after_state = enricher.routers.get(router)

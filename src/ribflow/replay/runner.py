@@ -111,7 +111,7 @@ def run(
         ensure_topics(broker, [dlq_spec(settings, output)])
         out = PinnedOutput(broker, output)
         writer = settings.writer_id or f"{settings.writer_name}/replay"
-        enricher = make_enricher(replay_config(settings, output, dlq, writer), out)
+        enricher = make_enricher(replay_config(settings, output, dlq, writer))
         histories: dict[int, History] = {}
         for pp in plan.partitions:
             found = pp.checkpoint
@@ -123,7 +123,7 @@ def run(
             else:
                 histories[pp.partition] = History(pp.history == "topic start")
 
-    pit = PointInTime(enricher, window, histories, out.pin, lateness, settings.max_pending_events)
+    pit = PointInTime(enricher, window, histories, out, lateness, settings.max_pending_events)
     tracker = EndTracker(plan)
     progress = Progress(stream, settings.progress, plan.flow_messages)
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ribflow.enrich.engine import Enricher, router_key
+from ribflow.enrich.state_sink import Output
 from ribflow.replay import metrics as m
 from ribflow.replay.ribs import History, apply_bgp
 from ribflow.replay.stats import RouterStats
@@ -54,6 +54,12 @@ class _Router:
         self.seq = 0
 
 
+class PinnedLike(Output, Protocol):
+    """An output whose flows go to the partition it is pinned to (replay.output.PinnedOutput)."""
+
+    def pin(self, partition: int) -> None: ...
+
+
 @dataclass(eq=False)
 class PointInTime:
     """Feeds an :class:`Enricher` so that every flow meets the RIB of its own time."""
@@ -61,7 +67,7 @@ class PointInTime:
     enricher: Enricher
     window: Window
     histories: dict[int, History]
-    pin_partition: Callable[[int], None]
+    out: PinnedLike  # where the enricher's returned messages go, pinned to their partition
     lateness_ms: int = 2000
     max_pending: int = 500_000
 
@@ -80,7 +86,7 @@ class PointInTime:
         name = router_key(key)
         if name is None:
             self.unkeyed += 1
-            apply_bgp(self.enricher, self._history(partition), partition, key, raw, ts)
+            apply_bgp(self.enricher, self._history(partition), partition, key, raw, ts, self.out)
             return
         r = self._router(name, partition)
         if r.released and ts < r.floor:
@@ -102,8 +108,8 @@ class PointInTime:
         name = router_key(key)
         if name is None:
             self.unkeyed += 1
-            self.pin_partition(partition)
-            self.enricher.on_flows(partition, key, raw, ts)  # rejected: dead-letter topic
+            self.out.pin(partition)
+            self.enricher.on_flows(partition, key, raw, ts).send(self.out)  # a dead letter
             return True
         if ts > self._newest.get(partition, -1):
             self._newest[partition] = ts
@@ -168,7 +174,7 @@ class PointInTime:
         partition = r.stats.partition
         for _ in range(count):
             ts, key, raw = r.pending.popleft()
-            apply_bgp(self.enricher, history, partition, key, raw, ts)
+            apply_bgp(self.enricher, history, partition, key, raw, ts, self.out)
             if ts > r.applied_max:
                 r.applied_max = ts
             if not r.stats.first_bgp_ms:
@@ -198,8 +204,8 @@ class PointInTime:
         st = r.stats
         exact = r.applied_max < ts and self._history(st.partition).complete(r.name)
         state = self.enricher.routers.get(r.name)
-        self.pin_partition(st.partition)
-        n = self.enricher.on_flows(st.partition, key, raw, ts)
+        self.out.pin(st.partition)
+        n = self.enricher.on_flows(st.partition, key, raw, ts).send(self.out)
         st.flows += n
         self.records += n
         if state is None:
