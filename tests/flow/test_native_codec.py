@@ -27,14 +27,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ribflow.agentmap import RouterResolver
+from ribflow.bgp.keys import RouterKeys
 from ribflow.errors import Bug
 from ribflow.flow import codegen_native
-from ribflow.flow.batching import encode_message, encode_parts
+from ribflow.flow.batching import KeyChooser, encode_message, encode_parts
 from ribflow.flow.codegen import FieldSpec, compile_template
+from ribflow.flow.collector import Collector, Topics
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import iter_datagrams
 from ribflow.flow.types import DecodeResult
+from tests.fixtures.producer import FakeProducer
 from tests.flow.netflow_support import DATA, NOW_MS
 from tests.flow.test_netflow_bad_input import mutate, mutation
 from tests.rib.lpm_impl import require_compiled
@@ -225,3 +229,36 @@ def test_mutated_packets_agree(index: int, ops: list[tuple[str, int, int]]) -> N
     assert got == want
     if want != ("unencodable",):
         assert COMPILED.errors.get("internal-error", 0) == before.get("internal-error", 0)
+
+
+# -- the collector ----------------------------------------------------------------------------
+@pytest.mark.parametrize("max_packets", [1, 10])
+def test_the_collector_publishes_the_same_messages(
+    max_packets: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both implementations through ``Collector.process``: the same Kafka messages, one
+    exporter mixing NetFlow v5/v9, IPFIX and sFlow (grouped: dict and JSON records together)."""
+    packets = [
+        dg.payload
+        for name in ("lab/flows-v9.pcap", "lab/flows-ipfix.pcap", "lab/flows-v5.pcap",
+                     "tcpdump/sflow_multiple_counter_30_pdus.pcap", "../sflow/lab-flows-sflow.pcap")
+        for dg in iter_datagrams(DATA / name)
+    ]  # fmt: skip
+    sent = {}
+    for impl in ("pure", "compiled"):
+        monkeypatch.setenv("RIBFLOW_PURE_LPM", "1" if impl == "pure" else "0")
+        producer = FakeProducer()
+        c = Collector([], Dispatcher(), producer, RouterResolver(), Topics("f", "c", "t", "d"),
+                      KeyChooser(RouterKeys(1)), max_packets=max_packets)  # fmt: skip
+        assert c.encoding == (impl == "compiled")
+        for i, p in enumerate(packets):
+            c.process(p, "192.0.2.7", NOW_MS + i)
+        c.flush_batches()
+        sent[impl] = producer.sent
+        paths = dict(c.tallies.record_paths)
+        if impl == "compiled":
+            assert paths.get("compiled", 0) > 50 and paths.get("python", 0) > 50, paths
+        else:
+            assert "compiled" not in paths
+    assert sent["pure"] == sent["compiled"]
+    assert len(sent["pure"]) > 5
