@@ -56,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -66,6 +67,8 @@ from ribflow.bgp.keys import RouterKeys  # noqa: E402
 from ribflow.flow.batching import KeyChooser  # noqa: E402
 from ribflow.flow.collector import Collector, Topics  # noqa: E402
 from ribflow.flow.dispatch import Dispatcher  # noqa: E402
+from ribflow.rib import lpm  # noqa: E402
+from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
 
 NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
 SENDER_IP = "127.0.0.1"
@@ -117,14 +120,31 @@ def sflow_pool(packets: int, samples: int = 8, seed: int = 5) -> Pool:
 # -------------------------------------------------------------------- 1. decode + publish
 
 
-def decode_only(pool: Pool, rounds: int) -> float:
+@contextlib.contextmanager
+def record_impl(impl: str) -> Iterator[None]:
+    """The collector's record path: "pure" (Python decoders, dict records, orjson) or
+    "compiled" (records as JSON by ribflow_lpm's codecs), as RIBFLOW_PURE_LPM chooses."""
+    old = os.environ.get(lpm.PURE_ENV)
+    os.environ[lpm.PURE_ENV] = "1" if impl == "pure" else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(lpm.PURE_ENV, None)
+        else:
+            os.environ[lpm.PURE_ENV] = old
+
+
+def decode_only(pool: Pool, rounds: int, impl: str) -> float:
+    """Records per CPU-second of decoding alone (as JSON fragments on the compiled path)."""
     d = Dispatcher()
+    d.encode_records(impl == "compiled")
     for p in pool.setup:
         d.decode(p, "192.0.2.1", 1_790_000_000_000)
     n, c0 = 0, time.process_time()
     for _ in range(rounds):
         for p in pool.data:
-            n += len(d.decode(p, "192.0.2.1", 1_790_000_000_000).records)
+            n += d.decode(p, "192.0.2.1", 1_790_000_000_000).record_count
     return n / (time.process_time() - c0)
 
 
@@ -587,7 +607,11 @@ def run_step(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address", "127.0.0.1:9092"))
+    ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address"),
+                    help="a running broker; default: a managed one for this run")  # fmt: skip
+    ap.add_argument("--kafka-host", default="127.0.0.1", help="address of the managed broker")
+    ap.add_argument("--impls", default="pure,compiled",
+                    help="in-process record paths, side by side (pure, compiled)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rates", default="100000,150000,175000,200000,250000")
     ap.add_argument("--packets", type=int, default=2000, help="packets per in-process pool")
@@ -611,15 +635,24 @@ def main() -> None:
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    with given_or_managed_broker(args.broker, args.kafka_host, workdir) as broker:
+        args.broker = broker
+        run(args, workdir)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    impls = [i for i in args.impls.split(",") if i == "pure" or lpm.COMPILED is not None]
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     pools = [*all_pools(args.packets), sflow_pool(args.packets)]
     rows = []
     for pool in [] if args.skip_in_process else pools:
-        log("in-process", pool.name)
-        dec = decode_only(pool, args.rounds)
-        one = decode_publish(pool, args.broker, 1, args.rounds)
-        ten = decode_publish(pool, args.broker, 10, args.rounds)
-        rows.append((pool.name, pool.records_per_packet, dec, one, ten))
+        for impl in impls:
+            log("in-process", pool.name, impl)
+            with record_impl(impl):
+                dec = decode_only(pool, args.rounds, impl)
+                one = decode_publish(pool, args.broker, 1, args.rounds)
+                ten = decode_publish(pool, args.broker, 10, args.rounds)
+            rows.append((f"{pool.name} {impl}", pool.records_per_packet, dec, one, ten))
     steps: list[dict[str, Any]] = []
     if not args.skip_live:
         rates = [float(r) for r in args.rates.split(",")]
@@ -665,12 +698,12 @@ def report(
     )
     print("\n1. in process, real Kafka (flows per CPU-second; CPU includes librdkafka threads)")
     print(
-        f"  {'pool':18s} {'rec/pkt':>7s} {'decode-only':>12s} {'decode+publish':>15s} "
+        f"  {'pool, record path':26s} {'rec/pkt':>7s} {'decode-only':>12s} {'decode+publish':>15s} "
         f"{'  (wall f/s)':>12s} {'10 pkts/msg':>12s} {'grouped/1':>9s} {'vs 170k':>8s}"
     )
     for name, rpp, dec, (one, one_wall), (ten, _w) in rows:
         print(
-            f"  {name:18s} {rpp:7d} {dec:12,.0f} {one:15,.0f} {one_wall:12,.0f} {ten:12,.0f} "
+            f"  {name:26s} {rpp:7d} {dec:12,.0f} {one:15,.0f} {one_wall:12,.0f} {ten:12,.0f} "
             f"{ten / one:9.2f} {one / 170_000:8.2f}"
         )
     if not steps:
