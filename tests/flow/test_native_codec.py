@@ -108,6 +108,14 @@ _BASE_IES = (
     34, 48, 50, 302, 305, 306, 309, 310, 200, 999, 3,
 )  # fmt: skip
 _ADDRESS_IES = (8, 12, 27, 28, 15, 62, 18, 63)
+# (element, length or 0: any integer length); VRF ids/names and tunnels stay with Python
+_EXTRA = (
+    *((ie, 3) for ie in range(70, 80)), *((ie, 3) for ie in range(70, 80)), (70, 4), (72, 0),
+    (90, 8), (90, 4), (89, 0), (56, 6), (80, 6), (81, 6), (57, 6), (56, 4), (256, 0), (59, 0),
+    (254, 0), (58, 0), (243, 0), (61, 0), (497, 32), (497, 16), (497, 20), (505, 48), (234, 4),
+    (236, 8), (27, 16), (4, 1),
+)  # fmt: skip
+_EXTRA_IES = frozenset(ie for ie, _ln in _EXTRA) - {27, 4, 61, 58}
 
 
 def random_template(rnd: random.Random) -> tuple[int, tuple[FieldSpec, ...]]:
@@ -123,8 +131,11 @@ def random_template(rnd: random.Random) -> tuple[int, tuple[FieldSpec, ...]]:
         pen = 0
         if version == 10 and rnd.random() < 0.03:
             pen = rnd.choice((9, 29305))
-        if rnd.random() < 0.02:
-            ie = rnd.choice((89, 56, 70, 234, 256))  # extra keys: Python only
+        if rnd.random() < 0.25:  # the extra keys (codegen_extra)
+            ie, length = rnd.choice(_EXTRA)
+            length = length or rnd.choice((1, 2, 3, 4, 8))
+            if ie == 505 and version == 10:
+                pen = 2011
         fields.append((ie, length, pen))
     return version, tuple(fields)
 
@@ -153,13 +164,14 @@ def random_call(rnd: random.Random) -> tuple[Any, ...]:
 
 def test_random_templates_give_the_same_bytes() -> None:
     rnd = random.Random(12)
-    covered = unencodable = 0
+    covered = unencodable = with_extras = 0
     for _ in range(4000):
         version, fields = random_template(rnd)
         codec = compile_template(version, fields)
         if codec.native is None:
             continue
         covered += 1
+        with_extras += any(ie in _EXTRA_IES for ie, _ln, _pen in fields)
         for _call in range(3):
             body = b"".join(
                 b"".join(random_value(rnd, ln) for _ie, ln, _pen in fields)
@@ -180,6 +192,7 @@ def test_random_templates_give_the_same_bytes() -> None:
             assert got is not None, fields
             assert got == (want, len(out)), (fields, want, got[0])
     assert covered > 1500, covered
+    assert with_extras > 500, with_extras
     assert unencodable > 0
 
 

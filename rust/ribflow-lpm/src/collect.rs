@@ -41,6 +41,15 @@ const SAMP_PACKET: u8 = 19; // (interval off, len, space off, len)
 const SAMP_POPULATION: u8 = 20; // (size off, len, population off, len)
 const SAMP_SAMPLER: u8 = 21; // (off, len): rates.get(v, rate)
 const RATE: u8 = 22;
+const MAC: u8 = 23; // (off): aa:bb:cc:dd:ee:ff
+const RD: u8 = 24; // (off): pmacct's route distinguisher text, null when zero or unknown
+const PM16: u8 = 25; // (off, len): the element's first two bytes (one byte: the high byte)
+const VLAN_PM: u8 = 26; // (dir off, in off, in len, eg off, eg len): nfacctd's vlan, len 0 = 0
+const MPLS_STACK: u8 = 27; // (k, off, k, off...): label stack entries, k = position 0..9
+const MPLS_TOP: u8 = 28;
+const MPLS_BOTTOM: u8 = 29;
+const MPLS_DEPTH: u8 = 30;
+const SRV6: u8 = 31; // (off, len): IPv6 segment list, null unless a non-empty multiple of 16
 
 const NTP_UNIX_OFFSET: i128 = 2_208_988_800;
 
@@ -51,7 +60,10 @@ struct Op {
     b: usize,
     c: usize,
     d: usize,
+    e: usize,
     limit: Option<u64>,
+    /// MPLS: (position in the stack 0..9, offset) of each label stack entry, in order
+    labels: Vec<(usize, usize)>,
 }
 
 /// One compiled data template: records of `size` bytes to `flows` JSON.
@@ -174,6 +186,36 @@ impl DataCodec {
                 }
             }
             RATE => Val::Int(cx.rate),
+            PM16 => Val::Int(pm16(rec, a, b)),
+            VLAN_PM => {
+                let (in_off, in_len, eg_off, eg_len) = (op.b, op.c, op.d, op.e);
+                Val::Int(match rec[a] {
+                    0 if in_len != 0 => pm16(rec, in_off, in_len),
+                    1 if eg_len != 0 => pm16(rec, eg_off, eg_len),
+                    _ => 0,
+                })
+            }
+            MPLS_TOP => Val::Int(match op.labels.first() {
+                Some(&(0, off)) => i128::from(label_entry(rec, off) >> 4),
+                _ => 0,
+            }),
+            MPLS_BOTTOM | MPLS_DEPTH => {
+                let (mut bottom, mut depth, mut last, mut bos) = (0u32, 0i128, 0u32, false);
+                for &(_, off) in &op.labels {
+                    let v = label_entry(rec, off);
+                    depth += 1;
+                    last = v >> 4;
+                    if v & 1 != 0 {
+                        (bottom, bos) = (last, true);
+                        break;
+                    }
+                }
+                if op.kind == MPLS_BOTTOM {
+                    Val::Int(i128::from(bottom))
+                } else {
+                    Val::Int(if last != 0 || bos { depth } else { 0 })
+                }
+            }
             _ => Val::Null,
         }))
     }
@@ -194,6 +236,49 @@ impl DataCodec {
                 }
                 ADDR6 => {
                     write_str(out, |o| write_v6(o, addr6(rec, op.a)));
+                    continue;
+                }
+                MAC => {
+                    write_str(out, |o| {
+                        for (i, b) in rec[op.a..op.a + 6].iter().enumerate() {
+                            if i > 0 {
+                                o.push(b':');
+                            }
+                            o.push(HEX[usize::from(b >> 4)]);
+                            o.push(HEX[usize::from(b & 15)]);
+                        }
+                    });
+                    continue;
+                }
+                RD => {
+                    write_rd(out, &rec[op.a..op.a + 8]);
+                    continue;
+                }
+                SRV6 => {
+                    let raw = &rec[op.a..op.a + op.b];
+                    if raw.is_empty() || raw.len() % 16 != 0 {
+                        out.extend_from_slice(b"null");
+                    } else {
+                        out.push(b'[');
+                        for (i, chunk) in raw.chunks_exact(16).enumerate() {
+                            if i > 0 {
+                                out.push(b',');
+                            }
+                            write_str(out, |o| write_v6(o, addr6(chunk, 0)));
+                        }
+                        out.push(b']');
+                    }
+                    continue;
+                }
+                MPLS_STACK => {
+                    out.push(b'[');
+                    for (i, label) in mpls_stack(rec, &op.labels).iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        put_uint(out, u64::from(*label));
+                    }
+                    out.push(b']');
                     continue;
                 }
                 ADDR46 => {
@@ -222,6 +307,82 @@ impl DataCodec {
         out.push(b'}');
         Ok(Some(()))
     }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The element's first two bytes as pmacct reads a VLAN (`memcpy(.., MIN(len, 2)); ntohs()`).
+#[inline]
+fn pm16(rec: &[u8], off: usize, len: usize) -> i128 {
+    if len == 1 {
+        uint(rec, off, 1) << 8
+    } else {
+        uint(rec, off, 2)
+    }
+}
+
+#[inline]
+fn label_entry(rec: &[u8], off: usize) -> u32 {
+    u32::from(rec[off]) << 16 | u32::from(rec[off + 1]) << 8 | u32::from(rec[off + 2])
+}
+
+/// pmacct's label stack (codegen_extra.mpls): labels top first, to the bottom-of-stack bit.
+fn mpls_stack(rec: &[u8], labels: &[(usize, usize)]) -> Vec<u32> {
+    let mut stack = Vec::new();
+    for (i, &(k, off)) in labels.iter().enumerate() {
+        let v = label_entry(rec, off);
+        let label = v >> 4;
+        if label != 0 {
+            stack.push(label);
+            if v & 1 != 0 {
+                break;
+            }
+        } else if k == 0 {
+            if v & 1 != 0 {
+                stack.push(0);
+                break;
+            }
+            if let Some(&(1, next)) = labels.get(i + 1) {
+                if label_entry(rec, next) >> 4 != 0 {
+                    stack.push(0);
+                }
+            }
+        } else {
+            break;
+        }
+    }
+    stack
+}
+
+/// pmacct's text of an 8-byte route distinguisher, or null (zero, unknown type).
+fn write_rd(out: &mut Vec<u8>, raw: &[u8]) {
+    let be = |r: &[u8]| r.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    let kind = be(&raw[..2]);
+    if raw.iter().all(|&b| b == 0) || kind > 2 {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    write_str(out, |o| {
+        put_uint(o, kind);
+        o.push(b':');
+        match kind {
+            0 => {
+                put_uint(o, be(&raw[2..4]));
+                o.push(b':');
+                put_uint(o, be(&raw[4..]));
+            }
+            1 => {
+                write_v4(o, be(&raw[2..6]) as u32);
+                o.push(b':');
+                put_uint(o, be(&raw[6..]));
+            }
+            _ => {
+                put_uint(o, be(&raw[2..6]));
+                o.push(b':');
+                put_uint(o, be(&raw[6..]));
+            }
+        }
+    });
 }
 
 #[inline]
@@ -259,17 +420,19 @@ fn opt_int(ob: &Bound<'_, PyAny>) -> PyResult<Option<i128>> {
 
 #[pymethods]
 impl DataCodec {
-    /// `DataCodec(size, ops)`: ops are `(prefix, kind, a, b, c, d)`; for UINT `c` is the limit
-    /// (-1: none); an offset of -1 (MASK) is an absent element.
+    /// `DataCodec(size, ops)`: ops are `(prefix, kind, args)` (see the kinds above); for UINT
+    /// the third argument is the limit (-1: none); an offset of -1 (MASK) is an absent element.
     #[new]
-    fn new(size: usize, ops: Vec<(Vec<u8>, u8, i64, i64, i64, i64)>) -> PyResult<Self> {
+    fn new(size: usize, ops: Vec<(Vec<u8>, u8, Vec<i64>)>) -> PyResult<Self> {
         if size == 0 {
             return Err(PyValueError::new_err("record size 0"));
         }
         let mut out = Vec::with_capacity(ops.len());
-        for (prefix, kind, a, b, c, d) in ops {
-            let len_b = usize::try_from(b).unwrap_or(0);
-            let len_d = usize::try_from(d).unwrap_or(0);
+        for (prefix, kind, args) in ops {
+            let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+            let len = |i: usize| usize::try_from(arg(i)).unwrap_or(0);
+            let (a, b, c) = (arg(0), arg(1), arg(2));
+            let (len_b, len_d) = (len(1), len(3));
             let needs_int = |len: usize| -> PyResult<()> {
                 if (1..=8).contains(&len) {
                     Ok(())
@@ -277,7 +440,9 @@ impl DataCodec {
                     Err(PyValueError::new_err(format!("integer length {len}")))
                 }
             };
-            let mut op = Op { prefix, kind, a: 0, b: 0, c: 0, d: 0, limit: None };
+            let mut op = Op {
+                prefix, kind, a: 0, b: 0, c: 0, d: 0, e: 0, limit: None, labels: Vec::new(),
+            };
             match kind {
                 CONST | EXPORTER | DOMAIN | RECV | TEX | RATE => {}
                 UINT => {
@@ -298,8 +463,10 @@ impl DataCodec {
                 }
                 DIRECTION => op.a = index(a, size, 1, "direction")?,
                 TIME_NTP => op.a = index(a, size, 8, "ntp")?,
+                MAC => op.a = index(a, size, 6, "mac")?,
+                RD => op.a = index(a, size, 8, "rd")?,
                 TIME_RAW | TIME_SEC | TIME_V9REL | TIME_SYSINIT | TIME_DELTA | SAMP_INTERVAL
-                | SAMP_SAMPLER => {
+                | SAMP_SAMPLER | PM16 => {
                     needs_int(len_b)?;
                     op.a = index(a, size, len_b, "int")?;
                     op.b = len_b;
@@ -311,6 +478,32 @@ impl DataCodec {
                     op.b = len_b;
                     op.c = index(c, size, len_d, "int")?;
                     op.d = len_d;
+                }
+                VLAN_PM => {
+                    op.a = index(a, size, 1, "direction")?;
+                    for (o, l) in [(1usize, 2usize), (3, 4)] {
+                        if len(l) != 0 {
+                            needs_int(len(l))?;
+                            index(arg(o), size, len(l), "vlan")?;
+                        }
+                    }
+                    (op.b, op.c, op.d, op.e) = (len(1), len(2), len(3), len(4));
+                }
+                MPLS_STACK | MPLS_TOP | MPLS_BOTTOM | MPLS_DEPTH => {
+                    if args.len() % 2 != 0 || args.len() > 20 {
+                        return Err(PyValueError::new_err("mpls: (position, offset) pairs"));
+                    }
+                    for pair in args.chunks_exact(2) {
+                        let k = usize::try_from(pair[0]).unwrap_or(usize::MAX);
+                        if k > 9 || op.labels.last().is_some_and(|&(last, _)| last >= k) {
+                            return Err(PyValueError::new_err("mpls: positions 0..9, ascending"));
+                        }
+                        op.labels.push((k, index(pair[1], size, 3, "mpls")?));
+                    }
+                }
+                SRV6 => {
+                    op.a = index(a, size, len_b, "srv6")?;
+                    op.b = len_b;
                 }
                 _ => return Err(PyValueError::new_err(format!("unknown op kind {kind}"))),
             }

@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 CONST, EXPORTER, DOMAIN, RECV, TEX, UINT, ADDR4, ADDR6, ADDR46, MASK, DIRECTION = range(11)
 TIME_RAW, TIME_SEC, TIME_NTP, TIME_V9REL, TIME_INIT, TIME_SYSINIT, TIME_DELTA = range(11, 18)
 SAMP_INTERVAL, SAMP_PACKET, SAMP_POPULATION, SAMP_SAMPLER, RATE = range(18, 23)
+MAC, RD, PM16, VLAN_PM, MPLS_STACK, MPLS_TOP, MPLS_BOTTOM, MPLS_DEPTH, SRV6 = range(23, 32)
 
-Op = tuple[bytes, int, int, int, int, int]
-Value = tuple[int, int, int, int, int]  # kind, a, b, c, d
-_NULL: Final = (CONST, -1, 0, 0, 0)
+Op = tuple[bytes, int, list[int]]
+Value = tuple[int, ...]  # kind, arguments
+_NULL: Final = (CONST, -1)
 _ABSENT: Final = -1
 
 
@@ -154,17 +155,87 @@ class _Ops:
         return RATE, 0, 0, 0, 0
 
 
+    # -- the extra keys (codegen_extra) ------------------------------------------------------
+    def first_raw(self, choices: tuple[int, ...], length: int, pen: int = 0) -> int | None:
+        """Offset of the first occurrence of the first of ``choices`` that has ``length`` (any
+        length when 0), as ``codegen_extra._raw`` picks it."""
+        for ie in choices:
+            i = self.plan.first.get((pen, ie))
+            if i is not None and (not length or self.plan.fields[i][1] == length):
+                return self.offsets[i]
+        return None
+
+    def vlan_pmacct(self) -> Value:
+        """nfacctd's vlan (codegen_extra._pmacct_vlan)."""
+        vlans: dict[int, tuple[int, int] | None] = {
+            ie: self.num(ie)
+            for ie in (ies.VLAN_ID, ies.POST_VLAN_ID, ies.DOT1Q_VLAN_ID, ies.POST_DOT1Q_VLAN_ID)
+        }
+        present = [v for v in vlans.values() if v is not None]
+        direction = self.num(ies.DIRECTION)
+        if direction is None:
+            return PM16, *present[0]
+        ingress = vlans[ies.VLAN_ID] or vlans[ies.DOT1Q_VLAN_ID] or (0, 0)
+        egress = vlans[ies.POST_VLAN_ID] or vlans[ies.POST_DOT1Q_VLAN_ID] or (0, 0)
+        return VLAN_PM, direction[0], *ingress, *egress
+
+    def extras(self) -> list[tuple[str, Value | bytes]] | None:
+        """Ops of the extra keys the template has, in ``extra_exprs`` order; None when one of
+        them is left to Python (tunnels, VRF ids and names)."""
+        keys, _pre = extra_exprs(self.plan)
+        labels: list[int] = []
+        for k, ie in enumerate(ies.MPLS_LABELS):
+            got = self.num(ie, max_len=3)
+            if got is not None and got[1] == 3:
+                labels += [k, got[0]]
+        ops: dict[str, Value | bytes] = {
+            "mpls_label_stack": (MPLS_STACK, *labels), "mpls_label_top": (MPLS_TOP, *labels),
+            "mpls_label_bottom": (MPLS_BOTTOM, *labels), "mpls_stack_depth": (MPLS_DEPTH, *labels),
+        }  # fmt: skip
+        out: list[tuple[str, Value | bytes]] = []
+        for key in keys:
+            spec: Value | bytes | None = ops.get(key)
+            if key == "mpls_vpn_rd":
+                spec = (RD, self.first_raw((ies.MPLS_VPN_RD,), 8) or 0)
+            elif key == "fwd_status":
+                got = self.num(ies.FORWARDING_STATUS, max_len=4)
+                spec = (UINT, *got, 255) if got else None
+            elif key in ("mac_src", "mac_dst"):
+                choices = (ies.SRC_MAC, ies.POST_SRC_MAC) if key == "mac_src" else (
+                    ies.DST_MAC, ies.POST_DST_MAC)  # fmt: skip
+                spec = (MAC, self.first_raw(choices, 6) or 0)
+            elif key == "etype":
+                got = self.num(ies.ETHERNET_TYPE, max_len=2)
+                spec = (UINT, *got, -1) if got else None
+            elif key == "vlan_out":
+                spec = self.checked("vlan", (ies.POST_VLAN_ID, ies.POST_DOT1Q_VLAN_ID))
+            elif key == "vlan_pmacct":
+                spec = self.vlan_pmacct()
+            elif key == "srv6_seg_ipv6_list":
+                off = self.first_raw((ies.SRH_SEGMENT_LIST,), 0)
+                choice = (ies.SRH_SEGMENT_LIST, 0)
+                if off is None:
+                    off = self.first_raw((ies.HUAWEI_SRV6_SEGMENT_LIST,), 0, ies.HUAWEI_PEN)
+                    choice = (ies.HUAWEI_SRV6_SEGMENT_LIST, ies.HUAWEI_PEN)
+                i = self.plan.first[(choice[1], choice[0])]
+                spec = (SRV6, off or 0, self.plan.fields[i][1])
+            if spec is None:
+                return None
+            out.append((key, spec))
+        return out
+
+
 def program(keys: list[tuple[str, Value | bytes]]) -> list[Op]:
     """Ops of a record whose keys, in order, are given as an op or a literal JSON value."""
     ops: list[Op] = []
     for n, (key, spec) in enumerate(keys):
         prefix = ("{" if n == 0 else ",").encode() + b'"' + key.encode() + b'":'
         if isinstance(spec, bytes):
-            ops.append((prefix + spec, CONST, 0, 0, 0, 0))
+            ops.append((prefix + spec, CONST, []))
         elif spec == _NULL:
-            ops.append((prefix + b"null", CONST, 0, 0, 0, 0))
+            ops.append((prefix + b"null", CONST, []))
         else:
-            ops.append((prefix, *spec))
+            ops.append((prefix, spec[0], list(spec[1:])))
     return ops
 
 
@@ -174,10 +245,10 @@ def native_codec(version: int, fields: tuple[FieldSpec, ...], plan: _Plan) -> An
         return None
     if plan.is_biflow():
         return None
-    extra, pre = extra_exprs(plan)
-    if extra or pre:
-        return None
     o = _Ops(plan)
+    extra = o.extras()
+    if extra is None:
+        return None
     keys: list[tuple[str, Value | bytes]] = [
         ("exporter", (EXPORTER, 0, 0, 0, 0)), ("version", str(version).encode()),
         ("domain", (DOMAIN, 0, 0, 0, 0)), ("time_received_ms", (RECV, 0, 0, 0, 0)),
@@ -200,6 +271,7 @@ def native_codec(version: int, fields: tuple[FieldSpec, ...], plan: _Plan) -> An
         ("bytes", o.first_num(ies.SOURCES["bytes"])),
         ("sampling_rate", o.sampling()), ("direction", o.direction()),
         ("flow_type", b"null"),
+        *extra,
     ]  # fmt: skip
     return lpm.COMPILED.DataCodec(o.size, program(keys))
 
