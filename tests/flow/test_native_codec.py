@@ -201,9 +201,11 @@ def test_v5_program_matches_the_python_decoder() -> None:
     for _ in range(300):
         n = rnd.randint(0, 30)
         head = bytes([0, 5]) + n.to_bytes(2, "big") + rnd.randbytes(20)
-        packet = head + b"".join(
-            b"".join(random_value(rnd, 4) for _ in range(12)) for _ in range(n)
-        ) + rnd.randbytes(rnd.randint(0, 47))
+        packet = (
+            head
+            + b"".join(b"".join(random_value(rnd, 4) for _ in range(12)) for _ in range(n))
+            + rnd.randbytes(rnd.randint(0, 47))
+        )
         pure, compiled = pair()
         assert outcome(compiled, packet, "192.0.2.5") == outcome(pure, packet, "192.0.2.5")
     assert codegen_native.V5 is not None

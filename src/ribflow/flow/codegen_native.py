@@ -140,8 +140,9 @@ class _Ops:
             got = self.num(ie)
             if got:
                 return SAMP_INTERVAL, *got, 0, 0
-        interval, space = self.num(ies.SAMPLING_PACKET_INTERVAL), self.num(
-            ies.SAMPLING_PACKET_SPACE
+        interval, space = (
+            self.num(ies.SAMPLING_PACKET_INTERVAL),
+            self.num(ies.SAMPLING_PACKET_SPACE),
         )
         if interval and space:
             return SAMP_PACKET, *interval, *space
@@ -153,7 +154,6 @@ class _Ops:
             if got:
                 return SAMP_SAMPLER, *got, 0, 0
         return RATE, 0, 0, 0, 0
-
 
     # -- the extra keys (codegen_extra) ------------------------------------------------------
     def first_raw(self, choices: tuple[int, ...], length: int, pen: int = 0) -> int | None:
