@@ -161,7 +161,9 @@ impl DataCodec {
                 Val::Int(cx.anchor - cx.uptime + v - wrap)
             }
             TIME_INIT => Val::Int(uint(rec, c, d) + uint(rec, a, b)),
-            TIME_SYSINIT => cx.sysinit.map_or(Val::Null, |s| Val::Int(s + uint(rec, a, b))),
+            TIME_SYSINIT => cx
+                .sysinit
+                .map_or(Val::Null, |s| Val::Int(s + uint(rec, a, b))),
             TIME_DELTA => Val::Int(cx.anchor - uint(rec, a, b) / 1000),
             SAMP_INTERVAL => {
                 let v = uint(rec, a, b);
@@ -404,8 +406,10 @@ fn index(v: i64, size: usize, len: usize, what: &str) -> PyResult<usize> {
         return Ok(usize::MAX);
     }
     let off = usize::try_from(v).unwrap_or(usize::MAX);
-    if off.checked_add(len).is_none_or(|end| end > size) {
-        return Err(PyValueError::new_err(format!("{what}: offset {v} + {len} > record size {size}")));
+    if off.checked_add(len).map_or(true, |end| end > size) {
+        return Err(PyValueError::new_err(format!(
+            "{what}: offset {v} + {len} > record size {size}"
+        )));
     }
     Ok(off)
 }
@@ -441,7 +445,15 @@ impl DataCodec {
                 }
             };
             let mut op = Op {
-                prefix, kind, a: 0, b: 0, c: 0, d: 0, e: 0, limit: None, labels: Vec::new(),
+                prefix,
+                kind,
+                a: 0,
+                b: 0,
+                c: 0,
+                d: 0,
+                e: 0,
+                limit: None,
+                labels: Vec::new(),
             };
             match kind {
                 CONST | EXPORTER | DOMAIN | RECV | TEX | RATE => {}
@@ -554,7 +566,17 @@ impl DataCodec {
         let Ok((domain, recv, tex, anchor, uptime, sysinit, rate)) = ints else {
             return Ok(None);
         };
-        let cx = Ctx { exporter, domain, recv, tex, anchor, uptime, sysinit, rates, rate };
+        let cx = Ctx {
+            exporter,
+            domain,
+            recv,
+            tex,
+            anchor,
+            uptime,
+            sysinit,
+            rates,
+            rate,
+        };
         let count = buf.len() / self.size;
         let mut out = Vec::with_capacity(count * 480);
         for (i, rec) in buf.chunks_exact(self.size).enumerate() {
