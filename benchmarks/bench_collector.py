@@ -9,6 +9,9 @@
    the real broker, until the producer has flushed. CPU = this process's user+system time
    (getrusage: librdkafka's threads included). Flows per CPU-second, one message per export
    packet vs 10 packets grouped per message (MESSAGE_MAX_PACKETS), and decode-only for scale.
+   Each pool runs on both record paths (--impls): "pure" (the generated Python decoders, dict
+   records, orjson; RIBFLOW_PURE_LPM=1) and "compiled" (ribflow_lpm's data-set codecs write the
+   JSON); benchmarks/results/collector.json keeps the compiled figures next to the pure ones.
 2. sustained UDP -> Kafka: `ribflow collector` (a subprocess, as deployed) and nfacctd get the
    same NetFlow v9 pool (softflowd's template, 25 records/packet, the pmacct anchor's shape)
    from a paced sender process at each rate for --seconds. nfacctd runs twice: with its Kafka
@@ -61,6 +64,7 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from flowpool import Pool, all_pools, softflowd_template, v9_pool  # noqa: E402
+from results import Figure, write_result  # noqa: E402
 
 from ribflow.agentmap import RouterResolver  # noqa: E402
 from ribflow.bgp.keys import RouterKeys  # noqa: E402
@@ -610,6 +614,7 @@ def main() -> None:
     ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address"),
                     help="a running broker; default: a managed one for this run")  # fmt: skip
     ap.add_argument("--kafka-host", default="127.0.0.1", help="address of the managed broker")
+    ap.add_argument("--no-write", action="store_true", help="no benchmarks/results/collector.json")
     ap.add_argument("--impls", default="pure,compiled",
                     help="in-process record paths, side by side (pure, compiled)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10)
@@ -683,6 +688,35 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
                         break  # past its capacity: higher rates only lose more
     load1 = Path("/proc/loadavg").read_text().split()[:3]
     report(rows, steps, load0, load1, args)
+    if not args.no_write:
+        write_figures(rows, load0, load1, args)
+
+
+def write_figures(
+    rows: list[Any], load0: list[str], load1: list[str], args: argparse.Namespace
+) -> None:
+    """benchmarks/results/collector.json: each pool's compiled record path next to the pure-
+    Python one measured in the same run (in process, decode + publish to a real broker)."""
+    by = {name: one[0] for name, _rpp, _dec, one, _ten in rows}
+    figures = [
+        Figure(
+            f"collector in process, {name.removesuffix(' compiled')} pool, decode + publish to "
+            f"Kafka, 1 message per export packet, compiled record path",
+            "flows/CPU-s", round(value),
+            "pure-Python record path (RIBFLOW_PURE_LPM=1), same run",
+            round(by[name.replace(" compiled", " pure")]),
+        )
+        for name, value in by.items()
+        if name.endswith(" compiled") and name.replace(" compiled", " pure") in by
+    ]  # fmt: skip
+    if not figures:
+        return
+    notes = (
+        f"{args.packets:,} packets per pool, {args.rounds} passes; CPU of this process "
+        f"(librdkafka threads included); load average {'/'.join(load0)} at start, "
+        f"{'/'.join(load1)} at end (a shared machine: the ratios are of one run)"
+    )
+    print("# wrote", write_result("collector", figures, notes=notes))
 
 
 def report(
