@@ -708,6 +708,7 @@ def write_figures(
         )
         for name, value in by.items()
         if name.endswith(" compiled") and name.replace(" compiled", " pure") in by
+        and not name.startswith("sflow")  # no compiled codec: both rows are the Python path
     ]  # fmt: skip
     if not figures:
         return
