@@ -9,6 +9,9 @@
    the real broker, until the producer has flushed. CPU = this process's user+system time
    (getrusage: librdkafka's threads included). Flows per CPU-second, one message per export
    packet vs 10 packets grouped per message (MESSAGE_MAX_PACKETS), and decode-only for scale.
+   Each pool runs on both record paths (--impls): "pure" (the generated Python decoders, dict
+   records, orjson; RIBFLOW_PURE_LPM=1) and "compiled" (ribflow_lpm's data-set codecs write the
+   JSON); benchmarks/results/collector.json keeps the compiled figures next to the pure ones.
 2. sustained UDP -> Kafka: `ribflow collector` (a subprocess, as deployed) and nfacctd get the
    same NetFlow v9 pool (softflowd's template, 25 records/packet, the pmacct anchor's shape)
    from a paced sender process at each rate for --seconds. nfacctd runs twice: with its Kafka
@@ -56,16 +59,20 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from flowpool import Pool, all_pools, softflowd_template, v9_pool  # noqa: E402
+from results import Figure, write_result  # noqa: E402
 
 from ribflow.agentmap import RouterResolver  # noqa: E402
 from ribflow.bgp.keys import RouterKeys  # noqa: E402
 from ribflow.flow.batching import KeyChooser  # noqa: E402
 from ribflow.flow.collector import Collector, Topics  # noqa: E402
 from ribflow.flow.dispatch import Dispatcher  # noqa: E402
+from ribflow.rib import lpm  # noqa: E402
+from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
 
 NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
 SENDER_IP = "127.0.0.1"
@@ -117,14 +124,31 @@ def sflow_pool(packets: int, samples: int = 8, seed: int = 5) -> Pool:
 # -------------------------------------------------------------------- 1. decode + publish
 
 
-def decode_only(pool: Pool, rounds: int) -> float:
+@contextlib.contextmanager
+def record_impl(impl: str) -> Iterator[None]:
+    """The collector's record path: "pure" (Python decoders, dict records, orjson) or
+    "compiled" (records as JSON by ribflow_lpm's codecs), as RIBFLOW_PURE_LPM chooses."""
+    old = os.environ.get(lpm.PURE_ENV)
+    os.environ[lpm.PURE_ENV] = "1" if impl == "pure" else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(lpm.PURE_ENV, None)
+        else:
+            os.environ[lpm.PURE_ENV] = old
+
+
+def decode_only(pool: Pool, rounds: int, impl: str) -> float:
+    """Records per CPU-second of decoding alone (as JSON fragments on the compiled path)."""
     d = Dispatcher()
+    d.encode_records(impl == "compiled")
     for p in pool.setup:
         d.decode(p, "192.0.2.1", 1_790_000_000_000)
     n, c0 = 0, time.process_time()
     for _ in range(rounds):
         for p in pool.data:
-            n += len(d.decode(p, "192.0.2.1", 1_790_000_000_000).records)
+            n += d.decode(p, "192.0.2.1", 1_790_000_000_000).record_count
     return n / (time.process_time() - c0)
 
 
@@ -587,7 +611,12 @@ def run_step(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address", "127.0.0.1:9092"))
+    ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address"),
+                    help="a running broker; default: a managed one for this run")  # fmt: skip
+    ap.add_argument("--kafka-host", default="127.0.0.1", help="address of the managed broker")
+    ap.add_argument("--no-write", action="store_true", help="no benchmarks/results/collector.json")
+    ap.add_argument("--impls", default="pure,compiled",
+                    help="in-process record paths, side by side (pure, compiled)")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rates", default="100000,150000,175000,200000,250000")
     ap.add_argument("--packets", type=int, default=2000, help="packets per in-process pool")
@@ -611,15 +640,24 @@ def main() -> None:
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    with given_or_managed_broker(args.broker, args.kafka_host, workdir) as broker:
+        args.broker = broker
+        run(args, workdir)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
+    impls = [i for i in args.impls.split(",") if i == "pure" or lpm.COMPILED is not None]
     load0 = Path("/proc/loadavg").read_text().split()[:3]
     pools = [*all_pools(args.packets), sflow_pool(args.packets)]
     rows = []
     for pool in [] if args.skip_in_process else pools:
-        log("in-process", pool.name)
-        dec = decode_only(pool, args.rounds)
-        one = decode_publish(pool, args.broker, 1, args.rounds)
-        ten = decode_publish(pool, args.broker, 10, args.rounds)
-        rows.append((pool.name, pool.records_per_packet, dec, one, ten))
+        for impl in impls:
+            log("in-process", pool.name, impl)
+            with record_impl(impl):
+                dec = decode_only(pool, args.rounds, impl)
+                one = decode_publish(pool, args.broker, 1, args.rounds)
+                ten = decode_publish(pool, args.broker, 10, args.rounds)
+            rows.append((f"{pool.name} {impl}", pool.records_per_packet, dec, one, ten))
     steps: list[dict[str, Any]] = []
     if not args.skip_live:
         rates = [float(r) for r in args.rates.split(",")]
@@ -650,6 +688,36 @@ def main() -> None:
                         break  # past its capacity: higher rates only lose more
     load1 = Path("/proc/loadavg").read_text().split()[:3]
     report(rows, steps, load0, load1, args)
+    if not args.no_write:
+        write_figures(rows, load0, load1, args)
+
+
+def write_figures(
+    rows: list[Any], load0: list[str], load1: list[str], args: argparse.Namespace
+) -> None:
+    """benchmarks/results/collector.json: each pool's compiled record path next to the pure-
+    Python one measured in the same run (in process, decode + publish to a real broker)."""
+    by = {name: one[0] for name, _rpp, _dec, one, _ten in rows}
+    figures = [
+        Figure(
+            f"collector in process, {name.removesuffix(' compiled')} pool, decode + publish to "
+            f"Kafka, 1 message per export packet, compiled record path",
+            "flows/CPU-s", round(value),
+            "pure-Python record path (RIBFLOW_PURE_LPM=1), same run",
+            round(by[name.replace(" compiled", " pure")]),
+        )
+        for name, value in by.items()
+        if name.endswith(" compiled") and name.replace(" compiled", " pure") in by
+        and not name.startswith("sflow")  # no compiled codec: both rows are the Python path
+    ]  # fmt: skip
+    if not figures:
+        return
+    notes = (
+        f"{args.packets:,} packets per pool, {args.rounds} passes; CPU of this process "
+        f"(librdkafka threads included); load average {'/'.join(load0)} at start, "
+        f"{'/'.join(load1)} at end (a shared machine: the ratios are of one run)"
+    )
+    print("# wrote", write_result("collector", figures, notes=notes))
 
 
 def report(
@@ -665,12 +733,12 @@ def report(
     )
     print("\n1. in process, real Kafka (flows per CPU-second; CPU includes librdkafka threads)")
     print(
-        f"  {'pool':18s} {'rec/pkt':>7s} {'decode-only':>12s} {'decode+publish':>15s} "
+        f"  {'pool, record path':26s} {'rec/pkt':>7s} {'decode-only':>12s} {'decode+publish':>15s} "
         f"{'  (wall f/s)':>12s} {'10 pkts/msg':>12s} {'grouped/1':>9s} {'vs 170k':>8s}"
     )
     for name, rpp, dec, (one, one_wall), (ten, _w) in rows:
         print(
-            f"  {name:18s} {rpp:7d} {dec:12,.0f} {one:15,.0f} {one_wall:12,.0f} {ten:12,.0f} "
+            f"  {name:26s} {rpp:7d} {dec:12,.0f} {one:15,.0f} {one_wall:12,.0f} {ten:12,.0f} "
             f"{ten / one:9.2f} {one / 170_000:8.2f}"
         )
     if not steps:

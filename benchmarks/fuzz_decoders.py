@@ -10,6 +10,11 @@ length/count lies, random bytes and spliced repeats. Prints outcomes per protoco
 partial with errors, rejected by reason) and the number of internal errors (bugs: must be 0).
 A --validate fraction of the records is checked against schemas/flows.v1.json; cheaper
 must-hold checks run on every record.
+
+--compiled also decodes every mutated packet with a second Dispatcher that writes records as
+JSON through the compiled codecs (``ribflow_lpm.DataCodec``, what the collector uses): its
+messages must be byte-identical to the Python decoders' (mismatches are printed and counted:
+must be 0), and the records it wrote are the ones checked.
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ribflow.errors import Bug
+from ribflow.flow import codegen_native
+from ribflow.flow.batching import encode_message, encode_parts
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.types import DecodeResult
 from ribflow.schemas import validator
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "flows"
@@ -82,6 +92,40 @@ def check(rec: dict[str, Any]) -> None:
         assert rec[k] is None or rec[k] >= 0, (k, rec[k])
 
 
+def _twin(packets: list[tuple[str, bytes]], exporter_of: dict[str, str]) -> Dispatcher:
+    """A Dispatcher writing records as JSON (the compiled codecs), warmed like the first."""
+    if not codegen_native.available():
+        raise SystemExit("--compiled: ribflow_lpm is not importable (or RIBFLOW_PURE_LPM is set)")
+    twin = Dispatcher()
+    twin.encode_records(True)
+    for name, payload in packets:
+        with contextlib.suppress(FlowDecodeError):
+            twin.decode(payload, exporter_of[name], NOW_MS)
+    return twin
+
+
+def _compare(
+    twin: Dispatcher, pkt: bytes, exporter: str, now: int, want: DecodeResult
+) -> tuple[bool, list[dict[str, Any]], int]:
+    """Decode ``pkt`` with the compiled path: (same bytes and reasons, its records, native)."""
+    try:
+        got = twin.decode(pkt, exporter, now)
+    except Bug as exc:
+        print("MISMATCH compiled path raised", exc, file=sys.stderr)
+        return False, [], 0
+    try:
+        ref = encode_message("r", exporter, want.records)
+    except orjson.JSONEncodeError:
+        ref = b"unencodable"
+    value = encode_parts("r", exporter, got.encoded) if got.encoded else encode_message(
+        "r", exporter, got.records
+    )  # fmt: skip
+    same = value == ref and got.errors == want.errors and got.record_count == len(want.records)
+    if not same:
+        print("MISMATCH", pkt.hex(), file=sys.stderr)
+    return same, orjson.loads(value)["records"], got.native_records
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
@@ -92,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         default=0.01,
         help="fraction of records validated against the JSON schema",
     )
+    ap.add_argument("--compiled", action="store_true",
+                    help="also the compiled record path, compared byte for byte")  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # problems are counted below, not logged
     rnd = random.Random(args.seed)
@@ -103,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(FlowDecodeError):
             d.decode(payload, exporter_of[name], NOW_MS)
     d.errors.clear()
+    twin = _twin(packets, exporter_of) if args.compiled else None
+    mismatches = native = 0
     record_schema: Any = validator("flows.v1")
     record_schema = record_schema.evolve(
         schema={"$ref": "#/$defs/record", "$defs": record_schema.schema["$defs"]}
@@ -124,10 +172,15 @@ def main(argv: list[str] | None = None) -> int:
             tally["rejected"] += 1
             rejected[exc.reason] += 1
             continue
+        recs = result.records
+        if twin is not None:
+            same, recs, n = _compare(twin, pkt, exporter_of[name], NOW_MS + i, result)
+            mismatches += not same
+            native += n
         tally["partial" if result.errors else "clean"] += 1
-        tally["records"] += len(result.records)
-        records += len(result.records)
-        for rec in result.records:
+        tally["records"] += len(recs)
+        records += len(recs)
+        for rec in recs:
             check(rec)
             if rnd.random() < args.validate:
                 validated += 1
@@ -158,9 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k}={v:,}" for k, v in d.errors.most_common())
     )
     print(f"records: {records:,}; schema-validated sample: {validated:,}, invalid: {invalid}")
+    if twin is not None:
+        print(f"compiled path: {native:,} records by the compiled codecs; messages different "
+              f"from the Python decoders': {mismatches}")  # fmt: skip
     internal = d.errors.get("internal-error", 0)
     print(f"internal errors (decoder bugs): {internal}")
-    return 1 if internal or invalid else 0
+    return 1 if internal or invalid or mismatches else 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ for name in "${ALL[@]}"; do
     echo "=== $name ($(date -u +%H:%M:%S))"
     case "$name" in
         decode) cmd=("$PY" benchmarks/bench_decode.py) ;;
-        fuzz) cmd=("$PY" benchmarks/fuzz_decoders.py --packets 1000000) ;;
+        fuzz) cmd=("$PY" benchmarks/fuzz_decoders.py --packets 1000000 --compiled) ;;
         collector) needs_kafka; cmd=("$PY" benchmarks/bench_collector.py --broker "$Quix__Broker__Address") ;;
         bgp) needs_kafka; cmd=("$PY" benchmarks/bench_bgp.py --tables both --rounds 3 --scaling 2,4) ;;
         rib) cmd=("$PY" benchmarks/bench_rib.py) ;;

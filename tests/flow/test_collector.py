@@ -28,11 +28,21 @@ from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats
 from ribflow.schemas import validate
 from tests.fixtures.producer import FakeProducer
+from tests.rib.lpm_impl import use_impl
 
 SFLOW = Path(__file__).resolve().parents[1] / "data" / "sflow"
 TOPICS = Topics(
     flows="flows", counters="sflow-counters", templates="flow-templates", dlq="flows-dlq"
 )
+
+
+@pytest.fixture(autouse=True, params=["pure", "compiled"])
+def record_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test once with the Python decoders (dict records) and once with the compiled
+    codecs (records as JSON, ribflow_lpm), as ``RIBFLOW_PURE_LPM`` chooses."""
+    impl = str(request.param)
+    use_impl(impl, monkeypatch)
+    return impl
 
 
 def make(

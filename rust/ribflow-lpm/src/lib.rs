@@ -17,6 +17,7 @@
 //! The class is `frozen` (no per-call borrow flag, an atomic operation in PyO3): its state sits
 //! in a [`GilCell`], used with the GIL held, and no Python code runs while it is borrowed.
 
+mod collect;
 mod convert;
 mod core;
 mod flows;
@@ -383,6 +384,7 @@ fn shared_count(py: Python<'_>) -> usize {
 fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrefixTable>()?;
     m.add_class::<flows::FlowRenderer>()?;
+    m.add_class::<collect::DataCodec>()?;
     m.add_function(wrap_pyfunction!(shared_nbytes, m)?)?;
     m.add_function(wrap_pyfunction!(shared_count, m)?)?;
     Ok(())

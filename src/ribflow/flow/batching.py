@@ -36,6 +36,14 @@ def encode_message(router: str, exporter: str, records: list[FlowRecord]) -> byt
     return orjson.dumps({"v": 1, "router": router, "exporter": exporter, "records": records})
 
 
+def encode_parts(router: str, exporter: str, parts: list[bytes]) -> bytes:
+    """``encode_message`` of records given as JSON fragments (``DecodeResult.encoded``)."""
+    return b"".join((
+        b'{"v":1,"router":', orjson.dumps(router), b',"exporter":', orjson.dumps(exporter),
+        b',"records":[', b",".join(parts), b"]}",
+    ))  # fmt: skip
+
+
 class KeyChooser:
     """Router -> Kafka key bytes: the router itself, or its shards in turn."""
 
@@ -56,6 +64,8 @@ class KeyChooser:
 @dataclass
 class _Group:
     records: list[FlowRecord] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)  # once there is one, records is empty
+    count: int = 0
     packets: int = 0
     ts_ms: int = 0
     since_ms: int = 0
@@ -73,16 +83,27 @@ class FlowBatcher:
         self._groups: dict[tuple[str, str], _Group] = {}
 
     def add(
-        self, router: str, exporter: str, records: list[FlowRecord], ts_ms: int, now_ms: int
+        self, router: str, exporter: str, records: list[FlowRecord], ts_ms: int, now_ms: int,
+        encoded: list[bytes] | None = None, encoded_records: int = 0,
     ) -> FlowMessage | None:
-        """Records of one export packet; returns the message this completes, if any."""
+        """Records of one export packet (as dicts, and as JSON fragments: ``encoded``, in
+        that order); returns the message this completes, if any."""
+        count = len(records) + encoded_records
         if self.max_packets == 1:
-            return FlowMessage(self._keys.key(router), encode_message(router, exporter, records),
-                               ts_ms, len(records))  # fmt: skip
+            if encoded:
+                value = encode_parts(router, exporter, _parts(records, encoded))
+            else:
+                value = encode_message(router, exporter, records)
+            return FlowMessage(self._keys.key(router), value, ts_ms, count)
         group = self._groups.get((router, exporter))
         if group is None:
             group = self._groups[(router, exporter)] = _Group(ts_ms=ts_ms, since_ms=now_ms)
-        group.records.extend(records)
+        if encoded or group.encoded:  # from here on the group is JSON fragments
+            group.encoded.extend(_parts(group.records + records, encoded or []))
+            group.records = []
+        else:
+            group.records.extend(records)
+        group.count += count
         group.packets += 1
         if group.packets >= self.max_packets:
             return self._emit(router, exporter, group)
@@ -105,5 +126,13 @@ class FlowBatcher:
 
     def _emit(self, router: str, exporter: str, group: _Group) -> FlowMessage:
         del self._groups[(router, exporter)]
-        value = encode_message(router, exporter, group.records)
-        return FlowMessage(self._keys.key(router), value, group.ts_ms, len(group.records))
+        if group.encoded:
+            value = encode_parts(router, exporter, group.encoded)
+        else:
+            value = encode_message(router, exporter, group.records)
+        return FlowMessage(self._keys.key(router), value, group.ts_ms, group.count)
+
+
+def _parts(records: list[FlowRecord], encoded: list[bytes]) -> list[bytes]:
+    """Dict records as one JSON fragment, followed by the fragments already encoded."""
+    return [orjson.dumps(records)[1:-1], *encoded] if records else encoded

@@ -30,6 +30,7 @@ from typing import Any
 
 from ribflow.flow import ies
 from ribflow.flow.codegen_extra import EXTRA_GLOBALS, INNER_IES, extra_exprs, layers
+from ribflow.flow.codegen_native import native_codec
 from ribflow.flow.codegen_source import body_source, dict_source, fixed_source, var_source
 from ribflow.flow.record import NO_ADDRESS, ZERO_V4, ip4, ip6, ntp_ms
 from ribflow.flow.types import FlowRecord
@@ -61,6 +62,7 @@ class Codec:
     biflow: bool
     source: str = field(repr=False)
     vrf: bool = False  # records carry VRF ids: the exporter's VRF table completes them
+    native: Any = None  # ribflow_lpm.DataCodec: the same records as JSON (codegen_native)
 
 
 @dataclass(slots=True)
@@ -332,7 +334,8 @@ def compile_template(version: int, fields: tuple[FieldSpec, ...]) -> Codec:
         min_size = size
     exec(compile(source, f"<template v{version} {len(fields)} fields>", "exec"), namespace)
     vrf = plan.has(ies.INGRESS_VRF_ID) or plan.has(ies.EGRESS_VRF_ID)
-    return Codec(size, min_size, namespace["decode"], biflow, source, vrf)
+    native = None if variable else native_codec(version, fields, _Plan(version, fields))
+    return Codec(size, min_size, namespace["decode"], biflow, source, vrf, native)
 
 
 _cache: OrderedDict[tuple[int, tuple[FieldSpec, ...]], Codec] = OrderedDict()

@@ -36,6 +36,7 @@ import orjson
 from ribflow.agentmap import RouterResolver
 from ribflow.dlq import DeadLetters
 from ribflow.errors import BadInput, Bug
+from ribflow.flow import codegen_native
 from ribflow.flow import metrics as m
 from ribflow.flow.allowlist import ExporterGate
 from ribflow.flow.batching import FlowBatcher, FlowMessage, KeyChooser
@@ -113,6 +114,13 @@ class Collector:
         self.rejects = Rejects(
             COMPONENT, log, self.dead_letters, max_per_second=dlq_max_per_second, log=self._bad
         )
+        # NetFlow/IPFIX records as JSON, by the compiled codecs (ribflow_lpm) where a template
+        # has one, unless pure Python is forced (RIBFLOW_PURE_LPM) or pre-tagging needs dicts
+        self.encoding = (
+            pretag is None and codegen_native.available() and hasattr(decoder, "encode_records")
+        )
+        if self.encoding:
+            decoder.encode_records(True)  # type: ignore[attr-defined]
         self._drops_seen: dict[int, int] = {}
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
@@ -177,19 +185,24 @@ class Collector:
         if result.skipped:
             self.tallies.sflow_skipped["no_ip_header"] += result.skipped
         records = result.records
-        if result.errors and not records and not result.counters:
+        count = result.record_count
+        if result.errors and not count and not result.counters:
             for reason in result.errors[1:]:  # the first is counted as the rejection's reason
                 self.tallies.decode_errors[reason] += 1
             self._reject(data, BadInput(result.errors[0], ",".join(result.errors)), source)
             return
         router = ""
-        if records:
+        if count:
             if self.pretag is not None:
-                self.pretag.apply(records)
+                self.pretag.apply(records)  # records are dicts: no JSON asked (see __init__)
             exporter = result.exporter or source
             router = self.resolver.router_for(exporter)
-            self.tallies.records[proto] += len(records)
-            export_ms = records[0].get("time_export_ms")
+            self.tallies.records[proto] += count
+            if result.native_records:
+                self.tallies.record_paths["compiled"] += result.native_records
+            if count > result.native_records:
+                self.tallies.record_paths["python"] += count - result.native_records
+            export_ms = records[0].get("time_export_ms") if records else result.export_ms
             ts = kafka_time(export_ms, now_ms, self.max_export_skew_ms)
             if export_ms is not None and ts != export_ms:
                 m.SKEWED.inc()
@@ -197,13 +210,14 @@ class Collector:
                     "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
                     "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
                 )  # fmt: skip
-            msg = self.batcher.add(router, exporter, records, ts, now_ms)
+            msg = self.batcher.add(router, exporter, records, ts, now_ms, result.encoded,
+                                   result.encoded_records)  # fmt: skip
             if msg is not None:
                 self._send_flows(msg)
         if result.counters:
             self._send_counters(result.counters, router, now_ms)
         if result.errors:
-            detail = f"partly decoded ({len(records)} records kept): " + ",".join(result.errors)
+            detail = f"partly decoded ({count} records kept): " + ",".join(result.errors)
             letter = self.dlq_partial
             for reason in result.errors:
                 m.PARTIAL.labels(reason).inc()

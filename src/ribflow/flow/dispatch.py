@@ -77,6 +77,11 @@ class Dispatcher:
             self.errors.update(result.errors)
         return result
 
+    def encode_records(self, on: bool) -> None:
+        """Give NetFlow/IPFIX records as JSON (``DecodeResult.encoded``), by the compiled
+        codecs where a template has one (``codegen_native``), or as dicts (``records``)."""
+        self.v5.encode = self.v9.encode = self.ipfix.encode = on
+
     def sflow(self) -> PacketDecoder:
         """The sFlow decoder."""
         return self._sflow

@@ -16,6 +16,11 @@ PACKETS = Counter(
 RECORDS = Counter(
     "ribflow_collector_records_total", "Flow records decoded, by protocol", ["protocol"]
 )
+RECORD_PATHS = Counter(
+    "ribflow_collector_record_paths_total",
+    "Flow records by the code that wrote their JSON: the compiled codecs (ribflow_lpm) or Python",
+    ["path"],
+)
 COUNTER_SAMPLES = Counter(
     "ribflow_collector_sflow_counter_samples_total", "sFlow counter samples decoded"
 )
@@ -104,6 +109,7 @@ class Tallies:
         self._counts = LocalCounts()
         self.packets = self._counts.tally(PACKETS)
         self.records = self._counts.tally(RECORDS)
+        self.record_paths = self._counts.tally(RECORD_PATHS)  # "compiled" / "python"
         self.counter_samples = self._counts.tally(COUNTER_SAMPLES)  # under the key ""
         self.messages = self._counts.tally(MESSAGES)
         self.denied = self._counts.tally(DENIED)  # by label (bounded: ExporterGate.label)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import struct
 
+import orjson
+
+from ribflow.flow import codegen_native
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.record import ip4, uptime_anchor
+from ribflow.flow.templated import json_text
 from ribflow.flow.types import DecodeResult, FlowRecord
 
 _HEADER = struct.Struct("!HHIIIIBBH")
@@ -19,11 +23,15 @@ HEADER_LEN = _HEADER.size  # 24
 # src_as, dst_as, src_mask, dst_mask, pad
 _RECORD = struct.Struct("!4s4s4sHHIIIIHHxBBBHHBB2x")
 RECORD_LEN = _RECORD.size  # 48
+_NO_RATES: dict[int, int] = {}
 MAX_COUNT = 30  # the v5 maximum; more only when the packet really holds them
 
 
 class NetflowV5Decoder:
-    """PacketDecoder for NetFlow v5."""
+    """PacketDecoder for NetFlow v5; with ``encode``, records come as JSON (DecodeResult)."""
+
+    def __init__(self) -> None:
+        self.encode = False
 
     def decode(self, data: bytes, exporter: str, received_ms: int) -> DecodeResult:
         if len(data) < HEADER_LEN:
@@ -45,6 +53,16 @@ class NetflowV5Decoder:
         late = uptime + 0x80000000  # switched times after this are from before the uptime wrap
         rate = (sampling & 0x3FFF) or 1
         body = data[HEADER_LEN : HEADER_LEN + n * RECORD_LEN]
+        if self.encode:
+            anchor = uptime_anchor(export_ms, received_ms)
+            native = codegen_native.V5
+            got = None if native is None else native.encode(
+                body, json_text(exporter), None, received_ms, export_ms, anchor, uptime, None,
+                _NO_RATES, rate,
+            )  # fmt: skip
+            if got is not None:
+                result.add_encoded(got[0], got[1], export_ms, native=True)
+                return result
         out: list[FlowRecord] = [
             {
                 "exporter": exporter, "version": 5, "domain": None,
@@ -64,5 +82,8 @@ class NetflowV5Decoder:
             for (src, dst, nh, in_if, out_if, packets, octets, first, last, sport, dport,
                  flags, proto, tos, src_as, dst_as, src_mask, dst_mask) in _RECORD.iter_unpack(body)
         ]
-        result.records = out
+        if self.encode:
+            result.add_encoded(orjson.dumps(out)[1:-1], len(out), export_ms, native=False)
+        else:
+            result.records = out
         return result

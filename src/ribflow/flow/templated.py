@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
 
 from ribflow.flow import ies
 from ribflow.flow.codegen import FieldSpec, decode_records
@@ -38,6 +41,12 @@ MISSING_TEMPLATE = "missing-template"
 TRUNCATED_RECORD = "truncated-record"
 
 
+@lru_cache(maxsize=4096)
+def json_text(value: str) -> bytes:
+    """``orjson.dumps`` of a string (an exporter address: few distinct, cached)."""
+    return orjson.dumps(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     version: int
@@ -54,6 +63,8 @@ class TemplatedDecoder:
 
     def __init__(self, state: DecoderState | None = None) -> None:
         self.state = state or DecoderState()
+        # records as JSON (DecodeResult.encoded), by the compiled codecs where they can
+        self.encode = False
 
     # -- entry point ----------------------------------------------------------------------
     def decode(self, data: bytes, exporter: str, received_ms: int) -> DecodeResult:
@@ -120,14 +131,25 @@ class TemplatedDecoder:
             return
         dom = self.state.sampling.get((ctx.exporter, ctx.version, ctx.domain))
         codec = tpl.codec
+        info = self.state.info.get((ctx.exporter, ctx.version, ctx.domain))
+        if self.encode and codec.native is not None and info is None:
+            got = codec.native.encode(
+                body, json_text(ctx.exporter), ctx.domain, ctx.received_ms, ctx.export_ms,
+                ctx.anchor_ms, ctx.uptime_ms, dom.sysinit_ms, dom.rates, dom.default,
+            )
+            if got is not None:  # whole records only: a fixed-length template is never cut
+                result.add_encoded(got[0], got[1], ctx.export_ms, native=True)
+                return
         records, ok = decode_records(
             codec, body, ctx.exporter, ctx.domain, ctx.received_ms, ctx.export_ms,
             ctx.anchor_ms, ctx.uptime_ms, dom.sysinit_ms, dom.rates, dom.default,
         )
-        info = self.state.info.get((ctx.exporter, ctx.version, ctx.domain))
         if info is not None or codec.vrf:
             complete(records, info)
-        result.records.extend(records)
+        if self.encode:
+            result.add_encoded(orjson.dumps(records)[1:-1], len(records), ctx.export_ms, False)
+        else:
+            result.records.extend(records)
         if not ok:
             result.errors.append(TRUNCATED_RECORD)
 

@@ -18,6 +18,12 @@ class DecodeResult:
     ``skipped`` counts well-formed parts that give no record (sFlow samples of non-IP packets).
     ``protocol`` is the export protocol (``netflow5``, ``netflow9``, ``ipfix``, ``sflow``) and
     ``exporter`` the exporter the records are of (the UDP source, or sFlow's agent address).
+
+    A decoder asked for JSON (``Dispatcher(encode=True)``, what the collector does) gives NetFlow
+    and IPFIX records as ``encoded`` instead: JSON fragments in packet order, each the records
+    of one data set as ``orjson.dumps`` writes them, joined by ``,`` (no brackets);
+    ``encoded_records`` counts them, ``native_records`` those of them the compiled codecs wrote,
+    ``export_ms`` is the first one's ``time_export_ms``.
     """
 
     records: list[FlowRecord] = field(default_factory=list)
@@ -26,6 +32,26 @@ class DecodeResult:
     skipped: int = 0
     protocol: str = "unknown"
     exporter: str = ""
+    encoded: list[bytes] = field(default_factory=list)
+    encoded_records: int = 0
+    native_records: int = 0
+    export_ms: int | None = None
+
+    def add_encoded(self, fragment: bytes, count: int, export_ms: int | None, native: bool) -> None:
+        """Append ``count`` records as JSON (``fragment``), in packet order."""
+        if not count:
+            return
+        if not self.encoded_records:
+            self.export_ms = export_ms
+        self.encoded.append(fragment)
+        self.encoded_records += count
+        if native:
+            self.native_records += count
+
+    @property
+    def record_count(self) -> int:
+        """Records of the packet, as dicts and as JSON."""
+        return len(self.records) + self.encoded_records
 
 
 class PacketDecoder(Protocol):
