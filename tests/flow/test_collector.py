@@ -28,6 +28,7 @@ from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats
 from ribflow.schemas import validate
 from tests.fixtures.producer import FakeProducer
+from tests.flow.netflow_support import NOW_MS, data_set, ipfix_packet, ipfix_template_set
 from tests.rib.lpm_impl import use_impl
 
 SFLOW = Path(__file__).resolve().parents[1] / "data" / "sflow"
@@ -265,3 +266,27 @@ def test_the_collector_logs_and_counts_what_the_decoder_returns(
     assert line.startswith("rejected packet from 192.0.2.1: truncated "), line
     [msg] = producer.values("flows")
     assert msg["exporter"] == "2001:db8::a"  # the agent the decoder reported
+
+
+def test_a_value_json_cannot_hold_rejects_its_packet_only() -> None:
+    """An 8-byte flowStartSeconds of 2^63 gives a time beyond 64 bits in milliseconds: that
+    packet is dead-lettered as our own fault (both record paths), the collector goes on, and
+    the packets grouped before it keep their records."""
+    fields = [(8, 4), (12, 4), (150, 8)]
+    template = ipfix_template_set(256, fields)
+
+    def data(start_s: int) -> bytes:
+        rec = bytes([192, 0, 2, 1, 198, 51, 100, 1]) + start_s.to_bytes(8, "big")
+        return ipfix_packet(data_set(256, rec))
+
+    producer = FakeProducer()
+    c = make(producer, max_packets=3)
+    c.process(ipfix_packet(template), "192.0.2.9", NOW_MS)
+    c.process(data(NOW_MS // 1000), "192.0.2.9", NOW_MS)
+    c.process(data(1 << 63), "192.0.2.9", NOW_MS)
+    c.process(data(NOW_MS // 1000), "192.0.2.9", NOW_MS)
+    c.process(data(NOW_MS // 1000), "192.0.2.9", NOW_MS)  # the third good one completes a message
+    (env,) = producer.values("flows-dlq")
+    assert env["reason"] == "internal-error" and env["source_key"] == "192.0.2.9"
+    (msg,) = producer.values("flows")
+    assert [r["src_addr"] for r in msg["records"]] == ["192.0.2.1"] * 3

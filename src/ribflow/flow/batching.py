@@ -19,6 +19,7 @@ from typing import NamedTuple
 import orjson
 
 from ribflow.bgp.keys import RouterKeys
+from ribflow.errors import Bug
 from ribflow.flow.types import FlowRecord
 
 
@@ -63,8 +64,7 @@ class KeyChooser:
 
 @dataclass
 class _Group:
-    records: list[FlowRecord] = field(default_factory=list)
-    encoded: list[bytes] = field(default_factory=list)  # once there is one, records is empty
+    encoded: list[bytes] = field(default_factory=list)  # the packets' records, as JSON fragments
     count: int = 0
     packets: int = 0
     ts_ms: int = 0
@@ -89,20 +89,14 @@ class FlowBatcher:
         """Records of one export packet (as dicts, and as JSON fragments: ``encoded``, in
         that order); returns the message this completes, if any."""
         count = len(records) + encoded_records
+        parts = _parts(records, encoded or [])
         if self.max_packets == 1:
-            if encoded:
-                value = encode_parts(router, exporter, _parts(records, encoded))
-            else:
-                value = encode_message(router, exporter, records)
-            return FlowMessage(self._keys.key(router), value, ts_ms, count)
+            return FlowMessage(self._keys.key(router), encode_parts(router, exporter, parts), ts_ms,
+                               count)  # fmt: skip
         group = self._groups.get((router, exporter))
         if group is None:
             group = self._groups[(router, exporter)] = _Group(ts_ms=ts_ms, since_ms=now_ms)
-        if encoded or group.encoded:  # from here on the group is JSON fragments
-            group.encoded.extend(_parts(group.records + records, encoded or []))
-            group.records = []
-        else:
-            group.records.extend(records)
+        group.encoded.extend(parts)
         group.count += count
         group.packets += 1
         if group.packets >= self.max_packets:
@@ -126,13 +120,19 @@ class FlowBatcher:
 
     def _emit(self, router: str, exporter: str, group: _Group) -> FlowMessage:
         del self._groups[(router, exporter)]
-        if group.encoded:
-            value = encode_parts(router, exporter, group.encoded)
-        else:
-            value = encode_message(router, exporter, group.records)
+        value = encode_parts(router, exporter, group.encoded)
         return FlowMessage(self._keys.key(router), value, group.ts_ms, group.count)
 
 
 def _parts(records: list[FlowRecord], encoded: list[bytes]) -> list[bytes]:
-    """Dict records as one JSON fragment, followed by the fragments already encoded."""
-    return [orjson.dumps(records)[1:-1], *encoded] if records else encoded
+    """Dict records as one JSON fragment, followed by the fragments already encoded.
+
+    A record JSON cannot hold (an integer beyond 64 bits, which a decoder let through) is our
+    defect, raised as :class:`Bug` so that the collector rejects that packet alone (as the
+    compiled codecs do) and the records of the packets grouped before it are kept."""
+    if not records:
+        return encoded
+    try:
+        return [orjson.dumps(records)[1:-1], *encoded]
+    except orjson.JSONEncodeError as exc:
+        raise Bug(f"record not encodable as JSON: {exc}") from exc

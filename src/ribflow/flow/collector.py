@@ -197,21 +197,25 @@ class Collector:
                 self.pretag.apply(records)  # records are dicts: no JSON asked (see __init__)
             exporter = result.exporter or source
             router = self.resolver.router_for(exporter)
+            export_ms = records[0].get("time_export_ms") if records else result.export_ms
+            ts = kafka_time(export_ms, now_ms, self.max_export_skew_ms)
+            try:
+                msg = self.batcher.add(router, exporter, records, ts, now_ms, result.encoded,
+                                       result.encoded_records)  # fmt: skip
+            except Bug as exc:  # a record JSON cannot hold: this packet alone is rejected
+                self._reject(data, exc, source)
+                return
             self.tallies.records[proto] += count
             if result.native_records:
                 self.tallies.record_paths["compiled"] += result.native_records
             if count > result.native_records:
                 self.tallies.record_paths["python"] += count - result.native_records
-            export_ms = records[0].get("time_export_ms") if records else result.export_ms
-            ts = kafka_time(export_ms, now_ms, self.max_export_skew_ms)
             if export_ms is not None and ts != export_ms:
                 m.SKEWED.inc()
                 self._bad.warning(
                     "skew", "export time of %s is %d ms from its arrival: Kafka timestamp = "
                     "arrival (MAX_EXPORT_SKEW_MS)", exporter, export_ms - now_ms,
                 )  # fmt: skip
-            msg = self.batcher.add(router, exporter, records, ts, now_ms, result.encoded,
-                                   result.encoded_records)  # fmt: skip
             if msg is not None:
                 self._send_flows(msg)
         if result.counters:
