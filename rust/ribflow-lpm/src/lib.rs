@@ -3,9 +3,12 @@
 //! `PrefixTable(bits)` (32 or 128) offers the same methods with the same results: `insert`,
 //! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), the batch lookups
 //! `lookup_many` (a sequence of ints) and `lookup_packed` (bytes of big-endian addresses),
-//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute; `nbytes()` and
-//! `node_count()` describe the trie's own memory, the module's `shared_nbytes()` and
-//! `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
+//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute. The tables of one
+//! family share one prefix index for the whole process (view.rs): a table keeps only its own
+//! results per prefix, so routers announcing the same prefixes pay for the trie once.
+//! `nbytes()` is a table's own memory, `node_count()` the nodes of the shared trie; the
+//! module's `index_nbytes()` and `index_count()` describe the shared indexes, `shared_nbytes()`
+//! and `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
 //! held by reference. The table does not take part in Python's cycle collector: its values
 //! (route attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
