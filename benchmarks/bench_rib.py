@@ -49,7 +49,7 @@ import orjson
 from ribflow.mrt.tables import read_rib
 from ribflow.rib import (
     AttrPool,
-    Route,
+    RouteAttrs,
     RouterMeta,
     RouterRib,
     RouterState,
@@ -57,6 +57,7 @@ from ribflow.rib import (
     parse_address,
     parse_event,
 )
+from ribflow.rib.events import Nlri
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +74,9 @@ REF_AKVORADO_LOOKUP_NS = 70.0
 
 
 class NullSink:
-    def route_set(self, router: RouterState, route: Route) -> None:
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
         pass
 
     def route_deleted(self, router: RouterState, *key: int) -> None:
