@@ -326,7 +326,13 @@ impl<K: Addr, V> Core<K, V> {
         out
     }
 
-    #[cfg(test)]
+    /// Every `(network, length, value)`, in no particular order.
+    pub fn entries(&self) -> Vec<(K, u32, &V)> {
+        let mut out = Vec::with_capacity(self.size);
+        Self::walk(&self.root, K::zero(), 0, &mut out);
+        out
+    }
+
     fn walk<'a>(node: &'a Node<K, V>, base: K, depth: u32, out: &mut Vec<(K, u32, &'a V)>) {
         for (index, value) in node.entries() {
             let network = base.or(K::place(index_octet(index), depth));

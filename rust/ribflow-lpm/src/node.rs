@@ -12,7 +12,6 @@ pub trait Addr: Copy + Eq + Ord {
     /// Bitwise or.
     fn or(self, other: Self) -> Self;
     /// The all-zero address.
-    #[cfg(test)]
     fn zero() -> Self;
     /// The first `length` bits of the address, the others zero.
     fn mask(self, length: u32) -> Self;
@@ -36,7 +35,6 @@ macro_rules! addr_impl {
             fn or(self, other: Self) -> Self {
                 self | other
             }
-            #[cfg(test)]
             #[inline]
             fn zero() -> Self {
                 0
@@ -267,13 +265,11 @@ impl<K: Addr, V> Node<K, V> {
         self.children.is_empty() && self.values.len() + self.leaves.len() == 1
     }
 
-    #[cfg(test)]
     /// Every `(index, value)` of this node.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (usize, &V)> {
         bits(&self.prefixes).zip(self.values.iter())
     }
 
-    #[cfg(test)]
     pub(crate) fn kids(&self) -> impl Iterator<Item = (u8, &Node<K, V>)> {
         bits(&self.kids).map(|o| o as u8).zip(self.children.iter())
     }
