@@ -23,9 +23,9 @@
 //!   prefix covering the octet is the highest set bit of `bitmap & ancestors(octet)`, where
 //!   `ancestors` is a precomputed table of the nine indexes on the octet's path.
 //!
-//! Arrays grow by size classes (about 1.5x; see `node::class`), not one element per insert:
+//! Arrays grow by size classes (see `node::class`), not one element per insert:
 //! reallocating an array on every insert left the heap fragmented (a full table's trie took
-//! twice its size in RSS), while size classes reuse freed blocks and waste at most a third.
+//! twice its size in RSS), while size classes reuse freed blocks and leave at most 25% spare.
 
 pub use crate::node::Addr;
 use crate::node::{
