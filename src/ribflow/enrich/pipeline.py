@@ -29,7 +29,6 @@ from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
 from ribflow.kafka.client import producer_tuning, quix_connection
 from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
-from ribflow.rib.heap import HeapTrimmer
 from ribflow.topics import TopicSpec, specs
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,6 @@ class _Sync:
         self._enricher, self._store, self._tick_s = enricher, store, tick_s
         self._hold, self._bgp_topic = hold, bgp_topic
         self._next = 0.0
-        self.heap = HeapTrimmer()  # busy after bgp-updates and rebuilds, trimmed on ticks
 
     def ensure(self, partition: int) -> None:
         """Rebuild ``partition``'s index if its store is not the one it was built from."""
@@ -116,7 +114,6 @@ class _Sync:
 
     def _load(self, partition: int, current: Any) -> None:
         self._enricher.load_partition(partition, current, QuixStore.scan(current))
-        self.heap.busy = True
         if self._hold is None:
             return
         position, high = self._store.backlog(self._bgp_topic, partition)
@@ -155,7 +152,6 @@ class _Sync:
         if now < self._next:
             return
         self._next = now + self._tick_s
-        self.heap.tick()
         if self._hold is not None:
             for partition in self._hold.expired():
                 self.release(partition, "hold timed out")
@@ -231,7 +227,6 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
             for f_key, f_value, f_time in hold.due(partition, timestamp):
                 enricher.on_flows(partition, f_key, f_value, f_time)  # before what is later
             enricher.on_bgp(partition, key, value, state, timestamp)  # type: ignore[arg-type]
-            sync.heap.busy = True
             if hold.reached(partition, ctx.offset):
                 sync.release(partition, "bgp-updates backlog applied")
         elif not hold.hold(partition, key, value, timestamp):
