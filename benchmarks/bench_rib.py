@@ -49,7 +49,7 @@ import orjson
 from ribflow.mrt.tables import read_rib
 from ribflow.rib import (
     AttrPool,
-    Route,
+    RouteAttrs,
     RouterMeta,
     RouterRib,
     RouterState,
@@ -57,6 +57,7 @@ from ribflow.rib import (
     parse_address,
     parse_event,
 )
+from ribflow.rib.events import Nlri
 from ribflow.rib.lpm import COMPILED, COMPILED_ERROR, PURE_ENV
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +74,9 @@ REF_AKVORADO_LOOKUP_NS = 70.0
 
 
 class NullSink:
-    def route_set(self, router: RouterState, route: Route) -> None:
+    def routes_set(
+        self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
+    ) -> None:
         pass
 
     def route_deleted(self, router: RouterState, *key: int) -> None:
@@ -299,8 +302,9 @@ def run_measure(messages: Path, addresses: Path, lookups: int) -> dict[str, floa
             big.v6.lookup_packed(p6)
             rates["packed_" + label] = len(addrs) / (time.process_time() - c0)
     tables = [t for s in routers.values() for t in (s.rib.v4, s.rib.v6)]
-    if all(hasattr(t, "nbytes") for t in tables):  # the tries, and the results they share
-        shared = getattr(COMPILED, "shared_nbytes", lambda: 0)()
+    if all(hasattr(t, "nbytes") for t in tables):  # the tables, and what they all share
+        shared = getattr(COMPILED, "shared_nbytes", lambda: 0)()  # result tuples
+        shared += getattr(COMPILED, "index_nbytes", lambda: 0)()  # the prefix tries (if shared)
         trie = sum(t.nbytes() for t in tables)  # type: ignore[attr-defined]
         rates["index_per_prefix"] = (trie + shared) / paths
     n_messages = sum(1 for _ in read_messages(messages))

@@ -23,9 +23,9 @@
 //!   prefix covering the octet is the highest set bit of `bitmap & ancestors(octet)`, where
 //!   `ancestors` is a precomputed table of the nine indexes on the octet's path.
 //!
-//! Slices grow by exactly one element per insert (no spare capacity), which keeps memory near
-//! an 8-byte result pointer per prefix plus the nodes (176 bytes each, shared by every prefix
-//! inside).
+//! Arrays grow by size classes (see `node::class`), not one element per insert:
+//! reallocating an array on every insert left the heap fragmented (a full table's trie took
+//! twice its size in RSS), while size classes reuse freed blocks and leave at most 25% spare.
 
 pub use crate::node::Addr;
 use crate::node::{
@@ -208,8 +208,8 @@ impl<K: Addr, V> Core<K, V> {
     }
 
     /// The single prefix of `node` (at `depth`, below the first `depth` octets of `path`).
-    fn into_leaf(node: Node<K, V>, path: K, depth: u32) -> Leaf<K, V> {
-        if let Some(leaf) = node.leaves.into_vec().pop() {
+    fn into_leaf(mut node: Node<K, V>, path: K, depth: u32) -> Leaf<K, V> {
+        if let Some(leaf) = node.leaves.pop() {
             return leaf;
         }
         let index = bits(&node.prefixes).next().expect("one prefix");
@@ -218,7 +218,7 @@ impl<K: Addr, V> Core<K, V> {
         Leaf {
             network,
             length: (8 * depth + r) as u8,
-            value: node.values.into_vec().pop().expect("one value"),
+            value: node.values.pop().expect("one value"),
         }
     }
 
@@ -239,21 +239,30 @@ impl<K: Addr, V> Core<K, V> {
         test(&node.prefixes, index).then(|| node.value(index))
     }
 
+    #[cfg(test)]
     /// Every value, the table left empty.
     pub fn into_values(self) -> Vec<V> {
         let mut out = Vec::with_capacity(self.size);
         let mut stack = vec![self.root];
         while let Some(node) = stack.pop() {
-            out.extend(node.values.into_vec());
-            out.extend(node.leaves.into_vec().into_iter().map(|l| l.value));
-            stack.extend(node.children.into_vec());
+            out.extend(node.values);
+            out.extend(node.leaves.into_iter().map(|l| l.value));
+            stack.extend(node.children);
         }
         out
     }
 
+    #[cfg(test)]
     /// `(length, value)` of the longest prefix containing `address`.
     #[inline]
     pub fn lookup(&self, address: K) -> Option<(u32, &V)> {
+        self.lookup_by(address, |_| true)
+    }
+
+    /// `(length, value)` of the longest prefix containing `address` whose value `ok` accepts
+    /// (a table shared by several owners, each asking for the longest prefix it has).
+    #[inline]
+    pub fn lookup_by(&self, address: K, mut ok: impl FnMut(&V) -> bool) -> Option<(u32, &V)> {
         let levels = K::BITS / 8;
         let mut path: [&Node<K, V>; MAX_DEPTH] = [&self.root; MAX_DEPTH];
         let mut depth = 0u32;
@@ -269,7 +278,7 @@ impl<K: Addr, V> Core<K, V> {
                 None => {
                     if let Some(leaf) = node.leaf(octet) {
                         let length = u32::from(leaf.length);
-                        if leaf.network.same_prefix(address, length) {
+                        if leaf.network.same_prefix(address, length) && ok(&leaf.value) {
                             return Some((length, &leaf.value));
                         }
                     }
@@ -279,7 +288,7 @@ impl<K: Addr, V> Core<K, V> {
         }
         loop {
             let node = path[depth as usize];
-            if let Some(index) = node.best(address.octet(depth)) {
+            if let Some(index) = node.best_by(address.octet(depth), &mut ok) {
                 return Some((8 * depth + index_length(index), node.value(index)));
             }
             if depth == 0 {
@@ -289,6 +298,7 @@ impl<K: Addr, V> Core<K, V> {
         }
     }
 
+    #[cfg(test)]
     /// Prefix lengths present, longest first.
     pub fn lengths(&self) -> Vec<u32> {
         (0..=K::BITS)
@@ -297,6 +307,7 @@ impl<K: Addr, V> Core<K, V> {
             .collect()
     }
 
+    #[cfg(test)]
     /// Every `(network, length, value)` in address order, shorter prefixes before the longer
     /// prefixes they contain (network, then length, ascending).
     pub fn sorted_items(&self) -> Vec<(K, u32, &V)> {
@@ -306,11 +317,19 @@ impl<K: Addr, V> Core<K, V> {
         out
     }
 
+    #[cfg(test)]
     /// Every `(network, length, value)`, grouped by length (shortest first).
     pub fn items(&self) -> Vec<(K, u32, &V)> {
         let mut out = Vec::with_capacity(self.size);
         Self::walk(&self.root, K::zero(), 0, &mut out);
         out.sort_by_key(|e| e.1);
+        out
+    }
+
+    /// Every `(network, length, value)`, in no particular order.
+    pub fn entries(&self) -> Vec<(K, u32, &V)> {
+        let mut out = Vec::with_capacity(self.size);
+        Self::walk(&self.root, K::zero(), 0, &mut out);
         out
     }
 

@@ -3,9 +3,12 @@
 //! `PrefixTable(bits)` (32 or 128) offers the same methods with the same results: `insert`,
 //! `remove`, `get`, `clear`, `lookup` (-> `(length, value)` or `None`), the batch lookups
 //! `lookup_many` (a sequence of ints) and `lookup_packed` (bytes of big-endian addresses),
-//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute; `nbytes()` and
-//! `node_count()` describe the trie's own memory, the module's `shared_nbytes()` and
-//! `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
+//! `lengths`, `items`, `sorted_items`, `len()` and the `bits` attribute. The tables of one
+//! family share one prefix index for the whole process (view.rs): a table keeps only its own
+//! results per prefix, so routers announcing the same prefixes pay for the trie once.
+//! `nbytes()` is a table's own memory, `node_count()` the nodes of the shared trie; the
+//! module's `index_nbytes()` and `index_count()` describe the shared indexes, `shared_nbytes()`
+//! and `shared_count()` the result tuples all tables share. Values are arbitrary Python objects,
 //! held by reference. The table does not take part in Python's cycle collector: its values
 //! (route attributes) never refer back to it, and traversing a million entries on every full
 //! collection would cost more than it could ever free.
@@ -27,6 +30,7 @@ mod node;
 mod records;
 mod shared;
 mod text;
+mod view;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -34,16 +38,16 @@ use pyo3::types::{PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::convert::FromInt;
-use crate::core::Core;
 use crate::shared::{GilCell, Shared, TupleRef};
+use crate::view::View;
 
 type Value = Py<PyAny>;
 /// What the trie holds per prefix: its shared result tuple.
 type Id = TupleRef;
 
 enum Inner {
-    V4(Core<u32, Id>),
-    V6(Core<u128, Id>),
+    V4(View<u32>),
+    V6(View<u128>),
 }
 
 /// An address of the table's family.
@@ -113,11 +117,6 @@ fn found<'py>(py: Python<'py>, hit: Option<Id>) -> Bound<'py, PyAny> {
     }
 }
 
-/// Owned copies of `(network, length, id)` entries.
-fn owned<K: Copy>(entries: Vec<(K, u32, &Id)>) -> Vec<(K, u32, Id)> {
-    entries.into_iter().map(|(n, l, &id)| (n, l, id)).collect()
-}
-
 impl PrefixTable {
     /// `ob` as an address of the family: `Ok(None)` for an int out of its range.
     #[inline]
@@ -156,8 +155,8 @@ impl PrefixTable {
     #[new]
     fn new(bits: u32) -> PyResult<Self> {
         let inner = match bits {
-            32 => Inner::V4(Core::default()),
-            128 => Inner::V6(Core::default()),
+            32 => Inner::V4(View::default()),
+            128 => Inner::V6(View::default()),
             _ => return Err(PyValueError::new_err("bits must be 32 or 128")),
         };
         Ok(Self {
@@ -301,12 +300,12 @@ impl PrefixTable {
         let inner = self.inner.borrow(py);
         match &*inner {
             Inner::V4(t) => {
-                let entries = owned(t.items());
+                let entries = t.items();
                 drop(inner);
                 entries_list(py, entries)
             }
             Inner::V6(t) => {
-                let entries = owned(t.items());
+                let entries = t.items();
                 drop(inner);
                 entries_list(py, entries)
             }
@@ -318,20 +317,21 @@ impl PrefixTable {
         let inner = self.inner.borrow(py);
         match &*inner {
             Inner::V4(t) => {
-                let entries = owned(t.sorted_items());
+                let entries = t.sorted_items();
                 drop(inner);
                 entries_list(py, entries)
             }
             Inner::V6(t) => {
-                let entries = owned(t.sorted_items());
+                let entries = t.sorted_items();
                 drop(inner);
                 entries_list(py, entries)
             }
         }
     }
 
-    /// Bytes held by this table's trie (nodes and value ids). The result tuples are shared
-    /// by every table of the process: see the module's `shared_nbytes()`.
+    /// Bytes held by this table's own part (its results by prefix id). The prefix index and
+    /// the result tuples are shared by every table of the process: see the module's
+    /// `index_nbytes()` and `shared_nbytes()`.
     fn nbytes(&self, py: Python<'_>) -> usize {
         match &*self.inner.borrow(py) {
             Inner::V4(t) => t.memory(),
@@ -339,11 +339,13 @@ impl PrefixTable {
         }
     }
 
-    /// Number of trie nodes.
+    /// Number of nodes of the family's trie (shared by every table of the process).
     fn node_count(&self, py: Python<'_>) -> usize {
-        match &*self.inner.borrow(py) {
-            Inner::V4(t) => t.nodes(),
-            Inner::V6(t) => t.nodes(),
+        let _held = self.inner.borrow(py);
+        if self.bits == 32 {
+            view::with_index::<u32, _>(|i| i.map_or(1, |i| i.nodes()))
+        } else {
+            view::with_index::<u128, _>(|i| i.map_or(1, |i| i.nodes()))
         }
     }
 }
@@ -380,6 +382,20 @@ fn shared_count(py: Python<'_>) -> usize {
     shared::with(py, Shared::len)
 }
 
+/// Bytes of the prefix indexes (IPv4 and IPv6) every table of the process shares.
+#[pyfunction]
+fn index_nbytes(_py: Python<'_>) -> usize {
+    view::with_index::<u32, _>(|i| i.map_or(0, |i| i.memory()))
+        + view::with_index::<u128, _>(|i| i.map_or(0, |i| i.memory()))
+}
+
+/// Distinct prefixes (IPv4 and IPv6) held by any table of the process.
+#[pyfunction]
+fn index_count(_py: Python<'_>) -> usize {
+    view::with_index::<u32, _>(|i| i.map_or(0, |i| i.len()))
+        + view::with_index::<u128, _>(|i| i.map_or(0, |i| i.len()))
+}
+
 #[pymodule]
 fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrefixTable>()?;
@@ -387,5 +403,7 @@ fn ribflow_lpm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<collect::DataCodec>()?;
     m.add_function(wrap_pyfunction!(shared_nbytes, m)?)?;
     m.add_function(wrap_pyfunction!(shared_count, m)?)?;
+    m.add_function(wrap_pyfunction!(index_nbytes, m)?)?;
+    m.add_function(wrap_pyfunction!(index_count, m)?)?;
     Ok(())
 }

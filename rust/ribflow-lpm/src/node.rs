@@ -121,19 +121,32 @@ pub(crate) fn unset<const N: usize>(words: &mut [u64; N], bit: usize) {
     words[bit / 64] &= !(1u64 << (bit % 64));
 }
 
-/// Insert `item` at `at`, growing the slice by exactly one.
-pub(crate) fn slice_insert<T>(slice: &mut Box<[T]>, at: usize, item: T) {
-    let mut v = std::mem::take(slice).into_vec();
-    v.reserve_exact(1);
-    v.insert(at, item);
-    *slice = v.into_boxed_slice();
+/// Capacity for `len` items: size classes of four steps per power of two (1, 2, 3, 4, 5, 6,
+/// 7, 8, 10, 12, 14, 16, 20, 24, ...; at most 25% spare, 12% on average).
+#[inline]
+pub(crate) fn class(len: usize) -> usize {
+    if len <= 8 {
+        return len;
+    }
+    let p = 1usize << (usize::BITS - 1 - (len - 1).leading_zeros()); // largest power of 2 < len
+    let step = p / 4;
+    len.div_ceil(step) * step
 }
 
-/// Remove and return the item at `at`, shrinking the slice by exactly one.
-pub(crate) fn slice_remove<T>(slice: &mut Box<[T]>, at: usize) -> T {
-    let mut v = std::mem::take(slice).into_vec();
+/// Insert `item` at `at`, growing the array to the next size class when full.
+pub(crate) fn slice_insert<T>(v: &mut Vec<T>, at: usize, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(class(v.len() + 1) - v.len());
+    }
+    v.insert(at, item);
+}
+
+/// Remove and return the item at `at`, shrinking the array when under half its class.
+pub(crate) fn slice_remove<T>(v: &mut Vec<T>, at: usize) -> T {
     let item = v.remove(at);
-    *slice = v.into_boxed_slice();
+    if v.capacity() > 2 * class(v.len()) {
+        v.shrink_to(class(v.len()));
+    }
     item
 }
 
@@ -151,9 +164,9 @@ pub(crate) struct Node<K, V> {
     pub(crate) kids: [u64; 4],
     /// Bit `o` set when there is a leaf for octet `o` (never with a child).
     pub(crate) leaf_bits: [u64; 4],
-    pub(crate) values: Box<[V]>,
-    pub(crate) children: Box<[Node<K, V>]>,
-    pub(crate) leaves: Box<[Leaf<K, V>]>,
+    pub(crate) values: Vec<V>,
+    pub(crate) children: Vec<Node<K, V>>,
+    pub(crate) leaves: Vec<Leaf<K, V>>,
 }
 
 impl<K, V> Default for Node<K, V> {
@@ -162,9 +175,9 @@ impl<K, V> Default for Node<K, V> {
             prefixes: [0; 8],
             kids: [0; 4],
             leaf_bits: [0; 4],
-            values: Box::default(),
-            children: Box::default(),
-            leaves: Box::default(),
+            values: Vec::new(),
+            children: Vec::new(),
+            leaves: Vec::new(),
         }
     }
 }
@@ -214,18 +227,23 @@ impl<K: Addr, V> Node<K, V> {
         &mut self.children[at]
     }
 
-    /// The longest prefix of this node covering `octet`: its index.
+    /// The longest prefix of this node covering `octet` whose value `ok` accepts: its index.
     #[inline(always)]
-    pub(crate) fn best(&self, octet: u8) -> Option<usize> {
+    pub(crate) fn best_by(&self, octet: u8, mut ok: impl FnMut(&V) -> bool) -> Option<usize> {
         let full = 256 + usize::from(octet);
-        if test(&self.prefixes, full) {
+        if test(&self.prefixes, full) && ok(self.value(full)) {
             return Some(full);
         }
         let anc = &ANCESTORS[usize::from(octet)];
         for w in (0..4).rev() {
-            let m = self.prefixes[w] & anc[w];
-            if m != 0 {
-                return Some(w * 64 + 63 - m.leading_zeros() as usize);
+            let mut m = self.prefixes[w] & anc[w];
+            while m != 0 {
+                let bit = 63 - m.leading_zeros() as usize;
+                let index = w * 64 + bit;
+                if ok(self.value(index)) {
+                    return Some(index);
+                }
+                m &= !(1u64 << bit);
             }
         }
         None

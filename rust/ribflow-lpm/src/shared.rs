@@ -146,6 +146,19 @@ impl<T> GilCell<T> {
         self.0.borrow_mut()
     }
 
+    /// Borrow in code that runs only with the GIL held but has no `Python` token at hand (a
+    /// lookup called from a method that holds one).
+    #[inline]
+    pub fn borrow_held(&self) -> Ref<'_, T> {
+        self.0.borrow()
+    }
+
+    /// Mutable [`GilCell::borrow_held`].
+    #[inline]
+    pub fn borrow_mut_held(&self) -> RefMut<'_, T> {
+        self.0.borrow_mut()
+    }
+
     /// Exclusive access through `&mut` (no borrow needed).
     pub fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()

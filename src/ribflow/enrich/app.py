@@ -14,6 +14,7 @@ from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
+from ribflow.rib.heap import HeapTrimmer
 from ribflow.settings import load, settings_flag
 from ribflow.topics import check_copartitioned, ensure_topics, specs
 
@@ -67,6 +68,7 @@ def main(argv: list[str]) -> int:
     def run_once() -> None:
         # a fresh application each time: Kafka failing under one ends it (ribflow.kafka.rerun)
         wired = build(settings)
+        wired.store.register_periodic(HeapTrimmer().tick)  # what table loads free goes back
         log.info(
             "enricher starting: group %s, %s, %d partitions, state in %s",
             settings.group_id,
