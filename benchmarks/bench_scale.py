@@ -297,6 +297,7 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address"))
     ap.add_argument("--no-write", action="store_true", help="do not write results/scale.json")
+    ap.add_argument("--logs", type=Path, help="copy the enricher's logs into this directory")
     args = ap.parse_args(argv)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"# bench_scale: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
@@ -304,7 +305,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         with broker(args.broker, work) as address:
-            r = run(args, address, work)
+            try:
+                r = run(args, address, work)
+            finally:
+                if args.logs:
+                    args.logs.mkdir(parents=True, exist_ok=True)
+                    for log in work.glob("enricher-*.log"):
+                        shutil.copy(log, args.logs / log.name)
     for line in report(r):
         print(line, flush=True)
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")

@@ -146,6 +146,11 @@ class _Sync:
             for partition in self._hold.partitions():
                 self.release(partition, "hold ended early")
 
+    def recovered(self) -> None:
+        """A changelog recovery returned: rebuild the recovered partitions now."""
+        self._next = 0.0
+        self.tick()
+
     def tick(self) -> None:
         """Periodic task: drop revoked partitions, load new ones, write due RIB dumps."""
         now = time.monotonic()
@@ -170,11 +175,17 @@ class _Sync:
         self._enricher.dump_due()
 
 
+# Quix's main-loop poll (1 s by default) also runs out after an assignment, and before the
+# periodic tick: a restart's recovery and rebuild each waited for it
+_POLL_S = 0.1
+
+
 def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
     """librdkafka options of the enricher's consumer that come from its settings."""
     config: dict[str, Any] = {
         "session.timeout.ms": settings.session_timeout_ms,
         "queued.min.messages": settings.consumer_queued_messages,
+        "fetch.wait.max.ms": settings.fetch_wait_max_ms,
     }
     if settings.session_timeout_ms < 10000:
         config["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
@@ -205,6 +216,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
             block_cache_size=settings.rocksdb_block_cache_mb << 20,
         ),
         loglevel=None,
+        consumer_poll_timeout=_POLL_S,
     )
     bgp_topic = app.topic(
         settings.bgp_updates_topic, key_deserializer="bytes", value_deserializer="bytes"
@@ -242,4 +254,5 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)
     store.guard_commits(hold.active, sync.release_all)
+    store.quick_recovery(sync.recovered)
     return EnricherApp(app=app, enricher=enricher, store=store)
