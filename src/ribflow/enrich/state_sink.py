@@ -3,12 +3,15 @@
 :class:`StateSink` receives the changes :func:`ribflow.rib.apply.apply_event` makes to one
 router's RIB. It collects them into one journal record per message (:mod:`ribflow.enrich.journal`,
 the copy the RIB is rebuilt from) written by :meth:`StateSink.finish`, and mirrors each path
-into the compacted bgp-rib table topic when configured.
+into the compacted bgp-rib table topic when configured, in order, a few thousand records per
+call of the output (``produce_keyed`` when it has one: no Python work per record beyond
+librdkafka's call).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Final, Protocol
 
 import orjson
 
@@ -17,6 +20,8 @@ from ribflow.enrich.journal import Journal, RecordWriter, journal_key, snapshot
 from ribflow.rib.apply import RouterState
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.events import Nlri
+
+_RECORDS_PER_CALL: Final = 4096  # bgp-rib records held at most (a flush deletes a whole table)
 
 
 class Output(Protocol):
@@ -43,7 +48,9 @@ class StateSink:
     """Mirrors one message's RIB changes into Quix state (one journal record) and the bgp-rib
     table topic (one record per path)."""
 
-    __slots__ = ("_json", "_out", "_router", "_state", "_table", "_time_ms", "_writer")
+    __slots__ = (
+        "_json", "_keyed", "_out", "_records", "_router", "_state", "_table", "_time_ms", "_writer",
+    )  # fmt: skip
 
     def __init__(
         self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
@@ -52,6 +59,9 @@ class StateSink:
         self._router, self._time_ms = router, time_ms
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
         self._writer = RecordWriter()
+        self._records: list[tuple[bytes, bytes | None]] = []  # bgp-rib records not yet written
+        self._keyed: Callable[[str, list[tuple[bytes, bytes | None]], int | None], None] | None
+        self._keyed = getattr(out, "produce_keyed", None)
 
     def routes_set(
         self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
@@ -60,28 +70,30 @@ class StateSink:
         if self._table:
             if self._json is None:
                 self._json = (orjson.dumps(self._router), orjson.dumps(router.meta.peer))
-            topic, produce, ts = self._table, self._out.produce, self._time_ms or None
-            records = table_records(*self._json, self._router, rd, attrs.key, paths, self._time_ms)
-            for key, value in records:
-                produce(topic, value=value, key=key, timestamp=ts)
+            self._records += table_records(
+                *self._json, self._router, rd, attrs.key, paths, self._time_ms
+            )
+            if len(self._records) >= _RECORDS_PER_CALL:
+                self._write_table()
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
     ) -> None:
         self._writer.add(rd, b"", afi, network, length, path_id)
         if self._table:
-            self._out.produce(
-                self._table,
-                value=None,
-                key=table_key(self._router, (afi, network, length, path_id), rd),
-                timestamp=self._time_ms or None,
-            )
+            key = table_key(self._router, (afi, network, length, path_id), rd)
+            self._records.append((key, None))
+            if len(self._records) >= _RECORDS_PER_CALL:
+                self._write_table()
 
     def meta_changed(self, router: RouterState) -> None:
         self._state.set_bytes(META_KEY, orjson.dumps(router.meta.to_json()))
 
     def finish(self, journal: Journal, router: RouterState) -> None:
-        """Write the message's journal record, or compact the router's journal instead."""
+        """Write the message's journal record, or compact the router's journal instead (and
+        the bgp-rib records not written yet)."""
+        if self._records:
+            self._write_table()
         pending = self._writer.entries
         if journal.due(router.paths(), pending):
             for key in journal.keys:
@@ -91,6 +103,16 @@ class StateSink:
                 self._write(journal, writer)
         elif pending:
             self._write(journal, self._writer)
+
+    def _write_table(self) -> None:
+        records, self._records = self._records, []
+        topic, ts = self._table or "", self._time_ms or None
+        if self._keyed is not None:
+            self._keyed(topic, records, ts)
+            return
+        produce = self._out.produce
+        for key, value in records:
+            produce(topic, value=value, key=key, timestamp=ts)
 
     def _write(self, journal: Journal, writer: RecordWriter) -> None:
         value = writer.value()

@@ -241,6 +241,26 @@ class ProducerOutput:
             self._since_poll = 0
             raw.poll(0)
 
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
+    ) -> None:
+        """:meth:`produce` of ``(key, value)`` records of one time in one call (a bgp-updates
+        message's ``bgp-rib`` records), in order; delivery reports as :meth:`produce_many`."""
+        internal = self._internal
+        internal._raise_for_error()
+        raw = internal._producer._producer
+        produce, on_delivery = raw.produce, self._delivered
+        ts = 0 if timestamp is None else timestamp
+        for key, value in records:
+            try:
+                produce(topic, value, key, timestamp=ts, on_delivery=on_delivery)
+            except BufferError:
+                self.produce(topic, value, key, timestamp)
+        self._since_poll += len(records)
+        if self._since_poll >= _POLL_EVERY:
+            self._since_poll = 0
+            raw.poll(0)
+
 
 _POLL_EVERY = 64
 _BUFFER_RETRIES = 3
