@@ -367,14 +367,14 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 
 def wait(check: Any, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None,
-         log: Path | None = None) -> None:  # fmt: skip
+         log: Path | None = None, every: float = 0.5) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout
     while not check():
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"{what}: process exited\n{log.read_text()[-3000:] if log else ''}")
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(every)
 
 
 # -- one table -----------------------------------------------------------------------------------

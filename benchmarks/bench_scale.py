@@ -51,6 +51,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -169,6 +170,26 @@ def rebuilt_paths(log: Path) -> tuple[int, int, float]:
     return len(lines), paths, seconds
 
 
+def logged_at(log: Path, text: str) -> float | None:
+    """Epoch seconds of the first log line containing ``text`` (the logs' local asctime)."""
+    for line in log.read_text().splitlines():
+        if text in line and line[:4].isdigit():
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            return stamp.timestamp()
+    return None
+
+
+def restore_steps(log: Path, spawned: float, done: float) -> dict[str, float]:
+    """Seconds of the restore's steps from the restarted enricher's log: process start and
+    group join to the changelog recovery's start, the recovery, then to the RIB rebuilt."""
+    begun = logged_at(log, "Beginning recovery check")
+    recovered = logged_at(log, "Recovery process complete")
+    if begun is None or recovered is None:
+        return {}
+    return {"to_recovery_s": begun - spawned, "recovery_s": recovered - begun,
+            "to_rebuilt_s": done - recovered}  # fmt: skip
+
+
 def run(args: argparse.Namespace, address: str, work: Path) -> dict[str, float]:
     kafka = Kafka(address)
     tag = uuid.uuid4().hex[:6]
@@ -222,7 +243,7 @@ def run(args: argparse.Namespace, address: str, work: Path) -> dict[str, float]:
     killed = time.perf_counter()
     shutil.rmtree(state)
     log2 = work / "enricher-restore.log"
-    t0 = time.perf_counter()
+    t0, spawned = time.perf_counter(), time.time()
     proc = enricher(env, log2)
     try:
         kafka.produce(t["flows"], probe_flows(table, routers[:1], int(time.time() * 1000)))
@@ -232,8 +253,9 @@ def run(args: argparse.Namespace, address: str, work: Path) -> dict[str, float]:
             parts, rebuilt, _ = rebuilt_paths(log2)
             return parts >= PARTITIONS and rebuilt >= paths
 
-        wait(restored, 3600, "the restore from the changelog", proc, log2)
+        wait(restored, 3600, "the restore from the changelog", proc, log2, every=0.05)
         r["restore_s"] = time.perf_counter() - t0
+        r.update(restore_steps(log2, spawned, spawned + r["restore_s"]))
         r["restore_cpu"] = cpu_seconds(proc.pid)
         _, r["restored"], r["rebuild_s"] = rebuilt_paths(log2)
     finally:
@@ -257,6 +279,10 @@ def report(r: dict[str, float]) -> Iterator[str]:
         ("kill -9, state wiped: restart to RIB restored, s", f"{r['restore_s']:,.1f}",
          f"target {TARGET_RESTORE_PER_PATH * r['paths']:,.1f}", ""),
         ("  restore, paths per second", f"{r['paths'] / r['restore_s']:,.0f}", "", ""),
+        ("  start and group join to the recovery's start", f"{r.get('to_recovery_s', 0):,.1f}",
+         "", ""),
+        ("  changelog recovery into RocksDB", f"{r.get('recovery_s', 0):,.1f}", "", ""),
+        ("  recovery done to RIB rebuilt", f"{r.get('to_rebuilt_s', 0):,.1f}", "", ""),
         ("  of which the RIB rebuild from local state", f"{r['rebuild_s']:,.1f}", "", ""),
         ("kill -9 to the first correctly enriched flow, s", f"{r['first_flow_s']:,.1f}",
          "target 15", ""),
@@ -277,6 +303,10 @@ def figures(r: dict[str, float]) -> list[Figure]:
                target="1M paths in < 5 s"),
         Figure(f"restore after kill -9 with the state wiped, {size}", "paths/s",
                round(r["paths"] / r["restore_s"]), target=">= 200k (1M in < 5 s)"),
+        Figure(f"of the restore: process start and group join to the changelog recovery's "
+               f"start, {size}", "s", round(r.get("to_recovery_s", -1), 1)),
+        Figure(f"of the restore: changelog recovery into RocksDB, {size}", "s",
+               round(r.get("recovery_s", -1), 1)),
         Figure(f"of the restore: RIB rebuild from the recovered local state, {size}", "s",
                round(r["rebuild_s"], 1)),
         Figure(f"kill -9 (state wiped) to the first correctly enriched flow after the restart, "
@@ -297,6 +327,7 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--broker", default=os.environ.get("Quix__Broker__Address"))
     ap.add_argument("--no-write", action="store_true", help="do not write results/scale.json")
+    ap.add_argument("--logs", type=Path, help="copy the enricher's logs into this directory")
     args = ap.parse_args(argv)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"# bench_scale: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
@@ -304,7 +335,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         with broker(args.broker, work) as address:
-            r = run(args, address, work)
+            try:
+                r = run(args, address, work)
+            finally:
+                if args.logs:
+                    args.logs.mkdir(parents=True, exist_ok=True)
+                    for log in work.glob("enricher-*.log"):
+                        shutil.copy(log, args.logs / log.name)
     for line in report(r):
         print(line, flush=True)
     print(f"\n# load average at the end {os.getloadavg()[0]:.2f}")

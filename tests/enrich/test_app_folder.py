@@ -78,10 +78,12 @@ def test_read_ahead_and_session_settings_reach_the_consumer(tmp_path: Path) -> N
     from ribflow.enrich.pipeline import consumer_config
 
     settings = EnricherSettings(
-        **{"CONSUMER_QUEUED_MIN_MESSAGES": "1234", "SESSION_TIMEOUT_MS": "6000"}
-    )
+        **{"CONSUMER_QUEUED_MIN_MESSAGES": "1234", "SESSION_TIMEOUT_MS": "6000",
+           "FETCH_WAIT_MAX_MS": "70"}
+    )  # fmt: skip
     assert consumer_config(settings) == {
         "queued.min.messages": 1234,
+        "fetch.wait.max.ms": 70,
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 1500,
         "group.instance.id": settings.resolved_group_instance_id(),

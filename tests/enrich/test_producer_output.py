@@ -1,4 +1,5 @@
-"""ProducerOutput.produce_many: one flows message's enriched records in one call, with their
+"""ProducerOutput.produce_many (one flows message's enriched records in one call) and produce_keyed
+(one bgp-updates message's bgp-rib records), with their
 key and time, delivery errors latched by Quix's callback, a full queue retried."""
 
 from __future__ import annotations
@@ -61,3 +62,20 @@ def test_exactly_once_asks_for_no_report_per_record() -> None:
     out = ProducerOutput(_Internal(raw, transactional=True))
     out.produce_many("flows-enriched", [b"a", b"b"], b"r1", 7)
     assert [v for _, v, _, _ in raw.sent] == [b"a", b"b"] and _callbacks(raw) == [None, None]
+
+
+def test_keyed_records_go_out_in_order_with_their_keys_and_only_errors_reach_quix() -> None:
+    raw = FakeProducer(full=1)
+    internal = _Internal(raw)
+    out = ProducerOutput(internal)
+    out.produce_keyed("bgp-rib", [(b"r|10.0.0.0/8|0", b"{}"), (b"r|11.0.0.0/8|0", None)], 7)
+    out.produce_keyed("bgp-rib", [(b"r|12.0.0.0/8|0", b"{}")], None)
+    assert raw.sent == [
+        ("bgp-rib", b"{}", b"r|10.0.0.0/8|0", 7),  # after the full queue was waited for
+        ("bgp-rib", None, b"r|11.0.0.0/8|0", 7),
+        ("bgp-rib", b"{}", b"r|12.0.0.0/8|0", 0),
+    ]
+    assert internal.raised >= 2
+    _callbacks(raw)[1](None, "delivered")
+    _callbacks(raw)[2]("KafkaError", "failed")
+    assert internal.reports == [("KafkaError", "failed")]

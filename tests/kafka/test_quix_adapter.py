@@ -8,6 +8,8 @@ If a Quix upgrade changes any of them, these tests fail before the integration t
 from __future__ import annotations
 
 import re
+import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +157,64 @@ def test_producer_output_writes_through_quix_and_surfaces_delivery_errors(
     out.produce(small, value=b"x" * 5000, key=b"k")
     with pytest.raises(KafkaProducerDeliveryError):
         store.producer().flush(30)
+
+
+def _stateful_app(
+    broker: str, topic: str, group: str, state_dir: Path, seen: list[bytes]
+) -> tuple[Application, QuixStore]:
+    app = Application(broker_address=broker, consumer_group=group, state_dir=str(state_dir),
+                      auto_offset_reset="earliest", commit_interval=0.5, loglevel=None)  # fmt: skip
+    sdf = app.dataframe(app.topic(topic, key_deserializer="bytes", value_deserializer="bytes"))
+
+    def step(value: Any, key: Any, timestamp: int, headers: Any, state: Any) -> None:
+        state.set_bytes(b"k" + value, value * 50)  # ~200 B a record: several fetches
+        seen.append(value)
+
+    sdf = sdf.apply(step, stateful=True, metadata=True)
+    return app, QuixStore(app, sdf)
+
+
+@pytest.mark.integration
+def test_quick_recovery_restores_a_wiped_store_then_calls_back(
+    kafka_broker: str, topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """A store wiped after a run is recovered from its changelog completely before the
+    callback runs: the callback sees no recovery pending and every record."""
+    from confluent_kafka import Producer
+
+    topic = topic_factory("qr", partitions=2)
+    group = f"qr-{topic}"
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    values = [b"%04d" % i for i in range(4000)]
+    for i, value in enumerate(values):
+        producer.produce(topic, value, key=b"r%d" % (i % 5))
+    producer.flush(30)
+
+    seen: list[bytes] = []
+    app, _ = _stateful_app(kafka_broker, topic, group, tmp_path / "state", seen)
+
+    def stop_when_done() -> None:
+        if len(seen) >= len(values):
+            app.stop()
+
+    app._dataframe_registry.register_periodic_task(stop_when_done)
+    app.run(timeout=120)
+    assert sorted(seen) == values  # the run's checkpoint wrote every record to the changelog
+    shutil.rmtree(tmp_path / "state")
+
+    calls: list[tuple[bool, dict[bytes, bytes]]] = []
+    again, store = _stateful_app(kafka_broker, topic, group, tmp_path / "state", [])
+
+    def after() -> None:
+        items = {k: v for p in store.partitions().values() for _, k, v in QuixStore.scan(p)}
+        calls.append((store.recovering(), items))
+        again.stop()
+
+    assert store.quick_recovery(after) is True
+    watchdog = threading.Timer(120, again.stop)
+    watchdog.start()
+    try:
+        again.run()
+    finally:
+        watchdog.cancel()
+    assert calls == [(False, {b"k" + v: v * 50 for v in values})]

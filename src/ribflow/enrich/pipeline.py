@@ -27,7 +27,7 @@ from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.enrich.state_sink import Messages
+from ribflow.enrich.state_sink import KeyedRun, Messages
 from ribflow.kafka.client import producer_tuning, quix_connection
 from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
 from ribflow.topics import TopicSpec, specs
@@ -148,6 +148,11 @@ class _Sync:
             for partition in self._hold.partitions():
                 self.release(partition, "hold ended early")
 
+    def recovered(self) -> None:
+        """A changelog recovery returned: rebuild the recovered partitions now."""
+        self._next = 0.0
+        self.tick()
+
     def tick(self) -> None:
         """Periodic task: drop revoked partitions, load new ones, write due RIB dumps."""
         now = time.monotonic()
@@ -173,11 +178,17 @@ class _Sync:
         self._send(self._enricher.dump_due())
 
 
+# Quix's main-loop poll (1 s by default) also runs out after an assignment, and before the
+# periodic tick: a restart's recovery and rebuild each waited for it
+_POLL_S = 0.1
+
+
 def consumer_config(settings: EnricherSettings) -> dict[str, Any]:
     """librdkafka options of the enricher's consumer that come from its settings."""
     config: dict[str, Any] = {
         "session.timeout.ms": settings.session_timeout_ms,
         "queued.min.messages": settings.consumer_queued_messages,
+        "fetch.wait.max.ms": settings.fetch_wait_max_ms,
     }
     if settings.session_timeout_ms < 10000:
         config["heartbeat.interval.ms"] = max(500, settings.session_timeout_ms // 4)
@@ -208,6 +219,7 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
             block_cache_size=settings.rocksdb_block_cache_mb << 20,
         ),
         loglevel=None,
+        consumer_poll_timeout=_POLL_S,
     )
     bgp_topic = app.topic(
         settings.bgp_updates_topic, key_deserializer="bytes", value_deserializer="bytes"
@@ -240,15 +252,20 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     rd_map = RdMapFollower(settings.flow_to_rd_map) if settings.flow_to_rd_map else None
     out = ProducerOutput(store.producer())
     enricher = Enricher(config_of(settings), clock=clock, rd_map=rd_map)
-    produce_many = out.produce_many
+    produce_many, produce_keyed = out.produce_many, out.produce_keyed
 
     def send(messages: Messages) -> None:
         """Produce the messages the enricher returns (each run of records in one call)."""
-        for topic, key, values, timestamp in messages.runs:
-            produce_many(topic, values, key, timestamp)
+        for run in messages.runs:
+            if isinstance(run, KeyedRun):
+                produce_keyed(*run)
+            else:
+                topic, key, values, timestamp = run
+                produce_many(topic, values, key, timestamp)
 
     sync = _Sync(enricher, store, send, hold=hold, bgp_topic=bgp_name)
     holder.update(enricher=enricher, sync=sync)
     store.register_periodic(sync.tick)
     store.guard_commits(hold.active, sync.release_all)
+    store.quick_recovery(sync.recovered)
     return EnricherApp(app=app, enricher=enricher, store=store)

@@ -54,6 +54,10 @@ class EnricherSettings(EnrichedFormatSettings, StreamingSettings, OutputSettings
     """After a partition is assigned its flows wait in memory (and checkpoints wait with them) until
     the bgp-updates backlog present at the assignment is applied, at most this many seconds, so the
     first flows see the restored RIB (0: no hold)."""
+    fetch_wait_max_ms: int = Field(50, alias="FETCH_WAIT_MAX_MS", ge=10, le=5000)
+    """librdkafka fetch.wait.max.ms of the enricher's consumer: an idle fetch holds the broker
+    connection this long, and the offset and watermark queries of a partition assignment wait
+    behind it (librdkafka's 500 ms made a restart's assignment take seconds)."""
 
     @property
     def group_id(self) -> str:

@@ -7,13 +7,15 @@ produce (enriched records and dead letters).
 :class:`StateSink` receives the changes :func:`ribflow.rib.apply.apply_event` makes to one
 router's RIB. It collects them into one journal record per message (:mod:`ribflow.enrich.journal`,
 the copy the RIB is rebuilt from) written by :meth:`StateSink.finish`, and mirrors each path
-into the compacted bgp-rib table topic when configured.
+into the compacted bgp-rib table topic when configured, in order, a few thousand records per
+call of the output (``produce_keyed`` when it has one: no Python work per record beyond
+librdkafka's call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final, NamedTuple, Protocol
 
 import orjson
 
@@ -22,6 +24,8 @@ from ribflow.enrich.journal import Journal, RecordWriter, journal_key, snapshot
 from ribflow.rib.apply import RouterState
 from ribflow.rib.attrs import RouteAttrs
 from ribflow.rib.events import Nlri
+
+_RECORDS_PER_CALL: Final = 4096  # bgp-rib records held at most (a flush deletes a whole table)
 
 
 class Output(Protocol):
@@ -36,19 +40,30 @@ class Output(Protocol):
     ) -> None: ...
 
 
+class KeyedRun(NamedTuple):
+    """``(key, value)`` records of one topic and time, in order (a bgp-updates message's
+    ``bgp-rib`` records)."""
+
+    topic: str
+    records: list[tuple[bytes, bytes | None]]
+    timestamp: int | None
+
+
 class Messages:
     """(topic, key, value) messages a service returns for its app to produce, in order.
 
     Kept as runs of values sharing topic, key and timestamp: one flows message's enriched
     records are one run (a list the compiled renderer returns as is), so returning messages
-    costs no per-record object. It takes :meth:`produce` calls like an :class:`Output` (dead
-    letters are written into it); :attr:`records` counts the enriched flow records.
+    costs no per-record object; ``bgp-rib`` records are :class:`KeyedRun` s. It takes
+    :meth:`produce` calls like an :class:`Output` (dead letters are written into it);
+    :attr:`records` counts the enriched flow records.
     """
 
     __slots__ = ("records", "runs")
 
     def __init__(self) -> None:
-        self.runs: list[tuple[str, bytes | None, Sequence[bytes | None], int | None]] = []
+        self.runs: list[tuple[str, bytes | None, Sequence[bytes | None], int | None] | KeyedRun]
+        self.runs = []
         self.records = 0
 
     def produce(
@@ -60,19 +75,40 @@ class Messages:
     ) -> None:
         self.runs.append((topic, key, [value], timestamp))
 
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
+    ) -> None:
+        self.runs.append(KeyedRun(topic, records, timestamp))
+
     def __iter__(self) -> Iterator[tuple[str, bytes | None, bytes | None]]:
-        for topic, key, values, _ in self.runs:
-            for value in values:
-                yield topic, key, value
+        for run in self.runs:
+            if isinstance(run, KeyedRun):
+                for record_key, value in run.records:
+                    yield run.topic, record_key, value
+            else:
+                topic, key, values, _ = run
+                for value in values:
+                    yield topic, key, value
 
     def __len__(self) -> int:
-        return sum(len(values) for _, _, values, _ in self.runs)
+        return sum(
+            len(run.records) if isinstance(run, KeyedRun) else len(run[2]) for run in self.runs
+        )
 
     def send(self, out: Output) -> int:
         """Produce every message through ``out`` (a run in one call when ``out`` has
-        ``produce_many``); returns :attr:`records`."""
+        ``produce_many`` / ``produce_keyed``); returns :attr:`records`."""
         many = getattr(out, "produce_many", None)
-        for topic, key, values, timestamp in self.runs:
+        keyed = getattr(out, "produce_keyed", None)
+        for run in self.runs:
+            if isinstance(run, KeyedRun):
+                if keyed is not None:
+                    keyed(*run)
+                else:
+                    for record_key, value in run.records:
+                        out.produce(run.topic, value=value, key=record_key, timestamp=run.timestamp)
+                continue
+            topic, key, values, timestamp = run
             if many is not None and len(values) > 1:
                 many(topic, values, key, timestamp)
             else:
@@ -93,7 +129,9 @@ class StateSink:
     """Mirrors one message's RIB changes into Quix state (one journal record) and the bgp-rib
     table topic (one record per path)."""
 
-    __slots__ = ("_json", "_out", "_router", "_state", "_table", "_time_ms", "_writer")
+    __slots__ = (
+        "_json", "_keyed", "_out", "_records", "_router", "_state", "_table", "_time_ms", "_writer",
+    )  # fmt: skip
 
     def __init__(
         self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
@@ -102,6 +140,9 @@ class StateSink:
         self._router, self._time_ms = router, time_ms
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
         self._writer = RecordWriter()
+        self._records: list[tuple[bytes, bytes | None]] = []  # bgp-rib records not yet written
+        self._keyed: Callable[[str, list[tuple[bytes, bytes | None]], int | None], None] | None
+        self._keyed = getattr(out, "produce_keyed", None)
 
     def routes_set(
         self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
@@ -110,28 +151,30 @@ class StateSink:
         if self._table:
             if self._json is None:
                 self._json = (orjson.dumps(self._router), orjson.dumps(router.meta.peer))
-            topic, produce, ts = self._table, self._out.produce, self._time_ms or None
-            records = table_records(*self._json, self._router, rd, attrs.key, paths, self._time_ms)
-            for key, value in records:
-                produce(topic, value=value, key=key, timestamp=ts)
+            self._records += table_records(
+                *self._json, self._router, rd, attrs.key, paths, self._time_ms
+            )
+            if len(self._records) >= _RECORDS_PER_CALL:
+                self._write_table()
 
     def route_deleted(
         self, router: RouterState, afi: int, network: int, length: int, path_id: int, rd: str = ""
     ) -> None:
         self._writer.add(rd, b"", afi, network, length, path_id)
         if self._table:
-            self._out.produce(
-                self._table,
-                value=None,
-                key=table_key(self._router, (afi, network, length, path_id), rd),
-                timestamp=self._time_ms or None,
-            )
+            key = table_key(self._router, (afi, network, length, path_id), rd)
+            self._records.append((key, None))
+            if len(self._records) >= _RECORDS_PER_CALL:
+                self._write_table()
 
     def meta_changed(self, router: RouterState) -> None:
         self._state.set_bytes(META_KEY, orjson.dumps(router.meta.to_json()))
 
     def finish(self, journal: Journal, router: RouterState) -> None:
-        """Write the message's journal record, or compact the router's journal instead."""
+        """Write the message's journal record, or compact the router's journal instead (and
+        the bgp-rib records not written yet)."""
+        if self._records:
+            self._write_table()
         pending = self._writer.entries
         if journal.due(router.paths(), pending):
             for key in journal.keys:
@@ -141,6 +184,16 @@ class StateSink:
                 self._write(journal, writer)
         elif pending:
             self._write(journal, self._writer)
+
+    def _write_table(self) -> None:
+        records, self._records = self._records, []
+        topic, ts = self._table or "", self._time_ms or None
+        if self._keyed is not None:
+            self._keyed(topic, records, ts)
+            return
+        produce = self._out.produce
+        for key, value in records:
+            produce(topic, value=value, key=key, timestamp=ts)
 
     def _write(self, journal: Journal, writer: RecordWriter) -> None:
         value = writer.value()

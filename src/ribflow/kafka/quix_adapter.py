@@ -22,6 +22,11 @@ partition. This module therefore
   (``InternalProducer._on_delivery`` / ``_raise_for_error``),
 * pauses partitions of an application's consumer (:func:`pause`, used by the replay to stop
   reading partitions that are done; ``Application._consumer``).
+* ends a changelog recovery as soon as the changelog stops flowing, and calls back right after
+  it (:meth:`QuixStore.quick_recovery`): Quix's recovery loop polls for 1 s and asks for the
+  consumer's position at most once a second before it sees that a partition is complete, so
+  every restore paid about a second there (``StateStoreManager._recovery_manager``, its
+  ``_consumer`` and ``_position_cache``).
 
 tests/kafka/test_quix_adapter.py checks these assumptions against the installed Quix, and that
 the installed Quix is the pinned version.
@@ -107,9 +112,58 @@ class QuixStore:
 
         context.commit_checkpoint = commit_checkpoint  # type: ignore[method-assign]
 
+    def quick_recovery(self, after: Callable[[], None], poll_s: float = 0.05) -> bool:
+        """Let a changelog recovery end as soon as its records stop coming, and call ``after()``
+        when Quix's recovery returns (to rebuild from the recovered store at once, not on the
+        next periodic tick). False when this Quix has no recovery manager (no changelogs)."""
+        manager = self._manager
+        recovery = getattr(manager, "_recovery_manager", None)
+        if recovery is None:
+            return False
+        recovery._consumer = _RecoveryConsumer(recovery._consumer, recovery, poll_s)
+        do_recovery = manager.do_recovery
+
+        def recover() -> None:
+            do_recovery()
+            after()
+
+        manager.do_recovery = recover  # type: ignore[method-assign]
+        return True
+
     def register_periodic(self, task: Any) -> None:
         """Run ``task()`` on every iteration of Quix's main loop (after each poll)."""
         self._app._dataframe_registry.register_periodic_task(task)
+
+
+class _RecoveryConsumer:
+    """Quix's consumer as its recovery manager sees it: while changelog records come, each poll
+    waits at most ``poll_s``, and the first empty poll after them clears the manager's cached
+    consumer positions, so the completion check it makes next reads the position reached, not
+    one up to a second old.
+
+    The loop's logic is unchanged: a partition is complete when the consumer's position has
+    reached the changelog's high watermark taken at the assignment. After an empty poll the
+    next one waits Quix's own time again, so a position not yet established (Quix gives up
+    after 60 invalid answers in a row) is not asked for more often than Quix asks."""
+
+    def __init__(self, consumer: Any, manager: Any, poll_s: float) -> None:
+        self._consumer, self._manager, self._poll_s = consumer, manager, poll_s
+        self._flowing = False
+
+    def poll(self, timeout: float | None = None) -> Any:
+        wait = timeout
+        if self._flowing:
+            wait = self._poll_s if timeout is None else min(timeout, self._poll_s)
+        msg = self._consumer.poll(wait)
+        if msg is not None:
+            self._flowing = True
+        elif self._flowing:
+            self._flowing = False
+            self._manager._position_cache.clear()
+        return msg
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
 
 
 class ProducerOutput:
@@ -191,6 +245,26 @@ class ProducerOutput:
             except BufferError:
                 self.produce(topic, value, key, timestamp)  # waits for room, as produce does
         self._since_poll += len(values)
+        if self._since_poll >= _POLL_EVERY:
+            self._since_poll = 0
+            raw.poll(0)
+
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
+    ) -> None:
+        """:meth:`produce` of ``(key, value)`` records of one time in one call (a bgp-updates
+        message's ``bgp-rib`` records), in order; delivery reports as :meth:`produce_many`."""
+        internal = self._internal
+        internal._raise_for_error()
+        raw = internal._producer._producer
+        produce, on_delivery = raw.produce, self._delivered
+        ts = 0 if timestamp is None else timestamp
+        for key, value in records:
+            try:
+                produce(topic, value, key, timestamp=ts, on_delivery=on_delivery)
+            except BufferError:
+                self.produce(topic, value, key, timestamp)
+        self._since_poll += len(records)
         if self._since_poll >= _POLL_EVERY:
             self._since_poll = 0
             raw.poll(0)
