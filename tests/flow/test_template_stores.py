@@ -89,6 +89,21 @@ def test_restored_templates_age_from_the_first_sweep_that_sees_them() -> None:
     assert store.expire() == 1
 
 
+def test_one_of_several_workers_keeps_the_restored_templates_it_is_never_sent() -> None:
+    now = [0.0]
+    saved = {"tpl|192.0.2.1|9|0|256": tpl(256).encode(), "tpl|192.0.2.1|9|0|257": tpl(257).encode()}
+    persisted = PersistentTemplateStore(MemoryTemplateStore())
+    store = ExpiringTemplateStore(persisted, 10, lambda: now[0], expire_restored=False)
+    persisted.restore(saved)
+    store.put(B, tpl(257))  # this worker's exporter sends 257 again
+    now[0] = 11.0
+    assert store.expire() == 1  # 257: sent here, then not for 11 s
+    assert store.get(A) is not None  # 256: restored only, another worker's to keep or expire
+    assert persisted.drain_changes() == {"tpl|192.0.2.1|9|0|257": None}
+    now[0] = 1000.0
+    assert store.expire() == 0 and store.get(A) is not None
+
+
 def test_decoders_use_the_wrapped_store_through_the_interface() -> None:
     now = [0.0]
     state = DecoderState(template_max_age=30)

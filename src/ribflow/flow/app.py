@@ -168,7 +168,10 @@ def run(
         prepare_topics(settings)
     else:
         serve_metrics(worker_metrics_port(settings.metrics_port, role.index), settings.metrics_host)
-    decoder = Dispatcher(DecoderState(template_max_age=settings.template_timeout_s))
+    decoder = Dispatcher(DecoderState(
+        template_max_age=settings.template_timeout_s,
+        expire_restored=settings.collector_workers == 1,  # a worker restores others' exporters
+    ))  # fmt: skip
     sync = TemplateSync(decoder, settings.flow_templates_topic)
     if settings.restore_templates:
         m.TEMPLATES_RESTORED.set(sync.restore(settings, settings.restore_timeout_s))

@@ -97,8 +97,9 @@ class CollectorSettings(RouterKeySettings, AppSettings):
     template_timeout_s: float = Field(0.0, alias="TEMPLATE_TIMEOUT_S", ge=0, le=30 * 86400)
     """NetFlow v9/IPFIX templates an exporter has not sent again within this many seconds are
     dropped (a tombstone in flow-templates): its data then waits for the next template. Restored
-    templates count from the start. 0: kept until replaced (exporters re-send every few minutes or
-    packets: set it well above that)."""
+    templates count from the start (with COLLECTOR_WORKERS > 1, restored templates a worker is
+    never sent are left to the worker that is). 0: kept until replaced (exporters re-send every
+    few minutes or packets: set it well above that)."""
 
     @field_validator("listen_hosts")
     @classmethod

@@ -35,10 +35,13 @@ class DecoderState:
         pending_limits: PendingLimits | None = None,
         template_max_age: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        expire_restored: bool = True,
     ) -> None:
         self.persisted = PersistentTemplateStore(templates or MemoryTemplateStore(template_limits))
         self.expiring = (
-            ExpiringTemplateStore(self.persisted, template_max_age, clock)
+            ExpiringTemplateStore(
+                self.persisted, template_max_age, clock, expire_restored=expire_restored
+            )
             if template_max_age
             else None
         )

@@ -81,7 +81,13 @@ class PersistentTemplateStore:
 
 class ExpiringTemplateStore:
     """A TemplateStore whose templates last ``max_age`` seconds after their exporter last sent
-    them; ``expire()`` (called now and then, not per packet) withdraws the older ones."""
+    them; ``expire()`` (called now and then, not per packet) withdraws the older ones.
+
+    ``expire_restored`` False: templates restored from a snapshot and never sent to this
+    process are kept. One of several collector workers restores every exporter's templates but
+    is sent only its own exporters' packets: expiring the others would tombstone the templates
+    another worker is using.
+    """
 
     def __init__(
         self,
@@ -89,6 +95,7 @@ class ExpiringTemplateStore:
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
         check_every: float = 1.0,
+        expire_restored: bool = True,
     ) -> None:
         if max_age <= 0:
             raise ValueError("max_age must be > 0")
@@ -100,14 +107,18 @@ class ExpiringTemplateStore:
         self._next_check = clock() + check_every
         self.get = inner.get  # the hot path reads the inner store directly
         self._seen: dict[TemplateKey, float] = {}
+        self._expire_restored = expire_restored
+        self._sent: set[TemplateKey] = set()  # keys this process was sent (put), not restored
 
     def put(self, key: TemplateKey, template: Template) -> bool:
         changed = self.inner.put(key, template)  # raises when full: then nothing is stamped
         self._seen[key] = self._clock()
+        self._sent.add(key)
         return changed
 
     def withdraw(self, key: TemplateKey) -> bool:
         self._seen.pop(key, None)
+        self._sent.discard(key)
         return self.inner.withdraw(key)
 
     def items(self) -> Iterator[tuple[TemplateKey, Template]]:
@@ -117,12 +128,16 @@ class ExpiringTemplateStore:
         """Withdraw the templates not sent for ``max_age`` seconds; returns how many.
 
         A template this wrapper has not seen put (restored from a snapshot) counts from the
-        first ``expire`` that finds it.
+        first ``expire`` that finds it (and is kept when ``expire_restored`` is False).
         """
         now = self._clock()
         limit = now - self.max_age
-        seen = self._seen
-        stale = [key for key, _ in self.inner.items() if seen.setdefault(key, now) < limit]
+        seen, sent, every = self._seen, self._sent, self._expire_restored
+        stale = [
+            key
+            for key, _ in self.inner.items()
+            if (every or key in sent) and seen.setdefault(key, now) < limit
+        ]
         for key in stale:
             self.withdraw(key)
         self.expired += len(stale)
