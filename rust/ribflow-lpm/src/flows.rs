@@ -18,7 +18,7 @@ use crate::frags::{Frag, Frags, FRAGS_MAX};
 use crate::json::Val;
 use crate::records::*;
 use crate::shared::GilCell;
-use crate::text::{put_int, put_timestamp, write_v4, write_v6};
+use crate::text::{put_field, put_timestamp, write_v4, write_v6};
 use crate::{Address, Inner, PrefixTable};
 
 /// One side's route: its set's fragments and the matched prefix.
@@ -308,7 +308,11 @@ impl FlowRenderer {
         };
         // nfacctd's tcp_flags: NetFlow v5's only for TCP (NF_tcp_flags_handler), and the low
         // octet of a two-byte tcpControlBits (as ribflow.enrich.pmacct.pmacct_tcp_flags)
-        let flags = if version == 5 && proto != 6 { 0 } else { flags & 0xFF };
+        let flags = if version == 5 && proto != 6 {
+            0
+        } else {
+            flags & 0xFF
+        };
         let version = match version {
             5 | 5005 => 5,
             9 => 9,
@@ -355,12 +359,8 @@ impl FlowRenderer {
         }
         out.extend_from_slice(b"\",");
         out.extend_from_slice(s_src.as_bytes());
-        let mut put = |text: &[u8], n: i64| {
-            out.extend_from_slice(text);
-            put_int(out, n);
-        };
-        put(b",\"iface_in\":", in_if);
-        put(b",\"iface_out\":", out_if);
+        put_field(out, b",\"iface_in\":", in_if);
+        put_field(out, b",\"iface_out\":", out_if);
         out.extend_from_slice(b",\"ip_src\":\"");
         out.extend_from_slice(src_text.as_bytes());
         out.extend_from_slice(b"\",\"net_src\":\"");
@@ -369,29 +369,23 @@ impl FlowRenderer {
         out.extend_from_slice(dst_text.as_bytes());
         out.extend_from_slice(b"\",\"net_dst\":\"");
         net(out, &d);
-        let mut put = |text: &[u8], n: i64| {
-            out.extend_from_slice(text);
-            put_int(out, n);
-        };
-        put(
+        put_field(
+            out,
             b"\",\"mask_src\":",
             s.as_ref().map_or(0, |x| i64::from(x.length)),
         );
-        put(
+        put_field(
+            out,
             b",\"mask_dst\":",
             d.as_ref().map_or(0, |x| i64::from(x.length)),
         );
-        put(b",\"port_src\":", sport);
-        put(b",\"port_dst\":", dport);
-        put(b",\"tcp_flags\":\"", flags);
+        put_field(out, b",\"port_src\":", sport);
+        put_field(out, b",\"port_dst\":", dport);
+        put_field(out, b",\"tcp_flags\":\"", flags);
         out.extend_from_slice(b"\",\"ip_proto\":\"");
         out.extend_from_slice(self.proto_text[proto as usize].as_bytes());
-        let mut put = |text: &[u8], n: i64| {
-            out.extend_from_slice(text);
-            put_int(out, n);
-        };
-        put(b"\",\"tos\":", tos);
-        put(b",\"sampling_rate\":", sampling);
+        put_field(out, b"\",\"tos\":", tos);
+        put_field(out, b",\"sampling_rate\":", sampling);
         out.extend_from_slice(b",\"timestamp_start\":\"");
         for (k, next) in [
             (START, "\",\"timestamp_end\":\""),
@@ -404,13 +398,9 @@ impl FlowRenderer {
             }
             out.extend_from_slice(next.as_bytes());
         }
-        let mut put = |text: &[u8], n: i64| {
-            out.extend_from_slice(text);
-            put_int(out, n);
-        };
-        put(b"\"export_proto_version\":", version);
-        put(b",\"flows\":1,\"packets\":", packets);
-        put(b",\"bytes\":", bytes);
+        put_field(out, b"\"export_proto_version\":", version);
+        put_field(out, b",\"flows\":1,\"packets\":", packets);
+        put_field(out, b",\"bytes\":", bytes);
         out.extend_from_slice(&self.tail);
         Ok(Some((s.is_some(), d.is_some())))
     }

@@ -76,6 +76,13 @@ pub fn parse_v6(s: &str) -> Option<u128> {
     )
 }
 
+/// `text` (a JSON key and what goes before the number) and then `n`.
+#[inline]
+pub fn put_field(out: &mut Vec<u8>, text: &[u8], n: i64) {
+    out.extend_from_slice(text);
+    put_int(out, n);
+}
+
 /// Decimal text of `n` (what Python's `%d` writes).
 #[inline]
 pub fn put_int(out: &mut Vec<u8>, n: i64) {
