@@ -27,7 +27,7 @@ from ribflow.enrich.hold import StartupHold
 from ribflow.enrich.pmacct import FormatOptions
 from ribflow.enrich.rdmap import RdMapFollower
 from ribflow.enrich.settings import EnricherSettings
-from ribflow.enrich.state_sink import KeyedRun, Messages
+from ribflow.enrich.state_sink import Messages
 from ribflow.kafka.client import producer_tuning, quix_connection
 from ribflow.kafka.quix_adapter import ProducerOutput, QuixStore
 from ribflow.topics import TopicSpec, specs
@@ -252,16 +252,10 @@ def build(settings: EnricherSettings, clock: Callable[[], float] = time.time) ->
     rd_map = RdMapFollower(settings.flow_to_rd_map) if settings.flow_to_rd_map else None
     out = ProducerOutput(store.producer())
     enricher = Enricher(config_of(settings), clock=clock, rd_map=rd_map)
-    produce_many, produce_keyed = out.produce_many, out.produce_keyed
 
     def send(messages: Messages) -> None:
         """Produce the messages the enricher returns (each run of records in one call)."""
-        for run in messages.runs:
-            if isinstance(run, KeyedRun):
-                produce_keyed(*run)
-            else:
-                topic, key, values, timestamp = run
-                produce_many(topic, values, key, timestamp)
+        messages.send(out)
 
     sync = _Sync(enricher, store, send, hold=hold, bgp_topic=bgp_name)
     holder.update(enricher=enricher, sync=sync)

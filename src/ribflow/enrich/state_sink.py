@@ -8,13 +8,13 @@ produce (enriched records and dead letters).
 router's RIB. It collects them into one journal record per message (:mod:`ribflow.enrich.journal`,
 the copy the RIB is rebuilt from) written by :meth:`StateSink.finish`, and mirrors each path
 into the compacted bgp-rib table topic when configured, in order, a few thousand records per
-call of the output (``produce_keyed`` when it has one: no Python work per record beyond
-librdkafka's call).
+run of the returned :class:`Messages` (written by the app in one ``produce_keyed`` call: no
+Python work per record beyond librdkafka's call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final, NamedTuple, Protocol
 
 import orjson
@@ -109,7 +109,7 @@ class Messages:
                         out.produce(run.topic, value=value, key=record_key, timestamp=run.timestamp)
                 continue
             topic, key, values, timestamp = run
-            if many is not None and len(values) > 1:
+            if many is not None:
                 many(topic, values, key, timestamp)
             else:
                 for value in values:
@@ -130,19 +130,17 @@ class StateSink:
     table topic (one record per path)."""
 
     __slots__ = (
-        "_json", "_keyed", "_out", "_records", "_router", "_state", "_table", "_time_ms", "_writer",
+        "_json", "_out", "_records", "_router", "_state", "_table", "_time_ms", "_writer",
     )  # fmt: skip
 
     def __init__(
-        self, state: StateLike, out: Output, table: str | None, router: str, time_ms: int
+        self, state: StateLike, out: Messages, table: str | None, router: str, time_ms: int
     ) -> None:
         self._state, self._out, self._table = state, out, table
         self._router, self._time_ms = router, time_ms
         self._json: tuple[bytes, bytes] | None = None  # router and peer, encoded once
         self._writer = RecordWriter()
         self._records: list[tuple[bytes, bytes | None]] = []  # bgp-rib records not yet written
-        self._keyed: Callable[[str, list[tuple[bytes, bytes | None]], int | None], None] | None
-        self._keyed = getattr(out, "produce_keyed", None)
 
     def routes_set(
         self, router: RouterState, rd: str, attrs: RouteAttrs, paths: list[Nlri]
@@ -187,13 +185,7 @@ class StateSink:
 
     def _write_table(self) -> None:
         records, self._records = self._records, []
-        topic, ts = self._table or "", self._time_ms or None
-        if self._keyed is not None:
-            self._keyed(topic, records, ts)
-            return
-        produce = self._out.produce
-        for key, value in records:
-            produce(topic, value=value, key=key, timestamp=ts)
+        self._out.produce_keyed(self._table or "", records, self._time_ms or None)
 
     def _write(self, journal: Journal, writer: RecordWriter) -> None:
         value = writer.value()

@@ -261,7 +261,7 @@ class ProducerOutput:
         ts = 0 if timestamp is None else timestamp
         for key, value in records:
             try:
-                produce(topic, value, key, timestamp=ts, on_delivery=on_delivery)
+                produce(topic, value, key, -1, on_delivery, None, ts)  # as produce_many
             except BufferError:
                 self.produce(topic, value, key, timestamp)
         self._since_poll += len(records)
