@@ -30,9 +30,9 @@ __all__ = [
     "DEFAULT_BROKER",
     "AppSettings",
     "LogLevel",
+    "command_parser",
     "explain",
     "load",
-    "settings_flag",
     "settings_rows",
     "settings_table",
 ]
@@ -128,16 +128,22 @@ def settings_table(
     return "\n".join(out)
 
 
-def settings_flag(parser: argparse.ArgumentParser, cls: type[BaseSettings]) -> None:
-    """Give an app's command ``--settings``: print the settings table of ``cls`` and exit (as
-    ``--version`` does)."""
+def command_parser(
+    name: str, description: str, settings: type[BaseSettings] | None = None
+) -> argparse.ArgumentParser:
+    """The argument parser of ``ribflow <name>``; with the command's settings class, its
+    ``--settings`` flag, which prints the settings table and exits (as ``--version`` does)."""
+    parser = argparse.ArgumentParser(prog=f"ribflow {name}", description=description)
+    if settings is not None:
+        shown = settings
 
-    class _Show(argparse.Action):
-        def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-            print(settings_table(cls))
-            parser.exit()
+        class _Show(argparse.Action):
+            def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+                print(settings_table(shown))
+                parser.exit()
 
-    parser.add_argument("--settings", nargs=0, action=_Show, help="print the settings and exit")
+        parser.add_argument("--settings", nargs=0, action=_Show, help="print the settings and exit")
+    return parser
 
 
 def _field_of(cls: type[BaseSettings], env: str) -> tuple[str, FieldInfo] | None:

@@ -136,8 +136,8 @@ def test_producer_output_writes_through_quix_and_surfaces_delivery_errors(
     good = topic_factory("po")
     small = topic_factory("po-small", config={"max.message.bytes": "2000"})
     for i in range(150):  # more than one poll interval
-        out.produce(good, value=b"v%d" % i, key=b"127.0.0.3", timestamp=1_700_000_000_000 + i)
-    out.produce(good, value=None, key=b"tombstone")
+        out.produce_many(good, [b"v%d" % i], b"127.0.0.3", 1_700_000_000_000 + i)
+    out.produce_keyed(good, [(b"tombstone", None)], None)
     store.producer().flush(30)
     consumer = Consumer({"bootstrap.servers": kafka_broker, "group.id": "po-" + good,
                          "auto.offset.reset": "earliest"})  # fmt: skip
@@ -154,7 +154,7 @@ def test_producer_output_writes_through_quix_and_surfaces_delivery_errors(
     assert got[:150] == [(b"127.0.0.3", b"v%d" % i, 1_700_000_000_000 + i) for i in range(150)]
     assert got[150][:2] == (b"tombstone", None)
     # the broker refuses a message over the topic's limit: Quix's checkpoint flush must fail
-    out.produce(small, value=b"x" * 5000, key=b"k")
+    out.produce_many(small, [b"x" * 5000], b"k", None)
     with pytest.raises(KafkaProducerDeliveryError):
         store.producer().flush(30)
 

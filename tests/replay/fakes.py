@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +37,17 @@ class PinnedList:
     def pin(self, partition: int) -> None:
         self.partition = partition
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
+    def produce_many(
+        self, topic: str, values: Sequence[bytes | None], key: bytes | None, timestamp: int | None
     ) -> None:
-        self.messages.append(Produced(topic, self.partition, key, value, timestamp))
+        for value in values:
+            self.messages.append(Produced(topic, self.partition, key, value, timestamp))
+
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
+    ) -> None:
+        for key, value in records:
+            self.messages.append(Produced(topic, self.partition, key, value, timestamp))
 
     def records(self) -> list[dict[str, Any]]:
         return [orjson.loads(m.value) for m in self.messages if m.topic == OUT and m.value]

@@ -44,3 +44,19 @@ def test_the_replay_formats_as_the_live_enricher(
     assert (got.topics.bgp_in, got.topics.flows_in) == (live.topics.bgp_in, live.topics.flows_in)
     assert got.dump_interval == 0 and got.topics.rib_table is None
     assert replay.writer_name == env.get("WRITER_NAME", "ribflow-enricher")
+
+
+def test_every_formatting_setting_reaches_its_pmacct_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each FormatOptions switch is read from the setting of its name: set, it is on."""
+    monkeypatch.setenv("Quix__State__Dir", str(tmp_path))
+    default = config_of(EnricherSettings()).formatting  # type: ignore[call-arg]
+    switches = [f.name for f in dataclasses.fields(default) if isinstance(f.default, bool)]
+    assert len(switches) == 7 and not any(getattr(default, name) for name in switches)
+    for name in switches:
+        with monkeypatch.context() as m:
+            m.setenv(name.upper(), "true")
+            got = config_of(EnricherSettings()).formatting  # type: ignore[call-arg]
+        assert {n for n in switches if getattr(got, n)} == {name}
+    assert default.fields is None and default.writer_id.startswith("ribflow-enricher/")

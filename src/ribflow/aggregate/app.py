@@ -7,14 +7,12 @@ touching Kafka: the quick way to see that an nfacctd ``aggregate:`` line is unde
 
 from __future__ import annotations
 
-import argparse
-
 from ribflow.aggregate.settings import AggregatorSettings
 from ribflow.kafka.client import startup_check
 from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load, settings_flag
+from ribflow.settings import command_parser, load
 
 __all__ = ["describe", "main"]
 
@@ -45,16 +43,16 @@ def _idle_line(idle_s: float | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="ribflow aggregator",
-        description="Aggregate flows-enriched by pmacct primitives into time bins "
-        "(flows-aggregated, pmacct JSON). Configured by environment variables "
-        "(AGGREGATE, REFRESH_TIME, HISTORY, ...).",
+    parser = command_parser(
+        "aggregator",
+        "Aggregate flows-enriched by pmacct primitives into time bins (flows-aggregated, "
+        "pmacct JSON). Configured by environment variables (AGGREGATE, REFRESH_TIME, "
+        "HISTORY, ...; see --settings).",
+        AggregatorSettings,
     )
     parser.add_argument(
         "--check", action="store_true", help="validate the settings, print the plan, exit"
     )
-    settings_flag(parser, AggregatorSettings)
     args = parser.parse_args(argv)
     settings = load(AggregatorSettings, "ribflow aggregator")
     if args.check:

@@ -61,6 +61,7 @@ from ribflow.aggregate.state import read_partition, state_topic, transaction_tim
 from ribflow.aggregate.window import Watermarks
 from ribflow.aggregate.windows import PartitionWindows
 from ribflow.kafka.client import client_config, producer_config
+from ribflow.kafka.producer import produce_waiting
 from ribflow.logs import RateLimitedLog
 from ribflow.topics import aggregator_state_spec, ensure_topics, partition_counts, specs
 
@@ -308,14 +309,8 @@ class Aggregator:
     def _produce(
         self, topic: str, value: bytes | None, key: bytes | None = None, partition: int = -1
     ) -> None:
-        producer = self.producer
-        assert producer is not None
-        while True:
-            try:
-                producer.produce(topic, value, key, partition)
-                return
-            except BufferError:
-                producer.poll(0.1)
+        assert self.producer is not None
+        produce_waiting(self.producer, topic, value, key, partition=partition)
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

@@ -28,17 +28,18 @@ from ribflow.dlq import DeadLetters
 from ribflow.kafka.client import producer_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load, settings_flag
+from ribflow.settings import command_parser, load
 from ribflow.topics import ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.bridge")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="ribflow bridge",
-        description="ExaBGP API process: ExaBGP JSON lines on stdin -> normalised events on Kafka "
-        "(topic BGP_UPDATES_TOPIC, keyed by router). Settings come from the environment.",
+    ap = command_parser(
+        "bridge",
+        "ExaBGP API process: ExaBGP JSON lines on stdin -> normalised events on Kafka (topic "
+        "BGP_UPDATES_TOPIC, keyed by router). Settings come from the environment.",
+        BridgeSettings,
     )
     ap.add_argument(
         "--instance",
@@ -47,7 +48,6 @@ def _parser() -> argparse.ArgumentParser:
         help="which ExaBGP process of EXABGP_PROCESSES this bridge serves (0-based)",
     )
     ap.add_argument("--input", metavar="FILE", help="read ExaBGP JSON lines from FILE, not stdin")
-    settings_flag(ap, BridgeSettings)
     return ap
 
 

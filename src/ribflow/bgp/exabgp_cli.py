@@ -18,16 +18,17 @@ from ribflow.bgp.settings import BridgeSettings
 from ribflow.bgp.speaker import render_to, run_speakers
 from ribflow.errors import ConfigError
 from ribflow.logs import setup_logging
-from ribflow.settings import load
+from ribflow.settings import command_parser, load
 
 log = logging.getLogger("ribflow.exabgp")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="ribflow exabgp",
-        description="Render ExaBGP's configuration from the settings (environment), have ExaBGP "
-        "validate it, or run ExaBGP (each process runs the bridge as its API process).",
+    ap = command_parser(
+        "exabgp",
+        "Render ExaBGP's configuration from the settings (environment), have ExaBGP validate "
+        "it, or run ExaBGP (each process runs the bridge as its API process).",
+        BridgeSettings,
     )
     ap.add_argument("action", choices=["render", "validate", "run"])
     ap.add_argument(

@@ -15,20 +15,20 @@ from ribflow.kafka.rerun import run_until_stopped
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.rib.heap import HeapTrimmer
-from ribflow.settings import load, settings_flag
+from ribflow.settings import command_parser, load
 from ribflow.topics import check_copartitioned, ensure_topics, specs
 
 log = logging.getLogger("ribflow.enricher")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ribflow enricher",
-        description="Per-router RIBs from bgp-updates, longest-prefix enrichment of flows "
-        "into pmacct-compatible flows-enriched, RIB dumps to bgp-rib-dump. Settings come "
-        "from the environment (see --settings).",
+    p = command_parser(
+        "enricher",
+        "Per-router RIBs from bgp-updates, longest-prefix enrichment of flows into "
+        "pmacct-compatible flows-enriched, RIB dumps to bgp-rib-dump. Settings come from the "
+        "environment (see --settings).",
+        EnricherSettings,
     )
-    settings_flag(p, EnricherSettings)
     p.add_argument(
         "--timeout",
         type=float,

@@ -11,6 +11,7 @@ the partition's store (see :mod:`ribflow.kafka.quix_adapter`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -58,16 +59,17 @@ def output_topic_specs(settings: EnricherSettings, partitions: int) -> list[Topi
 
 def config_of(settings: EnricherSettings) -> EnricherConfig:
     fields = settings.field_list()
+    # every pmacct option is the setting of the same name (EnrichedFormatSettings and
+    # timestamps_since_epoch): a new option is one field in each, read here by name
+    named = {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(FormatOptions)
+        if f.name not in ("writer_id", "fields")
+    }
     return EnricherConfig(
         topics=topics_of(settings),
         formatting=FormatOptions(
-            as_path_as_array=settings.as_path_as_array,
-            comms_as_array=settings.comms_as_array,
-            timestamps_since_epoch=settings.timestamps_since_epoch,
-            timestamps_usec=settings.timestamps_usec,
-            fwd_status_encode_as_string=settings.fwd_status_encode_as_string,
-            mpls_label_stack_encode_as_array=settings.mpls_label_stack_encode_as_array,
-            pre_tag_label_encode_as_map=settings.pre_tag_label_encode_as_map,
+            **named,
             writer_id=f"{settings.writer_name}/{os.getpid()}",
             fields=tuple(fields) if fields else None,
         ),

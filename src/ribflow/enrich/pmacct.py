@@ -259,23 +259,13 @@ class FlowFormatter:
         zero = "0.0.0.0" if afi == AFI_IP else "::"
         nets = self._nets[afi == AFI_IP]
         if d_attrs is not None:
-            cached = d_attrs.fmt_cache
-            d = (
-                cached[2]
-                if cached is not None and cached[0] is self._token
-                else self._cached(d_attrs)[2]
-            )
+            d = self._cached(d_attrs)[2]
             net_dst = nets.get(d_net) or self._net(nets, afi, d_net)
             peer_ip_dst = d_attrs.next_hop or zero
         else:
             d, net_dst, d_len, peer_ip_dst = self._no_route_parts, zero, 0, zero
         if s_attrs is not None:
-            cached = s_attrs.fmt_cache
-            s = (
-                cached[2]
-                if cached is not None and cached[0] is self._token
-                else self._cached(s_attrs)[2]
-            )
+            s = self._cached(s_attrs)[2]
             net_src = nets.get(s_net) or self._net(nets, afi, s_net)
         else:
             s, net_src, s_len = self._no_route_parts, zero, 0

@@ -29,14 +29,15 @@ _RECORDS_PER_CALL: Final = 4096  # bgp-rib records held at most (a flush deletes
 
 
 class Output(Protocol):
-    """Where the enricher writes (a Kafka producer)."""
+    """Where the app writes the returned :class:`Messages` (a Kafka producer's adapter): one
+    call a run."""
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
+    def produce_many(
+        self, topic: str, values: Sequence[bytes | None], key: bytes | None, timestamp: int | None
+    ) -> None: ...
+
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
     ) -> None: ...
 
 
@@ -55,7 +56,7 @@ class Messages:
     Kept as runs of values sharing topic, key and timestamp: one flows message's enriched
     records are one run (a list the compiled renderer returns as is), so returning messages
     costs no per-record object; ``bgp-rib`` records are :class:`KeyedRun` s. It takes
-    :meth:`produce` calls like an :class:`Output` (dead letters are written into it);
+    :meth:`produce` calls like a producer (dead letters are written into it);
     :attr:`records` counts the enriched flow records.
     """
 
@@ -66,14 +67,9 @@ class Messages:
         self.runs = []
         self.records = 0
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
-    ) -> None:
-        self.runs.append((topic, key, [value], timestamp))
+    def produce(self, topic: str, value: bytes | None, key: bytes | None = None) -> None:
+        """One message (a dead letter, a dump record), as a producer takes it."""
+        self.runs.append((topic, key, [value], None))
 
     def produce_keyed(
         self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
@@ -96,24 +92,13 @@ class Messages:
         )
 
     def send(self, out: Output) -> int:
-        """Produce every message through ``out`` (a run in one call when ``out`` has
-        ``produce_many`` / ``produce_keyed``); returns :attr:`records`."""
-        many = getattr(out, "produce_many", None)
-        keyed = getattr(out, "produce_keyed", None)
+        """Produce every message through ``out``, a run a call; returns :attr:`records`."""
         for run in self.runs:
             if isinstance(run, KeyedRun):
-                if keyed is not None:
-                    keyed(*run)
-                else:
-                    for record_key, value in run.records:
-                        out.produce(run.topic, value=value, key=record_key, timestamp=run.timestamp)
-                continue
-            topic, key, values, timestamp = run
-            if many is not None:
-                many(topic, values, key, timestamp)
+                out.produce_keyed(*run)
             else:
-                for value in values:
-                    out.produce(topic, value=value, key=key, timestamp=timestamp)
+                topic, key, values, timestamp = run
+                out.produce_many(topic, values, key, timestamp)
         return self.records
 
 

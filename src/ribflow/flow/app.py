@@ -41,7 +41,7 @@ from ribflow.flow.workers_metrics import worker_metrics_port
 from ribflow.kafka.client import producer_config, startup_check
 from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
-from ribflow.settings import load, settings_flag
+from ribflow.settings import command_parser, load
 from ribflow.topics import TopicSpec, ensure_topics, partition_counts, specs
 
 log = logging.getLogger("ribflow.collector")
@@ -61,12 +61,12 @@ def report_failed_delivery(err: KafkaError | None, msg: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ribflow collector",
-        description="Receive NetFlow v5/v9, IPFIX and sFlow v5 over UDP and publish the decoded "
-        "flows to Kafka. Configured by environment variables (see --settings).",
+    p = command_parser(
+        "collector",
+        "Receive NetFlow v5/v9, IPFIX and sFlow v5 over UDP and publish the decoded flows to "
+        "Kafka. Configured by environment variables (see --settings).",
+        CollectorSettings,
     )
-    settings_flag(p, CollectorSettings)
     # set by the parent when it starts a worker (COLLECTOR_WORKERS > 1); not for people
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--fds", default="", help=argparse.SUPPRESS)

@@ -22,6 +22,7 @@ from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import CaptureError, iter_datagrams
 from ribflow.logs import setup_logging
+from ribflow.settings import command_parser
 
 
 def _parse_ports(text: str) -> set[int]:
@@ -35,10 +36,10 @@ def _parse_ports(text: str) -> set[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ribflow decode",
-        description="Decode NetFlow v5/v9, IPFIX and sFlow v5 export packets from pcap/pcapng "
-        "captures: one JSON flow record per line on stdout, a summary on stderr.",
+    p = command_parser(
+        "decode",
+        "Decode NetFlow v5/v9, IPFIX and sFlow v5 export packets from pcap/pcapng captures: "
+        "one JSON flow record per line on stdout, a summary on stderr.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng capture(s), in order")
     p.add_argument(

@@ -1,7 +1,9 @@
-"""The producer interface ribflow's own (non-Quix) producers are written against."""
+"""The producer interface ribflow's own (non-Quix) producers are written against, and the one
+way to hand a message to a producer whose local queue may be full."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -20,3 +22,32 @@ class Producer(Protocol):
     def flush(self, timeout: float = ...) -> int: ...
 
     def __len__(self) -> int: ...
+
+
+def produce_waiting(
+    producer: Any,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None = None,
+    *,
+    partition: int = -1,
+    timestamp: int = 0,
+    on_delivery: Callable[[Any, Any], None] | None = None,
+    wait_s: float = 0.1,
+    tries: int = 0,
+) -> None:
+    """confluent's ``produce``; while librdkafka's queue is full, serve delivery reports for up
+    to ``wait_s`` and try again: at most ``tries`` times (then BufferError), or until it fits
+    (``tries`` 0: the caller's back-pressure is to wait). ``partition`` -1 is any partition,
+    ``timestamp`` 0 is now (librdkafka's defaults)."""
+    failed = 0
+    while True:
+        try:
+            # positional (topic, value, key, partition, on_delivery, callback, timestamp)
+            producer.produce(topic, value, key, partition, on_delivery, None, timestamp)
+            return
+        except BufferError:
+            failed += 1
+            if tries and failed >= tries:
+                raise BufferError(f"producer queue stayed full for {tries} tries") from None
+            producer.poll(wait_s)

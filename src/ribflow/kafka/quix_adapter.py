@@ -42,6 +42,8 @@ from confluent_kafka import KafkaException, TopicPartition
 from quixstreams import Application
 from quixstreams.dataframe import StreamingDataFrame
 
+from ribflow.kafka.producer import produce_waiting
+
 log = logging.getLogger(__name__)
 _SEPARATOR = b"|"
 _STAMP = 8
@@ -198,43 +200,14 @@ class ProducerOutput:
         transactional = bool(getattr(producer._producer, "transactional", False))
         self._delivered: Callable[[Any, Any], None] | None = None if transactional else delivered
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
-    ) -> None:
-        internal = self._internal
-        internal._raise_for_error()
-        raw = internal._producer._producer  # created lazily by Quix on first use
-        on_delivery = internal._on_delivery
-        for _ in range(_BUFFER_RETRIES):
-            try:
-                if timestamp is None:
-                    raw.produce(topic, value, key, on_delivery=on_delivery)
-                else:
-                    raw.produce(topic, value, key, timestamp=timestamp, on_delivery=on_delivery)
-                break
-            except BufferError:  # librdkafka's queue is full: serve reports, then retry
-                raw.poll(_BUFFER_WAIT_S)
-        else:
-            raise BufferError(f"producer queue stayed full for {_BUFFER_RETRIES} tries")
-        self._since_poll += 1
-        if self._since_poll >= _POLL_EVERY:
-            self._since_poll = 0
-            raw.poll(0)
-
     def produce_many(
         self, topic: str, values: Sequence[bytes | None], key: bytes | None, timestamp: int | None
     ) -> None:
-        """:meth:`produce` of every value with the same key and time (one flows message's
-        enriched records: the per-record cost is librdkafka's call only). Delivery reports
-        go on to Quix only when they are errors (none are asked for under exactly-once): never
-        use it for a changelog topic."""
-        internal = self._internal
-        internal._raise_for_error()
-        raw = internal._producer._producer
+        """Every value with the same key and time (one flows message's enriched records: the
+        per-record cost is librdkafka's call only). Delivery reports go on to Quix only when
+        they are errors (none are asked for under exactly-once): never use it for a changelog
+        topic."""
+        raw = self._raw()
         produce, on_delivery = raw.produce, self._delivered
         ts = 0 if timestamp is None else timestamp  # 0: librdkafka stamps the current time
         for value in values:
@@ -243,35 +216,47 @@ class ProducerOutput:
                 # keyword parsing was a third of the call; -1 is "any partition" (the default)
                 produce(topic, value, key, -1, on_delivery, None, ts)
             except BufferError:
-                self.produce(topic, value, key, timestamp)  # waits for room, as produce does
-        self._since_poll += len(values)
-        if self._since_poll >= _POLL_EVERY:
-            self._since_poll = 0
-            raw.poll(0)
+                self._wait_for_room(raw, topic, value, key, ts)
+        self._sent(raw, len(values))
 
     def produce_keyed(
         self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
     ) -> None:
-        """:meth:`produce` of ``(key, value)`` records of one time in one call (a bgp-updates
-        message's ``bgp-rib`` records), in order; delivery reports as :meth:`produce_many`."""
-        internal = self._internal
-        internal._raise_for_error()
-        raw = internal._producer._producer
+        """``(key, value)`` records of one time in one call (a bgp-updates message's
+        ``bgp-rib`` records), in order; delivery reports as :meth:`produce_many`."""
+        raw = self._raw()
         produce, on_delivery = raw.produce, self._delivered
         ts = 0 if timestamp is None else timestamp
         for key, value in records:
             try:
                 produce(topic, value, key, -1, on_delivery, None, ts)  # as produce_many
             except BufferError:
-                self.produce(topic, value, key, timestamp)
-        self._since_poll += len(records)
+                self._wait_for_room(raw, topic, value, key, ts)
+        self._sent(raw, len(records))
+
+    def _raw(self) -> Any:
+        """The confluent producer, after raising a delivery error Quix latched."""
+        self._internal._raise_for_error()
+        return self._internal._producer._producer  # created lazily by Quix on first use
+
+    def _wait_for_room(
+        self, raw: Any, topic: str, value: bytes | None, key: bytes | None, ts: int
+    ) -> None:
+        produce_waiting(
+            raw, topic, value, key, timestamp=ts, on_delivery=self._delivered,
+            wait_s=_BUFFER_WAIT_S, tries=_BUFFER_RETRIES,
+        )  # fmt: skip
+
+    def _sent(self, raw: Any, n: int) -> None:
+        """Serve delivery reports every ``_POLL_EVERY`` messages."""
+        self._since_poll += n
         if self._since_poll >= _POLL_EVERY:
             self._since_poll = 0
             raw.poll(0)
 
 
 _POLL_EVERY = 64
-_BUFFER_RETRIES = 3
+_BUFFER_RETRIES = 3  # tries while librdkafka's queue stays full, each after serving reports
 _BUFFER_WAIT_S = 30.0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from ribflow.kafka.client import KafkaTarget, producer_config
+from ribflow.kafka.producer import produce_waiting
 from ribflow.replay import checkpoint as cp
 from ribflow.replay.errors import ReplayError
 from ribflow.replay.kafkaio import Reader, timestamp_of
@@ -130,12 +131,7 @@ def write(
     p, ts = header.partition, header.cut_ms
 
     def send(key: bytes, value: bytes) -> None:
-        while True:
-            try:
-                producer.produce(topic, value, key, partition=p, timestamp=ts, on_delivery=report)
-                return
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, value, key, partition=p, timestamp=ts, on_delivery=report)
 
     key = str(p).encode()
     send(key, cp.begin_message(header, bgp_topic))

@@ -21,19 +21,20 @@ from ribflow.logs import setup_logging
 from ribflow.metrics import serve_metrics
 from ribflow.replay.settings import ReplaySettings
 from ribflow.replay.window import now_ms, parse_time, parse_window
-from ribflow.settings import load, settings_flag
+from ribflow.settings import command_parser, load
 from ribflow.topics import check_copartitioned
 
 log = logging.getLogger("ribflow.replay")
 
 
 def _replay_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ribflow replay",
-        description="Re-enrich the flows of a past window, each with its router's RIB as it "
+    p = command_parser(
+        "replay",
+        "Re-enrich the flows of a past window, each with its router's RIB as it "
         "was at the flow's own time, into a topic of its own. Times: ISO-8601 UTC, 'now', or "
         "an offset from now such as -2h. See `ribflow replay checkpoint --help` for the RIB "
         "checkpoints that bound how much BGP history a replay reads.",
+        ReplaySettings,
     )
     p.add_argument("--from", dest="start", required=False, help="window start (inclusive)")
     p.add_argument("--to", dest="end", required=False, help="window end (exclusive)")
@@ -48,15 +49,15 @@ def _replay_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lateness", type=int, metavar="MS", help="override REPLAY_LATENESS_MS")
     p.add_argument("--progress", choices=["auto", "always", "never"], help="progress bar mode")
-    settings_flag(p, ReplaySettings)
     return p
 
 
 def _checkpoint_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ribflow replay checkpoint",
-        description="Write a RIB checkpoint of every partition to the checkpoint topic: the "
+    p = command_parser(
+        "replay checkpoint",
+        "Write a RIB checkpoint of every partition to the checkpoint topic: the "
         "RIBs as of the cut time, and the bgp-updates offset to continue from.",
+        ReplaySettings,
     )
     when = p.add_mutually_exclusive_group()
     when.add_argument("--at", help="cut time (default: now)")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
 from ribflow.kafka.client import KafkaTarget, producer_config
+from ribflow.kafka.producer import produce_waiting
 from ribflow.replay.errors import OutputTopicError, ReplayError
 from ribflow.replay.kafkaio import Reader
 from ribflow.topics import admin_client, replay_output_spec
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class PinnedOutput:
-    """An enricher ``Output`` that writes flows to the partition it is pinned to."""
+    """An enricher ``Output`` that writes flows to the partition it is pinned to (waiting while
+    the producer's queue is full: a replay has no deadline)."""
 
     def __init__(self, broker: KafkaTarget, topic: str) -> None:
         self.topic = topic
@@ -39,28 +42,35 @@ class PinnedOutput:
     def pin(self, partition: int) -> None:
         self.partition = partition
 
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = None,
-        key: bytes | None = None,
-        timestamp: int | None = None,
+    def produce_many(
+        self, topic: str, values: Sequence[bytes | None], key: bytes | None, timestamp: int | None
     ) -> None:
-        kwargs: dict[str, Any] = {"on_delivery": self._report}
-        if topic == self.topic:
-            kwargs["partition"] = self.partition
-            self.written += 1
-        else:
-            self.written_other += 1
-        if timestamp:
-            kwargs["timestamp"] = timestamp
-        while True:
-            try:
-                self._producer.produce(topic, value, key, **kwargs)
-                break
-            except BufferError:
-                self._producer.poll(0.05)
+        self._write(topic, [(key, value) for value in values], timestamp)
+
+    def produce_keyed(
+        self, topic: str, records: list[tuple[bytes, bytes | None]], timestamp: int | None
+    ) -> None:
+        self._write(topic, records, timestamp)
+
+    def _write(
+        self, topic: str, records: Sequence[tuple[bytes | None, bytes | None]], ts: int | None
+    ) -> None:
+        partition = self._count(topic, len(records))
+        for key, value in records:
+            produce_waiting(
+                self._producer, topic, value, key, partition=partition,
+                timestamp=ts or 0, on_delivery=self._report, wait_s=0.05,
+            )  # fmt: skip
         self._producer.poll(0)
+
+    def _count(self, topic: str, n: int) -> int:
+        """Count ``n`` messages to ``topic``; the partition they go to (-1: the producer's
+        choice, for dead letters)."""
+        if topic == self.topic:
+            self.written += n
+            return self.partition
+        self.written_other += n
+        return -1
 
     def _report(self, err: Any, msg: Any) -> None:
         if err is not None:

@@ -10,6 +10,7 @@ history (from the start of the topic, a complete checkpoint, or a session reset 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -44,9 +45,13 @@ class Discard:
     def __init__(self) -> None:
         self.dropped = 0
 
-    def produce(self, *message: object, **fields: object) -> None:
-        """Count the message (topic, value, key, timestamp) and drop it."""
-        self.dropped += 1
+    def produce_many(self, topic: str, values: Sequence[object], *run: object) -> None:
+        """Count a run's messages and drop them."""
+        self.dropped += len(values)
+
+    def produce_keyed(self, topic: str, records: Sequence[object], *run: object) -> None:
+        """Count a run's messages and drop them."""
+        self.dropped += len(records)
 
 
 def replay_config(
