@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "aggregator": ("ribflow.aggregate.app", "run the pmacct-style aggregation stage"),
     "lab": ("ribflow.lab.cli", "the local lab: up | status | tail | down"),
     "top": ("ribflow.top.cli", "live terminal view of flows-enriched"),
-    "replay": ("ribflow.replay.cli", "point-in-time re-enrichment of a time window"),
+    "replay": ("ribflow.replay.app", "point-in-time re-enrichment of a time window"),
 }
 
 

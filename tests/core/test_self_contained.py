@@ -21,7 +21,7 @@ MACHINE_PATH = re.compile(r"(?<![\w.:/-])(/work/|/home/|/root/|/Users/)|\.\./sha
 
 # tests that read data files from tests/data and the pmacct harness from benchmarks/
 IN_CLONE = [
-    "tests/bgp/test_mrt.py",
+    "tests/mrt/test_convert.py",
     "tests/flow/test_agentmap.py::test_parses_the_lab_file",
     "tests/core/test_self_contained.py::test_no_machine_paths_in_the_tree",
 ]

@@ -1,6 +1,6 @@
 """The adapter to Quix Streams internals (pinned: quixstreams 3.28.1): every use of a private
-Quix API sits here (the aggregator's one periodic-task hook in ``aggregate/window.py`` is still
-its own, pending that module's rewrite), so a Quix upgrade is checked in one place.
+Quix API sits here, so a Quix upgrade is checked in one place (the pin and the internals used
+are tested beside it, ``tests/kafka/test_quix_adapter.py``).
 
 Quix's ``State`` offers get/set/delete per message key and no iteration, but the enricher must
 rebuild its in-memory longest-prefix index from the durable store whenever it (re)gains a
