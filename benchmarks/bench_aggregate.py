@@ -272,9 +272,7 @@ def bench_nfacctd(records: list[dict[str, Any]], spec: str, work: Path) -> dict[
     """nfacctd (print plugin) aggregating the same flows by the same list: its CPU per flow."""
     d = work / "nfacctd"
     d.mkdir(exist_ok=True)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((NFACCTD_IP, 0))
-        port = probe.getsockname()[1]
+    port = free_port(NFACCTD_IP, "udp")
     packets = netflow_v9(records)
     conf = NFACCTD_CONF.format(d=d, ip=NFACCTD_IP, port=port, aggregate=spec, window=WINDOW_S)
     collector = nfacctd(d, conf)

@@ -73,6 +73,7 @@ from ribflow.flow.collector import Collector, Topics  # noqa: E402
 from ribflow.flow.dispatch import Dispatcher  # noqa: E402
 from ribflow.rib import lpm  # noqa: E402
 from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
+from tests.fixtures.ports import free_port  # noqa: E402
 
 NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
 SENDER_IP = "127.0.0.1"
@@ -307,12 +308,6 @@ def delete_topics(broker: str, topics: list[str]) -> None:
             fut.result(30)
 
 
-def free_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Daemon:
     """A process under test, its CPU account and how to count what it wrote."""
@@ -424,7 +419,7 @@ def stop_daemon(d: Daemon, sig: int) -> None:
 
 @contextlib.contextmanager
 def ribflow_collector(broker: str, workdir: Path, workers: int = 1) -> Iterator[Daemon]:
-    port = free_port("127.0.0.1")
+    port = free_port("127.0.0.1", "udp")
     t = f"bench-rf-{uuid.uuid4().hex[:8]}"
     metrics_port = METRICS_BASE if workers > 1 else 0
     env = {
@@ -468,7 +463,7 @@ NFACCTD_AGGREGATE = (
 def nfacctd(broker: str, workdir: Path, output: str) -> Iterator[Daemon]:
     """nfacctd decoding the same packets; output 'kafka' (JSON, one message per flow, to the
     same broker) or 'file' (JSON lines, the anchor benchmark's configuration)."""
-    port = free_port(NFACCTD_IP)
+    port = free_port(NFACCTD_IP, "udp")
     t = f"bench-nf-{uuid.uuid4().hex[:8]}" if output == "kafka" else ""
     admin = AdminClient({"bootstrap.servers": broker})
     if t:

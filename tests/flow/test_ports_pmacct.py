@@ -135,7 +135,7 @@ def theirs(path: Path) -> set[Key]:
     return out
 
 
-def wait_for(path: Path, expected: set[Key]) -> set[Key]:
+def keys_once_printed(path: Path, expected: set[Key]) -> set[Key]:
     """pmacct's keys once it printed as many as we have (it never came: what it has then)."""
     deadline = time.monotonic() + 60
     got = theirs(path)
@@ -159,7 +159,7 @@ def test_ports_as_pmacct_shows_them(
 ) -> None:
     with running(kind, tmp_path, port):
         ours = replay(captures, port)
-        pm = wait_for(tmp_path / f"{kind}.json", ours)
+        pm = keys_once_printed(tmp_path / f"{kind}.json", ours)
     assert icmp_keys(ours), "the captures must hold ICMP flows for this test to mean anything"
     assert icmp_keys(pm) == icmp_keys(ours)
     assert sorted(pm - ours) == [] and sorted(ours - pm) == []
