@@ -129,7 +129,7 @@ def settings_table(
 
 
 def command_parser(
-    name: str, description: str, settings: type[BaseSettings] | None = None
+    name: str, description: str | None, settings: type[BaseSettings] | None = None
 ) -> argparse.ArgumentParser:
     """The argument parser of ``ribflow <name>``; with the command's settings class, its
     ``--settings`` flag, which prints the settings table and exits (as ``--version`` does)."""

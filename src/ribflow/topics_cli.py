@@ -15,7 +15,7 @@ from typing import Any
 
 from ribflow.errors import RibflowError
 from ribflow.kafka.client import startup_check
-from ribflow.settings import AppSettings, load
+from ribflow.settings import AppSettings, command_parser, load
 from ribflow.topics import TopicSpec, catalogue, check_copartitioned, ensure_topics
 
 
@@ -38,7 +38,7 @@ def create_all(settings: AppSettings, prefix: str = "") -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ribflow topics", description=__doc__)
+    p = command_parser("topics", __doc__)
     p.add_argument("--broker", help="bootstrap servers (default: Quix__Broker__Address)")
     p.add_argument("--partitions", type=int, help="partition count (default: PARTITIONS)")
     p.add_argument("--prefix", default="", help="prefix of every topic name")

@@ -10,13 +10,14 @@ from pathlib import Path
 from ribflow.errors import EnvironmentProblem
 from ribflow.kafka.local import BrokerConfig, LocalKafka, broker_answers
 from ribflow.kafka.settings import ENV
+from ribflow.settings import command_parser
 
 BROKER_ENV = "Quix__Broker__Address"
 USER_ENV, PASSWORD_ENV = ENV["sasl_username"], ENV["sasl_password"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ribflow kafka", description=__doc__)
+    p = command_parser("kafka", __doc__)
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--host", default="127.0.0.1", help="listener address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=9092, help="client port (default 9092)")

@@ -23,7 +23,7 @@ from ribflow.lab.kafkaview import tail
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.state import LabState
 from ribflow.logs import setup_logging
-from ribflow.settings import load
+from ribflow.settings import command_parser, load
 
 # option -> settings env name (the options override the environment)
 UP_OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -59,7 +59,7 @@ def _add_dir(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ribflow lab", description=__doc__)
+    p = command_parser("lab", __doc__)
     sub = p.add_subparsers(dest="action", required=True)
     up = sub.add_parser("up", help="start the lab and wait until every process is healthy")
     _add_dir(up)

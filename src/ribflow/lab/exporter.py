@@ -27,6 +27,7 @@ from types import FrameType
 from ribflow.lab.packets import write_pcap
 from ribflow.lab.traffic import load_factor, load_plan, merge, render_each, retimed, selected
 from ribflow.logs import setup_logging
+from ribflow.settings import command_parser
 
 log = logging.getLogger(__name__)
 PASS_TIMEOUT = 120.0
@@ -169,7 +170,7 @@ def plan_from_settings(workdir: Path) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ribflow lab exporter", description=__doc__)
+    p = command_parser("lab exporter", __doc__)
     p.add_argument(
         "--plan", type=Path, help="traffic plan (JSON); default: plan one from the LAB_* table"
     )

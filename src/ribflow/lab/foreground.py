@@ -7,7 +7,6 @@ gobgpd does (SIGTERM/SIGINT are passed on).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from ribflow.lab.router import Gobgp, gobgpd_command, render_gobgpd
 from ribflow.lab.settings import LabSettings
 from ribflow.lab.table import Table, build_table
 from ribflow.logs import setup_logging
-from ribflow.settings import load
+from ribflow.settings import command_parser, load
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def lab_table(s: LabSettings, workdir: Path) -> Table:
 
 
 def router_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="ribflow lab router", description=__doc__)
+    p = command_parser("lab router", __doc__)
     p.add_argument("--workdir", type=Path, default=Path("/tmp/ribflow-router"))
     p.add_argument("--api-host", help="gRPC listen host (default: the router address)")
     args = p.parse_args(argv)

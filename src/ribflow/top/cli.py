@@ -16,7 +16,7 @@ import time
 
 from confluent_kafka import KafkaException
 
-from ribflow.settings import DEFAULT_BROKER, AppSettings, load
+from ribflow.settings import DEFAULT_BROKER, AppSettings, command_parser, load
 from ribflow.top.render import render
 from ribflow.top.source import TopicReader
 from ribflow.top.window import SlidingWindow
@@ -25,7 +25,7 @@ HIDE_CURSOR, SHOW_CURSOR, HOME_CLEAR = "\x1b[?25l", "\x1b[?25h", "\x1b[H\x1b[2J"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ribflow top", description=__doc__)
+    p = command_parser("top", __doc__)
     p.add_argument(
         "--broker",
         help=f"Kafka bootstrap servers (default: Quix__Broker__Address or {DEFAULT_BROKER})",
