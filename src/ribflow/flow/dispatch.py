@@ -101,3 +101,7 @@ class Dispatcher:
 
     def drain_changes(self) -> dict[str, bytes | None]:
         return self.state.drain_changes()
+
+    @property
+    def templates_expired(self) -> int:
+        return self.state.templates_expired
