@@ -316,5 +316,6 @@ def test_a_value_json_cannot_hold_rejects_its_packet_only() -> None:
     c.process(data(NOW_MS // 1000), "192.0.2.9", NOW_MS)  # the third good one completes a message
     (env,) = producer.values("flows-dlq")
     assert env["reason"] == "internal-error" and env["source_key"] == "192.0.2.9"
+    assert "record not encodable as JSON" in env["detail"]  # one helper says it: json_fragment
     (msg,) = producer.values("flows")
     assert [r["src_addr"] for r in msg["records"]] == ["192.0.2.1"] * 3
