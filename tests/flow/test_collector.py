@@ -24,6 +24,7 @@ from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.pcap import iter_datagrams
 from ribflow.flow.settings import CollectorSettings
 from ribflow.flow.sflow import SflowDecoder
+from ribflow.flow.state import DecoderState
 from ribflow.flow.types import DecodeResult
 from ribflow.flow.udp import open_listener, socket_stats
 from ribflow.schemas import validate
@@ -183,6 +184,8 @@ def test_template_changes_are_written_and_tombstoned() -> None:
         def __init__(self) -> None:
             self.pending: dict[str, bytes | None] = {"tpl|a": b"1", "tpl|b": None}
 
+        templates_expired = 0
+
         def drain_changes(self) -> dict[str, bytes | None]:
             out, self.pending = self.pending, {}
             return out
@@ -195,6 +198,31 @@ def test_template_changes_are_written_and_tombstoned() -> None:
         ("flow-templates", b"1", b"tpl|a"),
         ("flow-templates", None, b"tpl|b"),
     ]
+
+
+def test_expired_templates_are_counted_in_their_metric() -> None:
+    """TEMPLATE_TIMEOUT_S drops a template as the collector drains the decoder's changes; the
+    next stats publish adds it to ribflow_collector_templates_expired_total, once."""
+    from prometheus_client import REGISTRY
+
+    def expired() -> float:
+        return REGISTRY.get_sample_value("ribflow_collector_templates_expired_total") or 0.0
+
+    now = [0.0]
+    producer = FakeProducer()
+    c = make(producer, Dispatcher(DecoderState(template_max_age=30, clock=lambda: now[0])))
+    before = expired()
+    c.process(ipfix_packet(ipfix_template_set(256, [(8, 4), (12, 4)])), "192.0.2.9", NOW_MS)
+    c._sync_templates()
+    c._stats()
+    assert expired() == before
+    now[0] = 31.0
+    c._sync_templates()  # the template is tombstoned in flow-templates ...
+    assert producer.sent[-1][:3] == ("flow-templates", None, b"tpl|192.0.2.9|10|0|256")
+    c._stats()  # ... and counted
+    assert expired() == before + 1
+    c._stats()
+    assert expired() == before + 1
 
 
 def test_settings_validation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,5 +316,6 @@ def test_a_value_json_cannot_hold_rejects_its_packet_only() -> None:
     c.process(data(NOW_MS // 1000), "192.0.2.9", NOW_MS)  # the third good one completes a message
     (env,) = producer.values("flows-dlq")
     assert env["reason"] == "internal-error" and env["source_key"] == "192.0.2.9"
+    assert "record not encodable as JSON" in env["detail"]  # one helper says it: json_fragment
     (msg,) = producer.values("flows")
     assert [r["src_addr"] for r in msg["records"]] == ["192.0.2.1"] * 3

@@ -1,14 +1,18 @@
-"""The record conventions every NetFlow/IPFIX path shares (key set, clock arithmetic)."""
+"""The record conventions every NetFlow/IPFIX path shares (key set, clock arithmetic, JSON)."""
 
 from __future__ import annotations
 
 import struct
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ribflow.errors import Bug
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.record import RECORD_KEYS, kafka_time, uptime_to_epoch
+from ribflow.flow.types import DecodeResult, json_fragment
 from ribflow.schemas import validator
 from tests.flow.netflow_support import (
     NOW_MS,
@@ -74,3 +78,18 @@ def test_kafka_time_is_the_export_time_bounded_by_the_arrival() -> None:
     assert kafka_time(recv + 3_600_000, recv, 300_000) == recv  # ahead: the broker would refuse
     assert kafka_time(None, recv, 300_000) == recv  # sFlow: no export clock
     assert kafka_time(recv - 1, recv, 0) == recv  # 0: always the arrival
+
+
+def test_dict_records_become_one_json_fragment_or_a_bug() -> None:
+    """``json_fragment``: the records as ``orjson`` writes them, without brackets, so that
+    fragments join with ``,`` into one array; a value JSON cannot hold is our Bug."""
+    recs = [{"src_addr": "192.0.2.1", "bytes": 2**64 - 1}, {"src_addr": "::1", "vlan": None}]
+    one, two = json_fragment(recs[:1]), json_fragment(recs[1:])
+    assert orjson.loads(b"[" + one + b"," + two + b"]") == recs
+    assert json_fragment(recs) == one + b"," + two
+    assert json_fragment([]) == b""
+    with pytest.raises(Bug, match="record not encodable as JSON"):
+        json_fragment([{"start_ms": 2**64}])
+    result = DecodeResult()
+    result.add_encoded(json_fragment(recs), len(recs), None, native=False)
+    assert result.record_count == 2 and result.native_records == 0

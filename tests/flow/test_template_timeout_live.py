@@ -4,8 +4,9 @@ softflowd exports the lab traffic as NetFlow v9 in two datagrams: the first carr
 templates and data, the second data only. tshark says how many flow records each holds. A
 `ribflow collector` process with TEMPLATE_TIMEOUT_S=2 gets the first datagram, then nothing
 for longer than the timeout: its templates must be dropped (tombstones in flow-templates,
-read back with kcat), the data-only datagram then waits for them, and when the exporter sends
-its templates again the held records and the new ones are published.
+read back with kcat; counted in ribflow_collector_templates_expired_total), the data-only
+datagram then waits for them, and when the exporter sends its templates again the held
+records and the new ones are published.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ def _projection(rec: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(rec[k] for k in CFLOW_FIELDS)
 
 
-def _rejected(metrics_port: int) -> float:
+def _metric(metrics_port: int, name: str) -> float:
+    """The sum of a counter's samples (over its labels) on the collector's /metrics."""
     url = f"http://{HOST}:{metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as r:
         text = r.read().decode()
     return sum(
         float(line.rpartition(" ")[2])
         for line in text.splitlines()
-        if line.startswith("ribflow_collector_rejected_packets_total")
+        if line.startswith((f"{name} ", f"{name}{{"))
     )
 
 
@@ -105,6 +107,12 @@ def test_templates_not_refreshed_within_the_timeout_are_dropped(
         dropped = wait_for("every template tombstoned", tombstoned, 30)
         assert time.monotonic() - sent_at >= TIMEOUT_S  # not before the timeout
         assert dropped == written
+
+        def expired() -> float | None:
+            n = _metric(metrics_port, "ribflow_collector_templates_expired_total")
+            return n if n >= len(written) else None
+
+        assert wait_for("the expired templates counted", expired, 10) == len(written)
         exporter.sendto(data_only, (HOST, port))
         time.sleep(3)  # held, not decoded: its templates are gone
         _msgs, held = kcat_records(kafka_broker, flows, len(first_expected))
@@ -112,7 +120,7 @@ def test_templates_not_refreshed_within_the_timeout_are_dropped(
         exporter.sendto(first, (HOST, port))  # the exporter sends its templates again
         want = len(first_expected) + len(both_expected)
         _msgs, records = kcat_records(kafka_broker, flows, want)
-        assert _rejected(metrics_port) == 0
+        assert _metric(metrics_port, "ribflow_collector_rejected_packets_total") == 0
     assert len(records) == want
     expected = Counter(map(_projection, first_expected + both_expected))
     assert Counter(map(_projection, records)) == expected

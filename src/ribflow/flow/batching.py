@@ -19,8 +19,7 @@ from typing import NamedTuple
 import orjson
 
 from ribflow.bgp.keys import RouterKeys
-from ribflow.errors import Bug
-from ribflow.flow.types import FlowRecord
+from ribflow.flow.types import FlowRecord, json_fragment
 
 
 class FlowMessage(NamedTuple):
@@ -125,14 +124,8 @@ class FlowBatcher:
 
 
 def _parts(records: list[FlowRecord], encoded: list[bytes]) -> list[bytes]:
-    """Dict records as one JSON fragment, followed by the fragments already encoded.
-
-    A record JSON cannot hold (an integer beyond 64 bits, which a decoder let through) is our
-    defect, raised as :class:`Bug` so that the collector rejects that packet alone (as the
-    compiled codecs do) and the records of the packets grouped before it are kept."""
+    """Dict records as one JSON fragment, followed by the fragments already encoded (raises
+    :class:`~ribflow.errors.Bug` for a record JSON cannot hold: ``json_fragment``)."""
     if not records:
         return encoded
-    try:
-        return [orjson.dumps(records)[1:-1], *encoded]
-    except orjson.JSONEncodeError as exc:
-        raise Bug(f"record not encodable as JSON: {exc}") from exc
+    return [json_fragment(records), *encoded]

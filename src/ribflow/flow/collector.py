@@ -19,7 +19,9 @@ ALLOWED_EXPORTERS_FILE, ``flow/allowlist.py``) are dropped before decoding: coun
 logged rate-limited, never dead-lettered (that would hand the topic to whoever can send UDP).
 
 Undecodable packets go to the dead-letter topic with their reason (bounded per second; the
-rest are counted); template/sampling changes go to the compacted flow-templates topic.
+rest are counted); template/sampling changes go to the compacted flow-templates topic, and the
+templates TEMPLATE_TIMEOUT_S drops (as those changes are drained) are counted in
+ribflow_collector_templates_expired_total.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class Collector:
         if self.encoding:
             decoder.encode_records(True)  # type: ignore[attr-defined]
         self._drops_seen: dict[int, int] = {}
+        self._expired_seen = 0  # the decoder's count of templates expired, at the last _stats
         self.udp_drops = 0  # since start, all listeners (tests and the benchmark read it)
         self.dropped_records = 0
         self.denied_packets = 0
@@ -319,6 +322,10 @@ class Collector:
             m.TEMPLATE_WRITES.inc()
 
     def _stats(self) -> None:
+        if self.stateful is not None:  # templates TEMPLATE_TIMEOUT_S dropped, as they drained
+            expired = self.stateful.templates_expired
+            self.tallies.templates_expired[""] += expired - self._expired_seen
+            self._expired_seen = expired
         self.tallies.publish()
         m.KAFKA_QUEUE.set(len(self.producer))
         stats = socket_stats({lst.inode for lst in self.listeners})

@@ -69,7 +69,8 @@ class Dispatcher:
             raise
         except Exception as exc:  # a bug in a decoder must not take the collector down
             self.errors[Bug.reason] += 1
-            raise Bug(f"{protocol} decoder: {type(exc).__name__}: {exc}") from exc
+            what = exc.detail if isinstance(exc, Bug) else f"{type(exc).__name__}: {exc}"
+            raise Bug(f"{protocol} decoder: {what}") from exc
         result.protocol = protocol
         if not result.exporter:
             result.exporter = exporter
@@ -101,3 +102,7 @@ class Dispatcher:
 
     def drain_changes(self) -> dict[str, bytes | None]:
         return self.state.drain_changes()
+
+    @property
+    def templates_expired(self) -> int:
+        return self.state.templates_expired

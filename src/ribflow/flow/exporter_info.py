@@ -34,10 +34,10 @@ import orjson
 
 from ribflow.flow import ies
 from ribflow.flow.codegen_extra import rd_text, text
+from ribflow.flow.domains import DomainKey, DomainTables, state_key
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.types import FlowRecord
 
-DomainKey = tuple[str, int, int]  # exporter, version, domain
 #: Options elements kept as bytes (the others are read as unsigned integers).
 RAW_OPTION_IES = frozenset(
     {ies.MPLS_VPN_RD, ies.VRF_NAME, ies.INTERFACE_NAME, ies.INTERFACE_DESCRIPTION}
@@ -65,27 +65,24 @@ def _rd_of(raw: bytes) -> str | None:
     return rd_text(raw)
 
 
-class ExporterInfoStore:
+class ExporterInfoStore(DomainTables[DomainInfo]):
     """VRF tables and interface names of every exporter domain (in memory, bounded)."""
 
+    limit_reason = "options-limit"
+
     def __init__(self, max_domains: int = 100_000, max_entries: int = 65_536) -> None:
-        self.max_domains = max_domains
+        super().__init__(DomainInfo, max_domains)
         self.max_entries = max_entries
-        self._domains: dict[DomainKey, DomainInfo] = {}
-        self._changes: dict[str, bytes | None] = {}
 
     def get(self, key: DomainKey) -> DomainInfo | None:
         return self._domains.get(key)
 
     def _domain(self, key: DomainKey) -> DomainInfo:
+        """The domain's tables, created if new; raises FlowDecodeError when they are full."""
         info = self._domains.get(key)
-        if info is None:
-            if len(self._domains) >= self.max_domains:
-                raise FlowDecodeError("options-limit", "too many exporter domains")
-            info = self._domains[key] = DomainInfo()
-        elif info.size() >= self.max_entries:
-            raise FlowDecodeError("options-limit", f"{key[0]}: options tables full")
-        return info
+        if info is not None and info.size() >= self.max_entries:
+            raise FlowDecodeError(self.limit_reason, f"{key[0]}: options tables full")
+        return super()._domain(key)
 
     def learn(self, key: DomainKey, values: dict[int, int], raws: dict[int, bytes]) -> None:
         """Take what one options record says (numbers and the raw string/RD elements)."""
@@ -118,7 +115,7 @@ class ExporterInfoStore:
             info.vrf_names[vrf_id], changed = name, True
         if changed:
             value = {"rd": info.vrf_rd.get(vrf_id), "name": info.vrf_names.get(vrf_id)}
-            self._changes[_text("vrf", key, vrf_id)] = orjson.dumps(value)
+            self._changes[state_key("vrf", key, str(vrf_id))] = orjson.dumps(value)
 
     def set_interface(
         self, key: DomainKey, ifindex: int, name: str | None, description: str | None
@@ -132,18 +129,18 @@ class ExporterInfoStore:
         new = (info.if_names.get(ifindex), info.if_descriptions.get(ifindex))
         if new != old:
             value = {"name": new[0], "descr": new[1]}
-            self._changes[_text("ifn", key, ifindex)] = orjson.dumps(value)
+            self._changes[state_key("ifn", key, str(ifindex))] = orjson.dumps(value)
 
     def snapshot(self) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for key, info in self._domains.items():
             for vrf_id in info.vrf_rd.keys() | info.vrf_names.keys():
                 value = {"rd": info.vrf_rd.get(vrf_id), "name": info.vrf_names.get(vrf_id)}
-                out[_text("vrf", key, vrf_id)] = orjson.dumps(value)
+                out[state_key("vrf", key, str(vrf_id))] = orjson.dumps(value)
             for ifindex in info.if_names.keys() | info.if_descriptions.keys():
                 value = {"name": info.if_names.get(ifindex),
                          "descr": info.if_descriptions.get(ifindex)}  # fmt: skip
-                out[_text("ifn", key, ifindex)] = orjson.dumps(value)
+                out[state_key("ifn", key, str(ifindex))] = orjson.dumps(value)
         return out
 
     def restore(self, items: dict[str, bytes]) -> None:
@@ -165,14 +162,6 @@ class ExporterInfoStore:
             except (ValueError, TypeError, AttributeError, FlowDecodeError):
                 continue
             self._changes.pop(name, None)
-
-    def drain_changes(self) -> dict[str, bytes | None]:
-        changes, self._changes = self._changes, {}
-        return changes
-
-
-def _text(kind: str, key: DomainKey, number: int) -> str:
-    return "|".join((kind, key[0], str(key[1]), str(key[2]), str(number)))
 
 
 def _opt_str(value: Any) -> str | None:

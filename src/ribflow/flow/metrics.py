@@ -97,6 +97,11 @@ SFLOW_SKIPPED = Counter(
     "sFlow samples that gave no flow record although well-formed (non-IP packets, ...)",
     ["reason"],
 )
+TEMPLATES_EXPIRED = Counter(
+    "ribflow_collector_templates_expired_total",
+    "NetFlow v9/IPFIX templates dropped because their exporter did not send them again within "
+    "TEMPLATE_TIMEOUT_S",
+)
 TEMPLATES_RESTORED = Gauge(
     "ribflow_collector_templates_restored", "Template/sampling entries loaded at start"
 )
@@ -115,6 +120,7 @@ class Tallies:
         self.denied = self._counts.tally(DENIED)  # by label (bounded: ExporterGate.label)
         self.decode_errors = self._counts.tally(DECODE_ERRORS)
         self.sflow_skipped = self._counts.tally(SFLOW_SKIPPED)
+        self.templates_expired = self._counts.tally(TEMPLATES_EXPIRED)  # under the key ""
 
     def publish(self) -> None:
         self._counts.publish()

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import struct
 
-import orjson
-
 from ribflow.flow import codegen_native
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.record import ip4, uptime_anchor
 from ribflow.flow.templated import json_text
-from ribflow.flow.types import DecodeResult, FlowRecord
+from ribflow.flow.types import DecodeResult, FlowRecord, json_fragment
 
 _HEADER = struct.Struct("!HHIIIIBBH")
 HEADER_LEN = _HEADER.size  # 24
@@ -83,7 +81,7 @@ class NetflowV5Decoder:
                  flags, proto, tos, src_as, dst_as, src_mask, dst_mask) in _RECORD.iter_unpack(body)
         ]
         if self.encode:
-            result.add_encoded(orjson.dumps(out)[1:-1], len(out), export_ms, native=False)
+            result.add_encoded(json_fragment(out), len(out), export_ms, native=False)
         else:
             result.records = out
         return result

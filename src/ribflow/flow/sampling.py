@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ribflow.flow import ies
+from ribflow.flow.domains import DomainKey, DomainTables, state_key
 from ribflow.flow.errors import FlowDecodeError
 
-DomainKey = tuple[str, int, int]  # exporter, version, domain
 DEFAULT_SAMPLER = "*"
 
 
@@ -54,28 +54,19 @@ def sampler_from_values(values: dict[int, int]) -> int | None:
     return None
 
 
-class SamplingStore:
+class SamplingStore(DomainTables[DomainSampling]):
     """Sampling and boot-time state of every exporter domain (in memory, bounded)."""
 
     EMPTY = DomainSampling()
+    limit_reason = "sampling-limit"
 
     def __init__(self, max_domains: int = 100_000, max_samplers: int = 1024) -> None:
-        self.max_domains = max_domains
+        super().__init__(DomainSampling, max_domains)
         self.max_samplers = max_samplers
-        self._domains: dict[DomainKey, DomainSampling] = {}
-        self._changes: dict[str, bytes | None] = {}
 
     def get(self, key: DomainKey) -> DomainSampling:
         """State of a domain (a shared empty one when nothing is known: do not mutate it)."""
         return self._domains.get(key, self.EMPTY)
-
-    def _domain(self, key: DomainKey) -> DomainSampling:
-        dom = self._domains.get(key)
-        if dom is None:
-            if len(self._domains) >= self.max_domains:
-                raise FlowDecodeError("sampling-limit", "too many exporter domains")
-            dom = self._domains[key] = DomainSampling()
-        return dom
 
     def set_rate(self, key: DomainKey, sampler: int | None, rate: int) -> None:
         if rate < 1:
@@ -89,16 +80,16 @@ class SamplingStore:
             if dom.rates.get(sampler) == rate:
                 return
             if sampler not in dom.rates and len(dom.rates) >= self.max_samplers:
-                raise FlowDecodeError("sampling-limit", "too many samplers")
+                raise FlowDecodeError(self.limit_reason, "too many samplers")
             dom.rates[sampler] = rate
         name = DEFAULT_SAMPLER if sampler is None else str(sampler)
-        self._changes[self._text("smp", key, name)] = str(rate).encode()
+        self._changes[state_key("smp", key, name)] = str(rate).encode()
 
     def set_sysinit(self, key: DomainKey, sysinit_ms: int) -> None:
         dom = self._domain(key)
         if dom.sysinit_ms != sysinit_ms:
             dom.sysinit_ms = sysinit_ms
-            self._changes[self._text("sys", key)] = str(sysinit_ms).encode()
+            self._changes[state_key("sys", key)] = str(sysinit_ms).encode()
 
     def learn(self, key: DomainKey, values: dict[int, int]) -> None:
         """Take what an options record says (IANA element -> unsigned value)."""
@@ -109,19 +100,15 @@ class SamplingStore:
         if sysinit:
             self.set_sysinit(key, sysinit)
 
-    @staticmethod
-    def _text(kind: str, key: DomainKey, *rest: str) -> str:
-        return "|".join((kind, key[0], str(key[1]), str(key[2]), *rest))
-
     def snapshot(self) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for key, dom in self._domains.items():
             if dom.default != 1:
-                out[self._text("smp", key, DEFAULT_SAMPLER)] = str(dom.default).encode()
+                out[state_key("smp", key, DEFAULT_SAMPLER)] = str(dom.default).encode()
             for sampler, rate in dom.rates.items():
-                out[self._text("smp", key, str(sampler))] = str(rate).encode()
+                out[state_key("smp", key, str(sampler))] = str(rate).encode()
             if dom.sysinit_ms is not None:
-                out[self._text("sys", key)] = str(dom.sysinit_ms).encode()
+                out[state_key("sys", key)] = str(dom.sysinit_ms).encode()
         return out
 
     def restore(self, items: dict[str, bytes]) -> None:
@@ -141,7 +128,3 @@ class SamplingStore:
             except (IndexError, ValueError, FlowDecodeError):
                 continue
             self._changes.pop(text, None)
-
-    def drain_changes(self) -> dict[str, bytes | None]:
-        changes, self._changes = self._changes, {}
-        return changes

@@ -96,10 +96,11 @@ class CollectorSettings(RouterKeySettings, AppSettings):
     """Longest wait for Kafka to take the queued messages at shutdown (seconds)."""
     template_timeout_s: float = Field(0.0, alias="TEMPLATE_TIMEOUT_S", ge=0, le=30 * 86400)
     """NetFlow v9/IPFIX templates an exporter has not sent again within this many seconds are
-    dropped (a tombstone in flow-templates): its data then waits for the next template. Restored
-    templates count from the start (with COLLECTOR_WORKERS > 1, restored templates a worker is
-    never sent are left to the worker that is). 0: kept until replaced (exporters re-send every
-    few minutes or packets: set it well above that)."""
+    dropped (a tombstone in flow-templates; counted in ribflow_collector_templates_expired_total):
+    its data then waits for the next template. Restored templates count from the start (with
+    COLLECTOR_WORKERS > 1, restored templates a worker is never sent are left to the worker that
+    is). 0: kept until replaced (exporters re-send every few minutes or packets: set it well
+    above that)."""
 
     @field_validator("listen_hosts")
     @classmethod

@@ -66,6 +66,11 @@ class DecoderState:
         self.sampling.restore({k: v for k, v in items.items() if k.startswith(("smp|", "sys|"))})
         self.info.restore({k: v for k, v in items.items() if k.startswith(("vrf|", "ifn|"))})
 
+    @property
+    def templates_expired(self) -> int:
+        """Templates withdrawn for age since start (0 without ``template_max_age``)."""
+        return self.expiring.expired if self.expiring is not None else 0
+
     def drain_changes(self) -> dict[str, bytes | None]:
         """What changed since the last call (None = withdrawn: publish a tombstone), templates
         expired since included."""

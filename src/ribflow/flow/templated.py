@@ -25,7 +25,7 @@ from ribflow.flow.exporter_info import RAW_OPTION_IES, complete
 from ribflow.flow.pending import PacketContext
 from ribflow.flow.state import DecoderState
 from ribflow.flow.templates import MAX_FIELDS, Template, TemplateKey, withdraw_all
-from ribflow.flow.types import DecodeResult
+from ribflow.flow.types import DecodeResult, json_fragment
 
 _HH = struct.Struct("!HH")
 _HHH = struct.Struct("!HHH")
@@ -147,7 +147,7 @@ class TemplatedDecoder:
         if info is not None or codec.vrf:
             complete(records, info)
         if self.encode:
-            result.add_encoded(orjson.dumps(records)[1:-1], len(records), ctx.export_ms, False)
+            result.add_encoded(json_fragment(records), len(records), ctx.export_ms, False)
         else:
             result.records.extend(records)
         if not ok:

@@ -31,6 +31,11 @@ class StatefulDecoder(Protocol):
 
     def drain_changes(self) -> dict[str, bytes | None]: ...
 
+    @property
+    def templates_expired(self) -> int:
+        """Templates dropped for age since start (TEMPLATE_TIMEOUT_S; its ``drain_changes``
+        drops them)."""
+
 
 def read_table(broker: KafkaTarget, topic: str, timeout: float = 30.0) -> dict[str, bytes]:
     """The latest value of every key of a (compacted) topic; tombstones remove keys.

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
+from ribflow.errors import Bug
+
 # A normalised flow record: a dict whose keys and units are those of schemas/flows.v1.json
 # ($defs/record). Plain dicts keep the hot path cheap and serialise directly with orjson.
 FlowRecord = dict[str, Any]
@@ -52,6 +56,19 @@ class DecodeResult:
     def record_count(self) -> int:
         """Records of the packet, as dicts and as JSON."""
         return len(self.records) + self.encoded_records
+
+
+def json_fragment(records: list[FlowRecord]) -> bytes:
+    """Dict records as one JSON fragment (what ``DecodeResult.encoded`` holds): ``orjson.dumps``
+    of the list without its brackets.
+
+    A record JSON cannot hold (an integer beyond 64 bits, which a decoder let through) is our
+    defect, raised as :class:`Bug` so that the collector rejects that packet alone (as the
+    compiled codecs do) and the records of the packets grouped before it are kept."""
+    try:
+        return orjson.dumps(records)[1:-1]
+    except orjson.JSONEncodeError as exc:
+        raise Bug(f"record not encodable as JSON: {exc}") from exc
 
 
 class PacketDecoder(Protocol):
