@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Protocol
 
 import orjson
 
+from ribflow.kafka.producer import Sink
 from ribflow.metrics import DEAD_LETTERS
-
-
-class _Producer(Protocol):
-    def produce(self, topic: str, value: bytes, key: bytes | None = ...) -> None: ...
 
 
 def dead_letter_envelope(
@@ -52,7 +48,7 @@ def dead_letter_envelope(
 class DeadLetters:
     """Sends rejected input to one dead-letter topic through any confluent-like producer."""
 
-    def __init__(self, producer: _Producer, topic: str, component: str) -> None:
+    def __init__(self, producer: Sink, topic: str, component: str) -> None:
         self._producer = producer
         self.topic = topic
         self.component = component

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 
-class Producer(Protocol):
+class Sink(Protocol):
+    """Where a message is written: a producer, or the ``Messages`` a service returns for its
+    app to produce (dead letters are written through this)."""
+
+    def produce(self, topic: str, value: bytes, key: bytes | None = ...) -> None: ...
+
+
+class Producer(Sink, Protocol):
     """The part of ``confluent_kafka.Producer`` the bridge and the collector use.
 
     Unit tests pass in-process fakes that implement just this.
