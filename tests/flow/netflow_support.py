@@ -1,4 +1,4 @@
-"""Shared bits of the NetFlow/IPFIX tests: capture paths, decoding a capture, packet builders.
+"""Shared bits of the NetFlow/IPFIX tests: capture paths, decoding, packet and record builders.
 
 The builders write packets field by field from the RFCs (RFC 3954 for v9, RFC 7011 for IPFIX),
 so unit tests state their inputs explicitly instead of relying on our decoder's view of them.
@@ -14,6 +14,7 @@ from typing import Any
 from ribflow.flow.dispatch import Dispatcher
 from ribflow.flow.errors import FlowDecodeError
 from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.types import DecodeResult
 from ribflow.schemas import validator
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "flows"
@@ -171,3 +172,38 @@ def v5_packet(
             r.get("dst_mask", 24),
         )
     return head + body
+
+
+# -- v9 / IPFIX records of the unit tests ---------------------------------------------------
+EXP = "192.0.2.1"
+# v9: src, dst, sport, dport, proto, bytes, packets, first, last
+V9_FIELDS = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 4), (2, 4), (22, 4), (21, 4)]
+V9_REC = struct.Struct("!4s4sHHBIIII")
+
+
+def v9_rec(
+    src: bytes = b"\x0a\0\0\x01",
+    dst: bytes = b"\x0a\0\0\x02",
+    sport: int = 1000,
+    dport: int = 80,
+    proto: int = 6,
+    nbytes: int = 500,
+    pkts: int = 5,
+    first: int = 90_000,
+    last: int = 95_000,
+) -> bytes:
+    return V9_REC.pack(src, dst, sport, dport, proto, nbytes, pkts, first, last)
+
+
+IPFIX_FIELDS: list[Any] = [(8, 4), (12, 4), (2, 8), (1, 8), (152, 8), (153, 8)]
+
+
+def ipfix_rec(src: bytes = b"\x0a\0\0\x01", pkts: int = 3, nbytes: int = 300) -> bytes:
+    return src + b"\x0a\0\0\x02" + struct.pack("!QQQQ", pkts, nbytes, NOW_MS - 9000, NOW_MS - 1000)
+
+
+def decode(d: Dispatcher, pkt: bytes, exporter: str = EXP, at: int = NOW_MS) -> DecodeResult:
+    result = d.decode(pkt, exporter, at)
+    for rec in result.records:
+        assert record_errors(rec) == [], rec
+    return result

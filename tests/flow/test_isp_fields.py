@@ -39,7 +39,7 @@ from tests.flow.netflow_support import (
     record_errors,
 )
 from tests.flow.sflow_build import write_pcap
-from tests.flow.tshark import Field, TsFlow, flows, run_pdml
+from tests.flow.tshark_pdml import Field, TsFlow, flows, run_pdml
 
 pytestmark = pytest.mark.integration
 

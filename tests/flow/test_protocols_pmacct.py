@@ -23,7 +23,7 @@ from ribflow.protocols import PROTO_TEXT, proto_number
 from tests.flow.netflow_support import NOW_MS, data_set, ipfix_packet, ipfix_template_set
 from tests.flow.pcapwriter import Packet, write_pcap
 from tests.flow.pmacct_oracle import HOST, pmacct_records
-from tests.flow.tshark import flows, run_pdml
+from tests.flow.tshark_pdml import flows, run_pdml
 
 pytestmark = pytest.mark.integration
 

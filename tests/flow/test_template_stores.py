@@ -15,8 +15,14 @@ from ribflow.flow.templates import (
     TemplateStore,
     withdraw_all,
 )
-from tests.flow.netflow_support import data_set, v9_packet, v9_template_set
-from tests.flow.test_netflow_templates import V9_FIELDS, decode, v9_rec
+from tests.flow.netflow_support import (
+    V9_FIELDS,
+    data_set,
+    decode,
+    v9_packet,
+    v9_rec,
+    v9_template_set,
+)
 
 FIELDS = ((8, 4, 0), (12, 4, 0))
 A = ("192.0.2.1", 9, 0, 256)

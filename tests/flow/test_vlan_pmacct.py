@@ -34,7 +34,7 @@ from tests.flow.netflow_support import (
 )
 from tests.flow.pcapwriter import Packet, write_pcap
 from tests.flow.pmacct_oracle import HOST, pmacct_records
-from tests.flow.tshark import TSHARK, flows, run_pdml
+from tests.flow.tshark_pdml import TSHARK, flows, run_pdml
 
 pytestmark = pytest.mark.integration
 
