@@ -2,8 +2,8 @@
 //! the base record's keys (ribflow.flow.record.RECORD_KEYS), each at most once, scalar values.
 
 use crate::json::{Reader, Val};
+use crate::table::Address;
 use crate::text::{parse_v4, parse_v6};
-use crate::Address;
 
 /// ribflow.flow.record.RECORD_KEYS, in order (the base record every decoder writes).
 pub const KEYS: usize = 28;
