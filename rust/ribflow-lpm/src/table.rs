@@ -15,6 +15,8 @@ use crate::view::{self, View};
 type Value = Py<PyAny>;
 /// What the trie holds per prefix: its shared result tuple.
 type Id = TupleRef;
+/// A table's entries as `(network, length, id)`.
+type Entries<K> = Vec<(K, u32, Id)>;
 
 pub(crate) enum Inner {
     V4(View<u32>),
@@ -65,7 +67,7 @@ fn length_arg(length: u32, bits: u32) -> PyResult<u32> {
 }
 
 /// `(network, length, value)` tuples of `entries` (ids copied out of the borrowed table).
-fn entries_list<'py, K>(py: Python<'py>, entries: Vec<(K, u32, Id)>) -> PyResult<Bound<'py, PyList>>
+fn entries_list<'py, K>(py: Python<'py>, entries: Entries<K>) -> PyResult<Bound<'py, PyList>>
 where
     K: IntoPyObject<'py>,
 {
@@ -118,6 +120,28 @@ impl PrefixTable {
             ids.into_iter().map(|id| s.release(py, id)).collect()
         });
         drop(freed);
+    }
+
+    /// `(network, length, value)` tuples of the entries `v4`/`v6` list, made after the borrow.
+    fn entries<'py>(
+        &self,
+        py: Python<'py>,
+        v4: fn(&View<u32>) -> Entries<u32>,
+        v6: fn(&View<u128>) -> Entries<u128>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = self.inner.borrow(py);
+        match &*inner {
+            Inner::V4(t) => {
+                let entries = v4(t);
+                drop(inner);
+                entries_list(py, entries)
+            }
+            Inner::V6(t) => {
+                let entries = v6(t);
+                drop(inner);
+                entries_list(py, entries)
+            }
+        }
     }
 }
 
@@ -268,36 +292,12 @@ impl PrefixTable {
 
     /// Every `(network, length, value)`, grouped by length, shortest first.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let inner = self.inner.borrow(py);
-        match &*inner {
-            Inner::V4(t) => {
-                let entries = t.items();
-                drop(inner);
-                entries_list(py, entries)
-            }
-            Inner::V6(t) => {
-                let entries = t.items();
-                drop(inner);
-                entries_list(py, entries)
-            }
-        }
+        self.entries(py, View::items, View::items)
     }
 
     /// Every entry ordered by network then length (the order pmacct's dumps walk).
     fn sorted_items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let inner = self.inner.borrow(py);
-        match &*inner {
-            Inner::V4(t) => {
-                let entries = t.sorted_items();
-                drop(inner);
-                entries_list(py, entries)
-            }
-            Inner::V6(t) => {
-                let entries = t.sorted_items();
-                drop(inner);
-                entries_list(py, entries)
-            }
-        }
+        self.entries(py, View::sorted_items, View::sorted_items)
     }
 
     /// Bytes held by this table's own part (its results by prefix id). The prefix index and
