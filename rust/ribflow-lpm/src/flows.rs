@@ -8,6 +8,9 @@
 //! as Python does (a key outside the base record, escapes, floats, bad addresses, an ADD-PATH
 //! choice needing the shorter-prefix walk, ...) makes it return `None` for the whole message,
 //! and the caller renders that message in Python: output is byte-identical either way.
+//!
+//! This file holds the class and the route of each side (lookup, ADD-PATH choice, the set's
+//! fragments); flows_record.rs writes one record.
 
 use std::sync::Arc;
 
@@ -16,16 +19,15 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
 
 use crate::frags::{Frag, Frags, FRAGS_MAX};
 use crate::json::Val;
-use crate::records::*;
+use crate::records::message;
 use crate::shared::GilCell;
-use crate::text::{put_field, put_timestamp, write_v4, write_v6};
-use crate::{Address, Inner, PrefixTable};
+use crate::table::{Address, Inner, PrefixTable};
 
 /// One side's route: its set's fragments and the matched prefix.
-struct Side {
-    frag: Arc<Frag>,
-    length: u32,
-    network: u128,
+pub(crate) struct Side {
+    pub(crate) frag: Arc<Frag>,
+    pub(crate) length: u32,
+    pub(crate) network: u128,
 }
 
 #[pyclass(module = "ribflow_lpm", frozen)]
@@ -33,11 +35,11 @@ pub struct FlowRenderer {
     token: Py<PyAny>,
     cached: Py<PyAny>,
     attrs_type: Py<PyType>,
-    no_route: [String; 4],
-    tail: Vec<u8>,
-    proto_text: Vec<String>,
-    epoch: bool,
-    usec: bool,
+    pub(crate) no_route: [String; 4],
+    pub(crate) tail: Vec<u8>,
+    pub(crate) proto_text: Vec<String>,
+    pub(crate) epoch: bool,
+    pub(crate) usec: bool,
     frags: GilCell<Frags>,
 }
 
@@ -95,7 +97,7 @@ impl FlowRenderer {
 
     /// The route of `address` in `table` for one side: `Ok(None)` unrouted, `Err(None)` not
     /// renderable here (leave the message to Python).
-    fn route<'py>(
+    pub(crate) fn route<'py>(
         &self,
         py: Python<'py>,
         table: Option<&Bound<'py, PrefixTable>>,
@@ -166,7 +168,7 @@ impl FlowRenderer {
 }
 
 /// The network of `address`'s prefix of `length` bits.
-fn network(address: Address, length: u32) -> u128 {
+pub(crate) fn network(address: Address, length: u32) -> u128 {
     match address {
         Address::V4(a) => {
             if length == 0 {
@@ -182,17 +184,6 @@ fn network(address: Address, length: u32) -> u128 {
                 a >> (128 - length) << (128 - length)
             }
         }
-    }
-}
-
-/// A side's fragments (dst run, src run, as, peer as): its set's, or those of "no route".
-fn texts<'a>(no_route: &'a [String; 4], side: &'a Option<Side>) -> PyResult<[&'a str; 4]> {
-    match side {
-        Some(side) => {
-            let p = &side.frag.parts;
-            Ok([&p[0], &p[1], &p[2], &p[3]])
-        }
-        None => Ok([&no_route[0], &no_route[1], &no_route[2], &no_route[3]]),
     }
 }
 
@@ -263,145 +254,5 @@ impl FlowRenderer {
             }
         }
         Ok(Some((PyList::new(py, outputs)?, src_hits, dst_hits)))
-    }
-}
-
-impl FlowRenderer {
-    /// Render one record into `out`: `Some((source hit, destination hit))`, or None.
-    fn one<'py>(
-        &self,
-        py: Python<'py>,
-        rec: &Record<'_>,
-        v4: Option<&Bound<'py, PrefixTable>>,
-        v6: Option<&Bound<'py, PrefixTable>>,
-        out: &mut Vec<u8>,
-    ) -> PyResult<Option<(bool, bool)>> {
-        let Some((dst, dst_text)) = address(rec[DST_ADDR]) else {
-            return Ok(None);
-        };
-        let Some((src, src_text)) = address(rec[SRC_ADDR]) else {
-            return Ok(None);
-        };
-        let v4_family = matches!(dst, Address::V4(_));
-        if v4_family != matches!(src, Address::V4(_)) {
-            return Ok(None); // mixed families: Python's formatting decides
-        }
-        let Some(Val::Str(exporter)) = rec[EXPORTER] else {
-            return Ok(None);
-        };
-        let (Some(Val::Int(packets)), Some(Val::Int(bytes))) = (rec[PACKETS], rec[BYTES]) else {
-            return Ok(None);
-        };
-        let ints = [IN_IF, OUT_IF, SRC_PORT, DST_PORT, TCP_FLAGS, TOS].map(|k| int_or(rec[k], 0));
-        let [Some(in_if), Some(out_if), Some(sport), Some(dport), Some(flags), Some(tos)] = ints
-        else {
-            return Ok(None);
-        };
-        let Some(sampling) = int_or(rec[SAMPLING_RATE], 1) else {
-            return Ok(None);
-        };
-        let Some(proto) = int_or(rec[PROTO], 0).filter(|p| (0..256).contains(p)) else {
-            return Ok(None);
-        };
-        let Some(version) = int_or(rec[VERSION], 0) else {
-            return Ok(None);
-        };
-        // nfacctd's tcp_flags: NetFlow v5's only for TCP (NF_tcp_flags_handler), and the low
-        // octet of a two-byte tcpControlBits (as ribflow.enrich.pmacct.pmacct_tcp_flags)
-        let flags = if version == 5 && proto != 6 {
-            0
-        } else {
-            flags & 0xFF
-        };
-        let version = match version {
-            5 | 5005 => 5,
-            9 => 9,
-            10 => 10,
-            _ => 0,
-        };
-        let table = if v4_family { v4 } else { v6 };
-        let d = match self.route(py, table, dst, Some(rec[BGP_NEXT_HOP])) {
-            Ok(side) => side,
-            Err(Some(e)) => return Err(e),
-            Err(None) => return Ok(None),
-        };
-        let s = match self.route(py, table, src, None) {
-            Ok(side) => side,
-            Err(Some(e)) => return Err(e),
-            Err(None) => return Ok(None),
-        };
-        let zero: &[u8] = if v4_family { b"0.0.0.0" } else { b"::" };
-        let texts = |side| texts(&self.no_route, side);
-        // parts: (dst run, src run, as, peer as)
-        let [d_dst, _, _, d_peer] = texts(&d)?;
-        let [_, s_src, s_as, s_peer] = texts(&s)?;
-        let net = |out: &mut Vec<u8>, side: &Option<Side>| match side {
-            Some(side) if v4_family => write_v4(out, side.network as u32),
-            Some(side) => write_v6(out, side.network),
-            None => out.extend_from_slice(zero),
-        };
-        out.extend_from_slice(b"{\"event_type\":\"purge\",\"as_src\":");
-        out.extend_from_slice(s_as.as_bytes());
-        out.push(b',');
-        out.extend_from_slice(d_dst.as_bytes());
-        out.extend_from_slice(b",\"peer_as_src\":");
-        out.extend_from_slice(s_peer.as_bytes());
-        out.extend_from_slice(b",\"peer_as_dst\":");
-        out.extend_from_slice(d_peer.as_bytes());
-        out.extend_from_slice(b",\"peer_ip_src\":\"");
-        out.extend_from_slice(exporter.as_bytes());
-        out.extend_from_slice(b"\",\"peer_ip_dst\":\"");
-        match &d {
-            Some(side) if !side.frag.parts[4].is_empty() => {
-                out.extend_from_slice(side.frag.parts[4].as_bytes())
-            }
-            _ => out.extend_from_slice(zero),
-        }
-        out.extend_from_slice(b"\",");
-        out.extend_from_slice(s_src.as_bytes());
-        put_field(out, b",\"iface_in\":", in_if);
-        put_field(out, b",\"iface_out\":", out_if);
-        out.extend_from_slice(b",\"ip_src\":\"");
-        out.extend_from_slice(src_text.as_bytes());
-        out.extend_from_slice(b"\",\"net_src\":\"");
-        net(out, &s);
-        out.extend_from_slice(b"\",\"ip_dst\":\"");
-        out.extend_from_slice(dst_text.as_bytes());
-        out.extend_from_slice(b"\",\"net_dst\":\"");
-        net(out, &d);
-        put_field(
-            out,
-            b"\",\"mask_src\":",
-            s.as_ref().map_or(0, |x| i64::from(x.length)),
-        );
-        put_field(
-            out,
-            b",\"mask_dst\":",
-            d.as_ref().map_or(0, |x| i64::from(x.length)),
-        );
-        put_field(out, b",\"port_src\":", sport);
-        put_field(out, b",\"port_dst\":", dport);
-        put_field(out, b",\"tcp_flags\":\"", flags);
-        out.extend_from_slice(b"\",\"ip_proto\":\"");
-        out.extend_from_slice(self.proto_text[proto as usize].as_bytes());
-        put_field(out, b"\",\"tos\":", tos);
-        put_field(out, b",\"sampling_rate\":", sampling);
-        out.extend_from_slice(b",\"timestamp_start\":\"");
-        for (k, next) in [
-            (START, "\",\"timestamp_end\":\""),
-            (END, "\",\"timestamp_arrival\":\""),
-            (TIME_RECEIVED, "\",\"timestamp_export\":\""),
-            (TIME_EXPORT, "\","),
-        ] {
-            if put_timestamp(out, rec[k], self.epoch, self.usec).is_none() {
-                return Ok(None);
-            }
-            out.extend_from_slice(next.as_bytes());
-        }
-        put_field(out, b"\"export_proto_version\":", version);
-        put_field(out, b",\"flows\":1,\"packets\":", packets);
-        put_field(out, b",\"bytes\":", bytes);
-        out.extend_from_slice(&self.tail);
-        Ok(Some((s.is_some(), d.is_some())))
     }
 }

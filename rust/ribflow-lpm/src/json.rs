@@ -156,43 +156,42 @@ impl<'a> Reader<'a> {
         match self.peek()? {
             b'{' => {
                 self.pos += 1;
-                if self.peek()? == b'}' {
-                    self.pos += 1;
-                    return Some(());
-                }
-                loop {
-                    self.string()?;
-                    self.expect(b':')?;
-                    self.skip(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b'}' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
+                self.members(b'}', |r| {
+                    r.string()?;
+                    r.expect(b':')?;
+                    r.skip(depth + 1)
+                })
             }
             b'[' => {
                 self.pos += 1;
-                if self.peek()? == b']' {
+                self.members(b']', |r| r.skip(depth + 1))
+            }
+            _ => self.scalar().map(|_| ()),
+        }
+    }
+
+    /// The members of an array or object whose opening bracket is read: `member` reads each,
+    /// they are separated by `,`, and `close` (read too) ends them.
+    #[inline]
+    pub fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if self.peek()? == close {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            member(self)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                c if c == close => {
                     self.pos += 1;
                     return Some(());
                 }
-                loop {
-                    self.skip(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b']' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
+                _ => return None,
             }
-            _ => self.scalar().map(|_| ()),
         }
     }
 }

@@ -111,6 +111,17 @@ pub(crate) fn test<const N: usize>(words: &[u64; N], bit: usize) -> bool {
     words[bit / 64] >> (bit % 64) & 1 != 0
 }
 
+/// The item of `items` for bit `bit` of `words` (items are addressed by the popcount below
+/// their bit), or None when the bit is clear.
+#[inline(always)]
+fn present<'a, T, const N: usize>(words: &[u64; N], items: &'a [T], bit: usize) -> Option<&'a T> {
+    if test(words, bit) {
+        Some(&items[rank(words, bit)])
+    } else {
+        None
+    }
+}
+
 #[inline]
 pub(crate) fn set<const N: usize>(words: &mut [u64; N], bit: usize) {
     words[bit / 64] |= 1u64 << (bit % 64);
@@ -185,22 +196,12 @@ impl<K, V> Default for Node<K, V> {
 impl<K: Addr, V> Node<K, V> {
     #[inline(always)]
     pub(crate) fn child(&self, octet: u8) -> Option<&Node<K, V>> {
-        let o = usize::from(octet);
-        if test(&self.kids, o) {
-            Some(&self.children[rank(&self.kids, o)])
-        } else {
-            None
-        }
+        present(&self.kids, &self.children, usize::from(octet))
     }
 
     #[inline(always)]
     pub(crate) fn leaf(&self, octet: u8) -> Option<&Leaf<K, V>> {
-        let o = usize::from(octet);
-        if test(&self.leaf_bits, o) {
-            Some(&self.leaves[rank(&self.leaf_bits, o)])
-        } else {
-            None
-        }
+        present(&self.leaf_bits, &self.leaves, usize::from(octet))
     }
 
     pub(crate) fn add_leaf(&mut self, octet: u8, leaf: Leaf<K, V>) {

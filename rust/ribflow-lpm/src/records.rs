@@ -2,8 +2,8 @@
 //! the base record's keys (ribflow.flow.record.RECORD_KEYS), each at most once, scalar values.
 
 use crate::json::{Reader, Val};
+use crate::table::Address;
 use crate::text::{parse_v4, parse_v6};
-use crate::Address;
 
 /// ribflow.flow.record.RECORD_KEYS, in order (the base record every decoder writes).
 pub const KEYS: usize = 28;
@@ -67,26 +67,16 @@ pub type Record<'a> = [Option<Val<'a>>; KEYS];
 pub fn record<'a>(r: &mut Reader<'a>) -> Option<Record<'a>> {
     let mut rec: Record<'a> = [None; KEYS];
     r.expect(b'{')?;
-    if r.peek()? == b'}' {
-        r.expect(b'}')?;
-        return Some(rec);
-    }
-    loop {
+    r.members(b'}', |r| {
         let i = key_index(r.string()?)?;
         r.expect(b':')?;
         if rec[i].is_some() {
             return None; // a repeated key: orjson keeps the last, leave it to Python
         }
         rec[i] = Some(r.scalar()?);
-        match r.peek()? {
-            b',' => r.expect(b',')?,
-            b'}' => {
-                r.expect(b'}')?;
-                return Some(rec);
-            }
-            _ => return None,
-        }
-    }
+        Some(())
+    })?;
+    Some(rec)
 }
 
 /// The records of a `flows` message (`{"records": [...], ...}`), or None.
@@ -94,43 +84,24 @@ pub fn message(text: &str) -> Option<Vec<Record<'_>>> {
     let mut r = Reader::new(text);
     let mut records: Option<Vec<Record<'_>>> = None;
     r.expect(b'{')?;
-    if r.peek()? != b'}' {
-        loop {
-            let key = r.string()?;
-            r.expect(b':')?;
-            if key == "records" {
-                if records.is_some() {
-                    return None;
-                }
-                let mut out = Vec::with_capacity(32);
-                r.expect(b'[')?;
-                if r.peek()? == b']' {
-                    r.expect(b']')?;
-                } else {
-                    loop {
-                        out.push(record(&mut r)?);
-                        match r.peek()? {
-                            b',' => r.expect(b',')?,
-                            b']' => {
-                                r.expect(b']')?;
-                                break;
-                            }
-                            _ => return None,
-                        }
-                    }
-                }
-                records = Some(out);
-            } else {
-                r.skip(0)?;
-            }
-            match r.peek()? {
-                b',' => r.expect(b',')?,
-                b'}' => break,
-                _ => return None,
-            }
+    r.members(b'}', |r| {
+        let key = r.string()?;
+        r.expect(b':')?;
+        if key != "records" {
+            return r.skip(0);
         }
-    }
-    r.expect(b'}')?;
+        if records.is_some() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(32);
+        r.expect(b'[')?;
+        r.members(b']', |r| {
+            out.push(record(r)?);
+            Some(())
+        })?;
+        records = Some(out);
+        Some(())
+    })?;
     if !r.at_end() {
         return None;
     }

@@ -27,7 +27,7 @@ from ribflow.rib import lpm
 if TYPE_CHECKING:
     from ribflow.flow.codegen import FieldSpec, _Plan
 
-# Op kinds, as in collect.rs.
+# Op kinds, as in collect_ops.rs.
 CONST, EXPORTER, DOMAIN, RECV, TEX, UINT, ADDR4, ADDR6, ADDR46, MASK, DIRECTION = range(11)
 TIME_RAW, TIME_SEC, TIME_NTP, TIME_V9REL, TIME_INIT, TIME_SYSINIT, TIME_DELTA = range(11, 18)
 SAMP_INTERVAL, SAMP_PACKET, SAMP_POPULATION, SAMP_SAMPLER, RATE = range(18, 23)
