@@ -67,6 +67,7 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
 from tests.enrich.daemons import nfacctd, started  # noqa: E402
@@ -251,21 +252,6 @@ def netflow_v9(records: list[dict[str, Any]]) -> list[bytes]:
             + pad
         )
     return packets
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds of every process of a process group (nfacctd's core and plugin)."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                total += sum(int(x) for x in fields[11:15]) / TICK
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 def bench_nfacctd(records: list[dict[str, Any]], spec: str, work: Path) -> dict[str, float]:

@@ -61,6 +61,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
 from tests.enrich.daemons import (  # noqa: E402
@@ -96,21 +97,6 @@ def cpu_seconds(pid: int) -> float:
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE
-
-
-def group_cpu(pgid: int) -> float:
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                total += sum(int(x) for x in fields[11:15]) / TCK
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 # -- Kafka -----------------------------------------------------------------------------------
