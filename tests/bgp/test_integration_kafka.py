@@ -18,12 +18,11 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.kafka.local import BrokerConfig, LocalKafka
 from ribflow.schemas import validate
 from tests.bgp.lab import kcat_read, wait_for
-from tests.fixtures.kafka import TopicFactory, free_port
+from tests.fixtures.kafka import TopicFactory, delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +62,6 @@ def update_line(i: int) -> bytes:
         },
     }
     return orjson.dumps(msg) + b"\n"
-
-
-def delete_topics(broker: str, *names: str) -> None:
-    admin = AdminClient({"bootstrap.servers": broker})
-    for fut in admin.delete_topics(list(names), operation_timeout=30).values():
-        with contextlib.suppress(Exception):
-            fut.result(timeout=30)
 
 
 def test_replay_with_garbage_and_shards(
