@@ -66,6 +66,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from flowpool import Pool, all_pools, softflowd_template, v9_pool  # noqa: E402
 from results import Figure, write_result  # noqa: E402
 
+from benchmarks.pmacct.pacing import pace  # noqa: E402
 from ribflow.agentmap import RouterResolver  # noqa: E402
 from ribflow.bgp.keys import RouterKeys  # noqa: E402
 from ribflow.flow.batching import KeyChooser  # noqa: E402
@@ -241,10 +242,7 @@ def send_main(args: argparse.Namespace) -> None:
         now = time.perf_counter()
         if now >= tend:
             break
-        if pps:
-            ahead = sent / pps - (now - t0)
-            if ahead > 0.0005:
-                time.sleep(ahead)
+        pace(sent, pps, t0, now)
     el = time.perf_counter() - t0
     print(
         json.dumps(
