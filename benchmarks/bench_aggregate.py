@@ -67,6 +67,7 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from benchmarks.kafka_input import produce_waiting  # noqa: E402
 from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
@@ -316,13 +317,7 @@ def produce(broker: str, topic: str, records: list[dict[str, Any]], batch: int =
         value = b"\n".join(orjson.dumps(r) for r in chunk)
         ts = int(datetime.fromisoformat(chunk[-1]["timestamp_arrival"]).replace(
             tzinfo=UTC).timestamp() * 1000)  # fmt: skip
-        while True:
-            try:
-                producer.produce(topic, value=value, key=chunk[0]["peer_ip_src"].encode(),
-                                 timestamp=ts)  # fmt: skip
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, value, chunk[0]["peer_ip_src"].encode(), timestamp=ts)
         n += 1
         if n % 10_000 == 0:
             producer.poll(0)

@@ -61,6 +61,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.kafka_input import produce_waiting  # noqa: E402
 from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
@@ -113,12 +114,7 @@ class Kafka:
                       "queue.buffering.max.messages": 500_000})  # fmt: skip
         n = 0
         for key, value, ts in messages:
-            while True:
-                try:
-                    p.produce(topic, value, key.encode(), timestamp=ts)
-                    break
-                except BufferError:
-                    p.poll(0.1)
+            produce_waiting(p, topic, value, key.encode(), timestamp=ts)
             n += 1
             if n % 10000 == 0:
                 p.poll(0)
