@@ -67,6 +67,8 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from benchmarks.kafka_input import produce_waiting  # noqa: E402
+from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
 from tests.enrich.daemons import nfacctd, started  # noqa: E402
@@ -253,21 +255,6 @@ def netflow_v9(records: list[dict[str, Any]]) -> list[bytes]:
     return packets
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds of every process of a process group (nfacctd's core and plugin)."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                total += sum(int(x) for x in fields[11:15]) / TICK
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
-
-
 def bench_nfacctd(records: list[dict[str, Any]], spec: str, work: Path) -> dict[str, float]:
     """nfacctd (print plugin) aggregating the same flows by the same list: its CPU per flow."""
     d = work / "nfacctd"
@@ -330,13 +317,7 @@ def produce(broker: str, topic: str, records: list[dict[str, Any]], batch: int =
         value = b"\n".join(orjson.dumps(r) for r in chunk)
         ts = int(datetime.fromisoformat(chunk[-1]["timestamp_arrival"]).replace(
             tzinfo=UTC).timestamp() * 1000)  # fmt: skip
-        while True:
-            try:
-                producer.produce(topic, value=value, key=chunk[0]["peer_ip_src"].encode(),
-                                 timestamp=ts)  # fmt: skip
-                break
-            except BufferError:
-                producer.poll(0.1)
+        produce_waiting(producer, topic, value, chunk[0]["peer_ip_src"].encode(), timestamp=ts)
         n += 1
         if n % 10_000 == 0:
             producer.poll(0)

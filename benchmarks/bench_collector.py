@@ -66,13 +66,14 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 from flowpool import Pool, all_pools, softflowd_template, v9_pool  # noqa: E402
 from results import Figure, write_result  # noqa: E402
 
+from benchmarks.pmacct.pacing import pace  # noqa: E402
 from ribflow.agentmap import RouterResolver  # noqa: E402
 from ribflow.bgp.keys import RouterKeys  # noqa: E402
 from ribflow.flow.batching import KeyChooser  # noqa: E402
 from ribflow.flow.collector import Collector, Topics  # noqa: E402
 from ribflow.flow.dispatch import Dispatcher  # noqa: E402
 from ribflow.rib import lpm  # noqa: E402
-from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
+from tests.fixtures.kafka import delete_topics, given_or_managed_broker  # noqa: E402
 from tests.fixtures.ports import free_port  # noqa: E402
 
 NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
@@ -195,7 +196,7 @@ def decode_publish(pool: Pool, broker: str, max_packets: int, rounds: int) -> tu
         # the producer goes first: a live one asking for metadata would re-create the topic
         del c, producer
         gc.collect()
-        delete_topics(broker, [topic])
+        delete_topics(broker, topic)
 
 
 # ------------------------------------------------------------------------- 2. sustained
@@ -241,10 +242,7 @@ def send_main(args: argparse.Namespace) -> None:
         now = time.perf_counter()
         if now >= tend:
             break
-        if pps:
-            ahead = sent / pps - (now - t0)
-            if ahead > 0.0005:
-                time.sleep(ahead)
+        pace(sent, pps, t0, now)
     el = time.perf_counter() - t0
     print(
         json.dumps(
@@ -299,13 +297,6 @@ def end_offsets(broker: str, topic: str) -> int:
         )
     finally:
         c.close()
-
-
-def delete_topics(broker: str, topics: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": broker})
-    for fut in admin.delete_topics(topics, operation_timeout=30).values():
-        with contextlib.suppress(Exception):
-            fut.result(30)
 
 
 @dataclass
@@ -451,7 +442,7 @@ def ribflow_collector(broker: str, workdir: Path, workers: int = 1) -> Iterator[
         yield d
     finally:
         stop_daemon(d, signal.SIGTERM)
-        delete_topics(broker, [t, t + "-ctr", t + "-tpl", t + "-dlq"])
+        delete_topics(broker, t, t + "-ctr", t + "-tpl", t + "-dlq")
 
 
 NFACCTD_AGGREGATE = (
@@ -527,7 +518,7 @@ def nfacctd(broker: str, workdir: Path, output: str) -> Iterator[Daemon]:
     finally:
         stop_daemon(d, signal.SIGINT)  # nfacctd ignores SIGTERM
         if t:
-            delete_topics(broker, [t])
+            delete_topics(broker, t)
 
 
 def run_step(

@@ -61,15 +61,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.kafka_input import produce_waiting  # noqa: E402
+from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
-from tests.enrich.daemons import (  # noqa: E402
-    gobgp,
-    gobgpd,
-    gobgpd_config,
-    nfacctd,
-    started,
-)
+from tests.enrich.daemons import gobgp, gobgpd, gobgpd_config, nfacctd, nfacctd_bgp_conf, started  # noqa: E402
 from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
 from tests.fixtures.ports import free_port  # noqa: E402
 from tests.fixtures.synth import SynthTable  # noqa: E402
@@ -98,21 +94,6 @@ def rss_bytes(pid: int) -> int:
         return int(f.read().split()[1]) * PAGE
 
 
-def group_cpu(pgid: int) -> float:
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                total += sum(int(x) for x in fields[11:15]) / TCK
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
-
-
 # -- Kafka -----------------------------------------------------------------------------------
 class Kafka:
     def __init__(self, broker: str) -> None:
@@ -133,12 +114,7 @@ class Kafka:
                       "queue.buffering.max.messages": 500_000})  # fmt: skip
         n = 0
         for key, value, ts in messages:
-            while True:
-                try:
-                    p.produce(topic, value, key.encode(), timestamp=ts)
-                    break
-                except BufferError:
-                    p.poll(0.1)
+            produce_waiting(p, topic, value, key.encode(), timestamp=ts)
             n += 1
             if n % 10000 == 0:
                 p.poll(0)
@@ -556,24 +532,9 @@ def send_pool(wl: Workload, dst: str, rate: float) -> dict[str, Any]:
 
 
 # -- nfacctd ---------------------------------------------------------------------------------------
-NFACCTD_CONF = """daemonize: false
-logfile: {d}/nfacctd.log
-pidfile: {d}/nfacctd.pid
-nfacctd_ip: {nf}
-nfacctd_port: 2100
-nfacctd_time_new: true
-nfacctd_pipe_size: 4194304
+NFACCTD_REST = """nfacctd_pipe_size: 4194304
 plugin_pipe_size: 104857600
 plugin_buffer_size: 102400
-bgp_daemon: true
-bgp_daemon_ip: {nf}
-bgp_daemon_port: 179
-bgp_daemon_id: 10.0.0.46
-bgp_daemon_as: 65001
-bgp_daemon_max_peers: 10
-bgp_agent_map: {d}/bgp_agent.map
-nfacctd_as: bgp
-nfacctd_net: bgp
 plugins: print[out]
 aggregate[out]: src_host, dst_host, src_port, dst_port, proto, src_as, dst_as, as_path, \
 peer_dst_ip, local_pref, std_comm
@@ -591,7 +552,7 @@ def bench_nfacctd(wl: Workload, work: Path, rate: float) -> dict[str, float]:
     d.mkdir(exist_ok=True)
     (d / "bgp_agent.map").write_text(f"bgp_ip=10.0.0.45\t\tip={SENDER}\n")
     router = gobgpd(d, GOBGPD, grpc, gobgpd_config(GOBGPD, "10.0.0.45", 65001, [], [NFACCTD]))
-    collector = nfacctd(d, NFACCTD_CONF.format(d=d, nf=NFACCTD))
+    collector = nfacctd(d, nfacctd_bgp_conf(d, NFACCTD, "10.0.0.46", 65001, NFACCTD_REST))
     out = d / "out.json"
     with started(router, collector):
         wait_for("gobgpd's API", lambda: _gobgp_ok(grpc), 30)

@@ -44,6 +44,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
+from benchmarks.kafka_input import produce_waiting  # noqa: E402
 from ribflow.replay.window import format_time  # noqa: E402
 from tests.fixtures.synth import SynthTable  # noqa: E402
 
@@ -121,12 +122,7 @@ class Kafka:
             }
         )
         for key, partition, value, ts in messages:
-            while True:
-                try:
-                    p.produce(topic, value, key.encode(), partition=partition, timestamp=ts)
-                    break
-                except BufferError:
-                    p.poll(0.1)
+            produce_waiting(p, topic, value, key.encode(), partition=partition, timestamp=ts)
         assert p.flush(120) == 0
 
     def count(self, topic: str) -> int:

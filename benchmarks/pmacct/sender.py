@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import flowgen
+from pacing import pace
 
 
 def main():
@@ -89,10 +90,7 @@ def main():
         now = time.perf_counter()
         if (limit_pk and sent >= limit_pk) or now >= tend:
             break
-        if pps:
-            ahead = sent / pps - (now - t0)
-            if ahead > 0.0005:
-                time.sleep(ahead)
+        pace(sent, pps, t0, now)
     el = time.perf_counter() - t0
     print(
         json.dumps(

@@ -7,7 +7,6 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,9 +18,9 @@ from tests.aggregate.fixtures import (
     output_sums,
     produce,
     totals,
+    window_records,
 )
 from tests.aggregate.fixtures import router_messages as messages
-from tests.aggregate.fixtures import window_records as shared_window_records
 from tests.fixtures.kafka import TopicFactory
 
 pytestmark = pytest.mark.integration
@@ -29,10 +28,6 @@ pytestmark = pytest.mark.integration
 WINDOW_S = 10
 PER_WINDOW = 3000
 KEYS = [("ip_src", ""), ("ip_proto", "0")]
-
-
-def window_records(base: int, w: int, rng: random.Random) -> list[dict[str, Any]]:
-    return shared_window_records(base, w, rng, PER_WINDOW, WINDOW_S)
 
 
 @pytest.mark.parametrize("guarantee", ["exactly-once", "at-least-once"])
@@ -45,7 +40,7 @@ def test_kill_9_mid_window_and_restart(
 ) -> None:
     rng = random.Random(guarantee)
     base = int(time.time()) // 60 * 60 - 7200
-    windows = [window_records(base, w, rng) for w in range(5)]
+    windows = [window_records(base, w, rng, PER_WINDOW, WINDOW_S) for w in range(5)]
     everything = [r for w in windows for r in w]
     half = PER_WINDOW // 2
     source = topic_factory("kill-in", partitions=2)

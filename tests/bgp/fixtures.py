@@ -1,4 +1,5 @@
-"""In-process fakes for the bridge's unit tests (the integration tests use the real things)."""
+"""In-process fakes for the bridge's unit tests (the integration tests use the real things), and
+ExaBGP input lines for both."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
+
+import orjson
 
 from ribflow.bgp.bridge import Bridge
 from ribflow.bgp.outbox import Outbox
@@ -37,3 +40,24 @@ def pipe() -> Iterator[tuple[int, int]]:
         for fd in (r, w):
             with suppress(OSError):
                 os.close(fd)
+
+
+def exabgp_update(time: float, nlri: str, attribute: dict[str, Any]) -> bytes:
+    """One line of ExaBGP's JSON: iBGP peer 192.0.2.1 (AS 65001) announces ``nlri`` via
+    192.0.2.9 with ``attribute``."""
+    msg = {
+        "type": "update",
+        "time": time,
+        "neighbor": {
+            "address": {"local": "127.0.0.20", "peer": "192.0.2.1"},
+            "asn": {"local": 65001, "peer": 65001},
+            "direction": "receive",
+            "message": {
+                "update": {
+                    "attribute": attribute,
+                    "announce": {"ipv4 unicast": {"192.0.2.9": [{"nlri": nlri}]}},
+                }
+            },
+        },
+    }
+    return orjson.dumps(msg) + b"\n"

@@ -12,33 +12,14 @@ import orjson
 
 from ribflow.bgp.bridge import EXIT_DELIVERY_FAILED, EXIT_OK
 from ribflow.schemas import validate
-from tests.bgp.fixtures import DLQ, TOPIC, FakeProducer, make_bridge, pipe
+from tests.bgp.fixtures import DLQ, TOPIC, FakeProducer, exabgp_update, make_bridge, pipe
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bgp"
 SAMPLES = (DATA / "exabgp-samples.jsonl").read_bytes()
 
 
 def update_line(i: int) -> bytes:
-    msg = {
-        "type": "update",
-        "time": 1700000000.0 + i,
-        "neighbor": {
-            "address": {"local": "127.0.0.20", "peer": "192.0.2.1"},
-            "asn": {"local": 65001, "peer": 65001},
-            "direction": "receive",
-            "message": {
-                "update": {
-                    "attribute": {"origin": "igp"},
-                    "announce": {
-                        "ipv4 unicast": {
-                            "192.0.2.9": [{"nlri": f"10.{i // 256 % 256}.{i % 256}.0/24"}]
-                        }
-                    },
-                }
-            },
-        },
-    }
-    return orjson.dumps(msg) + b"\n"
+    return exabgp_update(1700000000.0 + i, f"10.{i // 256 % 256}.{i % 256}.0/24", {"origin": "igp"})
 
 
 def test_lines_become_ordered_events_and_garbage_is_dead_lettered() -> None:

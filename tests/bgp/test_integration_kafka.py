@@ -16,14 +16,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.kafka.local import BrokerConfig, LocalKafka
 from ribflow.schemas import validate
+from tests.bgp.fixtures import exabgp_update
 from tests.bgp.lab import kcat_read, wait_for
-from tests.fixtures.kafka import TopicFactory, free_port
+from tests.fixtures.kafka import TopicFactory, delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,38 +37,9 @@ def bridge_env(broker: str, topic: str, **extra: str) -> dict[str, str]:
 
 
 def update_line(i: int) -> bytes:
-    msg: dict[str, Any] = {
-        "type": "update",
-        "time": 1700000000.0 + i / 1000,
-        "neighbor": {
-            "address": {"local": "127.0.0.20", "peer": "192.0.2.1"},
-            "asn": {"local": 65001, "peer": 65001},
-            "direction": "receive",
-            "message": {
-                "update": {
-                    "attribute": {
-                        "origin": "igp",
-                        "as-path": {"0": {"element": "as-sequence", "value": [65010, i]}},
-                    },
-                    "announce": {
-                        "ipv4 unicast": {
-                            "192.0.2.9": [
-                                {"nlri": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32"}
-                            ]
-                        }
-                    },
-                }
-            },
-        },
-    }
-    return orjson.dumps(msg) + b"\n"
-
-
-def delete_topics(broker: str, *names: str) -> None:
-    admin = AdminClient({"bootstrap.servers": broker})
-    for fut in admin.delete_topics(list(names), operation_timeout=30).values():
-        with contextlib.suppress(Exception):
-            fut.result(timeout=30)
+    nlri = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}/32"
+    as_path = {"0": {"element": "as-sequence", "value": [65010, i]}}
+    return exabgp_update(1700000000.0 + i / 1000, nlri, {"origin": "igp", "as-path": as_path})
 
 
 def test_replay_with_garbage_and_shards(

@@ -15,7 +15,6 @@ Addresses of this test only (127.0.2.0/24): ExaBGP 127.0.2.30, routers 127.0.2.3
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
@@ -26,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
 from tests.fixtures.capture import Capture, fields
-from tests.fixtures.kafka import free_port
+from tests.fixtures.kafka import delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -118,10 +116,7 @@ def md5_lab(kafka_broker: str, tmp_path: Path) -> Iterator[Md5Lab]:
         for d in reversed(daemons):
             d.stop()
         capture.stop()
-        admin = AdminClient({"bootstrap.servers": kafka_broker})
-        for fut in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                fut.result(timeout=30)
+        delete_topics(kafka_broker, topic, f"{topic}-dlq")
 
 
 def test_md5_session_up_with_the_password_and_never_with_another(md5_lab: Md5Lab) -> None:

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.schemas import validate
 from tests.bgp.lab import kcat_read, speaker_env, start_speaker, wait_for
-from tests.fixtures.kafka import free_port
+from tests.fixtures.kafka import delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -190,7 +189,4 @@ def test_48_byte_vpn_next_hops_keep_the_session_up(kafka_broker: str, tmp_path: 
     finally:
         speaker.stop()
         peer.close()
-        admin = AdminClient({"bootstrap.servers": kafka_broker})
-        for fut in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                fut.result(timeout=30)
+        delete_topics(kafka_broker, topic, f"{topic}-dlq")

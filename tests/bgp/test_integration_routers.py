@@ -10,7 +10,6 @@ The tests of this module share one lab and run in file order.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import signal
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.mrt.attributes import attribute as attr
 from ribflow.mrt.tables import RibEntry, write_table_dump_v2
@@ -42,7 +40,7 @@ from tests.bgp.lab import (
     start_speaker,
     wait_for,
 )
-from tests.fixtures.kafka import free_port
+from tests.fixtures.kafka import delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -176,10 +174,7 @@ def lab(kafka_broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         for d in reversed(daemons):
             d.stop()
-        admin = AdminClient({"bootstrap.servers": kafka_broker})
-        for fut in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                fut.result(timeout=30)
+        delete_topics(kafka_broker, topic, f"{topic}-dlq")
 
 
 def eors(events: list[dict[str, Any]]) -> set[str]:

@@ -12,7 +12,6 @@ Loopback addresses of this module: ExaBGP 127.0.4.20, gobgpd 127.0.4.21, BIRD 12
 from __future__ import annotations
 
 import base64
-import contextlib
 import ipaddress
 import json
 import os
@@ -26,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from ribflow.lab.router import Peer, RouterConfig, gobgpd_argv
 from ribflow.mrt.attributes import attribute as attr
 from ribflow.mrt.tables import RibEntry, write_table_dump_v2
 from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker, wait_for
-from tests.fixtures.kafka import free_port
+from tests.fixtures.kafka import delete_topics, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -205,10 +203,7 @@ def lab(kafka_broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         for d in reversed(daemons):
             d.stop()
-        admin = AdminClient({"bootstrap.servers": kafka_broker})
-        for fut in admin.delete_topics([topic, f"{topic}-dlq"], operation_timeout=30).values():
-            with contextlib.suppress(Exception):
-                fut.result(timeout=30)
+        delete_topics(kafka_broker, topic, f"{topic}-dlq")
 
 
 def _answers(lab: Lab) -> bool:

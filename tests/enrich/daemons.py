@@ -154,6 +154,32 @@ neighbor {router} {{
     return Daemon("exabgp", cmd, workdir)
 
 
+NFACCTD_BGP_CONF = """daemonize: false
+logfile: {d}/nfacctd.log
+pidfile: {d}/nfacctd.pid
+nfacctd_ip: {ip}
+nfacctd_port: 2100
+nfacctd_time_new: true
+bgp_daemon: true
+bgp_daemon_ip: {ip}
+bgp_daemon_port: 179
+bgp_daemon_id: {bgp_id}
+bgp_daemon_as: {asn}
+bgp_daemon_max_peers: 10
+bgp_agent_map: {d}/bgp_agent.map
+nfacctd_as: bgp
+nfacctd_net: bgp
+"""
+
+
+def nfacctd_bgp_conf(workdir: Path, ip: str, bgp_id: str, asn: int, rest: str) -> str:
+    """nfacctd.conf: NetFlow/IPFIX on ``ip``:2100 and a BGP daemon on ``ip``:179 whose routes
+    workdir/bgp_agent.map ties to exporters, AS numbers and networks from BGP; then ``rest``
+    (plugins, more keys), in which ``{d}`` stands for ``workdir``."""
+    head = NFACCTD_BGP_CONF.format(d=workdir, ip=ip, bgp_id=bgp_id, asn=asn)
+    return head + rest.format(d=workdir)
+
+
 def nfacctd(workdir: Path, config: str) -> Daemon:
     path = workdir / "nfacctd.conf"
     path.write_text(config)

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from ribflow.flow.pcap import Datagram
 from ribflow.lab.errors import StartFailed
 from ribflow.lab.router import Gobgp, Peer, RouterConfig, gobgpd_argv, path_attributes
 from ribflow.schemas import validate
@@ -40,7 +41,7 @@ from tests.fixtures.kafka import free_port
 from tests.fixtures.waiting import wait_for
 from tests.flow.collector_harness import collector, kcat_records
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.tshark import expected_records
 
 pytestmark = pytest.mark.integration
@@ -258,7 +259,7 @@ def test_flows_take_the_add_path_path_their_export_names(
 
         # the collector's decoded next hops are tshark's decode of the same datagram
         pcap = tmp_path / "export.pcap"
-        write_pcap(pcap, [Packet(now, EXPORTER, 40000, EXPORTER, port, export)])
+        write_pcap(pcap, [Datagram(now, EXPORTER, 40000, EXPORTER, port, export)])
         tshark = {r["src_port"]: r for r in expected_records(pcap, cflow_ports=(port,))}
         ours = {r["src_port"]: r for r in decoded}
         assert set(tshark) == set(ours) == {c[2] for c in cases}

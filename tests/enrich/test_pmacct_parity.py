@@ -32,6 +32,7 @@ from tests.enrich.daemons import (
     gobgpd,
     gobgpd_config,
     nfacctd,
+    nfacctd_bgp_conf,
     started,
 )
 from tests.enrich.fakes import DATA
@@ -50,22 +51,7 @@ COMPARED = [
     "lcomms_src", "net_src", "mask_src", "net_dst", "mask_dst",
 ]  # fmt: skip
 
-NFACCTD_CONF = """daemonize: false
-logfile: {d}/nfacctd.log
-pidfile: {d}/nfacctd.pid
-nfacctd_ip: {nf}
-nfacctd_port: 2100
-nfacctd_time_new: true
-bgp_daemon: true
-bgp_daemon_ip: {nf}
-bgp_daemon_port: 179
-bgp_daemon_id: 10.0.0.41
-bgp_daemon_as: {asn}
-bgp_daemon_max_peers: 10
-bgp_agent_map: {d}/bgp_agent.map
-nfacctd_as: bgp
-nfacctd_net: bgp
-bgp_peer_src_as_type: bgp
+NFACCTD_REST = """bgp_peer_src_as_type: bgp
 bgp_src_as_path_type: bgp
 bgp_src_std_comm_type: bgp
 bgp_src_lrg_comm_type: bgp
@@ -132,7 +118,8 @@ def test_enriched_flows_agree_with_nfacctd_on_every_flow(
     router = gobgpd(
         tmp_path, ROUTER, GRPC, gobgpd_config(ROUTER, ROUTER_ID, ASN, [EXABGP], [NFACCTD])
     )
-    collector = nfacctd(tmp_path, NFACCTD_CONF.format(d=tmp_path, nf=NFACCTD, asn=ASN))
+    conf = nfacctd_bgp_conf(tmp_path, NFACCTD, "10.0.0.41", ASN, NFACCTD_REST)
+    collector = nfacctd(tmp_path, conf)
     speaker = exabgp(tmp_path, EXABGP, ROUTER, ASN, exa_out)
     with started(router):
         wait_for("gobgpd's API", lambda: _try_gobgp(), 30)

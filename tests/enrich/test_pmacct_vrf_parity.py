@@ -24,7 +24,7 @@ import pytest
 
 from ribflow.lab.router import Peer, RouterConfig
 from tests.bgp.lab import kcat_read, speaker_env, start_speaker
-from tests.enrich.daemons import gobgp, gobgpd, nfacctd, started
+from tests.enrich.daemons import gobgp, gobgpd, nfacctd, nfacctd_bgp_conf, started
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, read_json, running
 from tests.fixtures.kafka import free_port
 from tests.fixtures.waiting import wait_for
@@ -44,22 +44,7 @@ COMPARED = [
     "mask_src", "net_dst", "mask_dst",
 ]  # fmt: skip
 
-NFACCTD_CONF = """daemonize: false
-logfile: {d}/nfacctd.log
-pidfile: {d}/nfacctd.pid
-nfacctd_ip: {nf}
-nfacctd_port: 2100
-nfacctd_time_new: true
-bgp_daemon: true
-bgp_daemon_ip: {nf}
-bgp_daemon_port: 179
-bgp_daemon_id: 10.0.4.62
-bgp_daemon_as: {asn}
-bgp_daemon_max_peers: 10
-bgp_agent_map: {d}/bgp_agent.map
-flow_to_rd_map: {d}/flow_to_rd.map
-nfacctd_as: bgp
-nfacctd_net: bgp
+NFACCTD_REST = """flow_to_rd_map: {d}/flow_to_rd.map
 bgp_peer_src_as_type: bgp
 bgp_src_as_path_type: bgp
 bgp_src_std_comm_type: bgp
@@ -128,7 +113,7 @@ def test_vrf_enrichment_agrees_with_nfacctd(
     router = gobgpd(
         tmp_path, ROUTER, GRPC, RouterConfig(ROUTER, ROUTER_ID, ASN, peers, families).toml()
     )
-    pmacct = nfacctd(tmp_path, NFACCTD_CONF.format(d=tmp_path, nf=NFACCTD, asn=ASN))
+    pmacct = nfacctd(tmp_path, nfacctd_bgp_conf(tmp_path, NFACCTD, "10.0.4.62", ASN, NFACCTD_REST))
     env = speaker_env(
         kafka_broker,
         t["bgp"],

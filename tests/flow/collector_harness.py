@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ribflow.flow.pcap import Datagram
 from tests.fixtures.ports import free_port
 from tests.flow.test_sflow_tshark import Obj, tshark_json
 
@@ -154,14 +156,30 @@ def kcat_records(broker: str, topic: str, n_records: int) -> tuple[list[dict[str
         time.sleep(0.3)
 
 
-def softflowd_export(version: int, tmp_path: Path) -> list[bytes]:
-    """softflowd's export of the lab traffic, received on a UDP socket of ours."""
+def ribflow_decode(*pcaps: Path) -> list[dict[str, Any]]:
+    """The records `ribflow decode` (the real command) prints for the captures, in order."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ribflow", "decode", *map(str, pcaps)],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def softflowd_export(version: int, tmp_path: Path) -> list[Datagram]:
+    """softflowd's export of the lab traffic, caught on a UDP socket of ours, in arrival order
+    (stamped with the arrival time); softflowd must exit 0 and have sent something."""
     exe = need("softflowd")
+    got: list[Datagram] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
         sink.bind(("127.0.0.1", 0))
-        sink.settimeout(2.0)
         port = sink.getsockname()[1]
-        pidfile = tmp_path / f"softflowd-v{version}.pid"
+
+        def catch() -> None:
+            data, (src, sport) = sink.recvfrom(65535)
+            got.append(Datagram(int(time.time() * 1000), src, sport, "127.0.0.1", port, data))
+
         proc = subprocess.Popen(
             [
                 exe,
@@ -173,21 +191,27 @@ def softflowd_export(version: int, tmp_path: Path) -> list[bytes]:
                 str(version),
                 "-d",
                 "-p",
-                str(pidfile),
+                str(tmp_path / f"softflowd-v{version}.pid"),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         try:
-            proc.wait(60)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if select.select([sink], [], [], 0.2)[0]:
+                    catch()
+                elif proc.poll() is not None:
+                    # softflowd is done; anything still in flight arrives well within 2 s
+                    while select.select([sink], [], [], 2.0)[0]:
+                        catch()
+                    break
+            output = proc.stdout.read().decode() if proc.stdout else ""
+            assert proc.wait(timeout=10) == 0, output
         finally:
             stop(proc)
-        got: list[bytes] = []
-        try:
-            while True:
-                got.append(sink.recv(65535))
-        except TimeoutError:
-            pass
+            if proc.stdout:
+                proc.stdout.close()
     assert got, f"softflowd -v {version} exported nothing"
     return got
 

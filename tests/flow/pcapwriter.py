@@ -10,21 +10,12 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Packet:
-    ts_ms: int
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    payload: bytes
+from ribflow.flow.pcap import Datagram
 
 
-def _frame(p: Packet) -> bytes:
+def _frame(p: Datagram) -> bytes:
     src, dst = ipaddress.ip_address(p.src), ipaddress.ip_address(p.dst)
     udp = struct.pack("!HHHH", p.sport, p.dport, 8 + len(p.payload), 0) + p.payload
     if src.version == 4:
@@ -39,7 +30,7 @@ def _frame(p: Packet) -> bytes:
     return eth + ip + udp
 
 
-def write_pcap(path: str | Path, packets: Iterable[Packet]) -> int:
+def write_pcap(path: str | Path, packets: Iterable[Datagram]) -> int:
     """Write ``packets`` as an Ethernet pcap (microsecond timestamps); returns the count."""
     n = 0
     with open(path, "wb") as fh:

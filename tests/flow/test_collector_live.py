@@ -11,8 +11,6 @@ import base64
 import json
 import signal
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from tests.flow.collector_harness import (
     collector,
     kcat,
     kcat_records,
+    ribflow_decode,
     softflowd_export,
     stop,
     tshark_cflow,
@@ -83,16 +82,6 @@ def announce_session(broker: str, topic: str, peer: str, router_id: str) -> None
     assert p.flush(30) == 0
 
 
-def ribflow_decode(pcap: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, "-m", "ribflow", "decode", str(pcap)],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
 def assert_cflow_equal(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
     assert len(got) == len(want) > 0
     for i, (rec, exp) in enumerate(zip(got, want, strict=True)):
@@ -113,7 +102,7 @@ def assert_cflow_equal(got: list[dict[str, Any]], want: list[dict[str, Any]]) ->
 def test_softflowd_through_the_collector(
     version: int, tmp_path: Path, kafka_broker: str, topics: dict[str, str]
 ) -> None:
-    datagrams = softflowd_export(version, tmp_path)
+    datagrams = [d.payload for d in softflowd_export(version, tmp_path)]
     pcap = tmp_path / f"softflowd-v{version}.pcap"
     write_pcap(pcap, datagrams, dport=2055, src="127.0.0.1", dst="127.0.0.1")
     expected = tshark_cflow(pcap, 2055)
@@ -201,7 +190,7 @@ def strip_templates_v9(packet: bytes) -> bytes:
 
 
 def test_restart_decodes_at_once(tmp_path: Path, kafka_broker: str, topics: dict[str, str]) -> None:
-    datagrams = softflowd_export(9, tmp_path)
+    datagrams = [d.payload for d in softflowd_export(9, tmp_path)]
     pcap = tmp_path / "v9.pcap"
     write_pcap(pcap, datagrams, dport=2055, src="127.0.0.1", dst="127.0.0.1")
     expected = tshark_cflow(pcap, 2055)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.pcap import Datagram, iter_datagrams
 from tests.flow.netflow_support import LAB, LOGSTASH, record_errors
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.tshark import project, tshark_view
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def test_lab_captures_match_tshark() -> None:
 
 def test_templates_are_learnt_across_files_in_order(tmp_path: Path) -> None:
     src = LOGSTASH / "netflow_9_macaddress.pcap"
-    pkts = [Packet(d.ts_ms, d.src, d.sport, d.dst, d.dport, d.payload) for d in iter_datagrams(src)]
+    pkts = list(iter_datagrams(src))
     assert len(pkts) == 2
     first, second = tmp_path / "templates.pcap", tmp_path / "data.pcap"
     write_pcap(first, pkts[:1])
@@ -75,9 +76,9 @@ def test_bad_packets_do_not_fail_the_run(tmp_path: Path) -> None:
     write_pcap(
         pcap,
         [
-            Packet(1, "192.0.2.1", 1, "192.0.2.2", 2055, b"\x00\x63garbage-garbage-garbage"),
-            Packet(2, good.src, good.sport, good.dst, good.dport, good.payload),
-            Packet(3, "192.0.2.1", 1, "192.0.2.2", 2055, good.payload[:30]),
+            Datagram(1, "192.0.2.1", 1, "192.0.2.2", 2055, b"\x00\x63garbage-garbage-garbage"),
+            replace(good, ts_ms=2),
+            Datagram(3, "192.0.2.1", 1, "192.0.2.2", 2055, good.payload[:30]),
         ],
     )
     rc, records, err = ribflow_decode(pcap)

@@ -19,9 +19,10 @@ from ribflow.aggregate.records import RowBuilder
 from ribflow.aggregate.timebins import TimeBins
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.pcap import Datagram
 from ribflow.protocols import PROTO_TEXT, proto_number
 from tests.flow.netflow_support import NOW_MS, data_set, ipfix_packet, ipfix_template_set
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.pmacct_oracle import HOST, pmacct_records
 from tests.flow.tshark_pdml import flows, run_pdml
 
@@ -46,7 +47,7 @@ def export() -> list[bytes]:
 def test_protocol_names_are_nfacctds(tmp_path: Path) -> None:
     packets = export()
     pcap = tmp_path / "protocols.pcap"
-    write_pcap(pcap, [Packet(NOW_MS, EXPORTER, 40000, HOST, 4739, p) for p in packets])
+    write_pcap(pcap, [Datagram(NOW_MS, EXPORTER, 40000, HOST, 4739, p) for p in packets])
     sent = {}
     for fl in flows(run_pdml(pcap, (4739,))):
         if not fl.options and not fl.undecoded:

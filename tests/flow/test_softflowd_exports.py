@@ -1,26 +1,23 @@
 """Real exports: softflowd (Debian) turns the lab traffic into NetFlow v5, v9 and IPFIX.
 
-softflowd replays tests/data/flows/lab/traffic.pcap (``-r``) and exports to a plain UDP socket
-this test binds on 127.0.0.1 (port 0: the kernel picks a free one). The datagrams caught are
-decoded by ribflow as they arrive and also written to a pcap (tests/flow/pcapwriter.py) for
-tshark; both views must agree record by record. softflowd is stopped by pid in every case.
+softflowd replays the lab traffic (``-r``) and exports to a plain UDP socket bound on 127.0.0.1
+(port 0: the kernel picks a free one; tests/flow/collector_harness.softflowd_export). The
+datagrams caught are decoded by ribflow and also written to a pcap (tests/flow/pcapwriter.py)
+for tshark; both views must agree record by record. softflowd is stopped by pid in every case.
 """
 
 from __future__ import annotations
 
-import select
 import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ribflow.flow.dispatch import Dispatcher
-from tests.flow.netflow_support import LAB, record_errors
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.collector_harness import softflowd_export
+from tests.flow.netflow_support import record_errors
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.tshark import project, tshark_view, unwrap_uptime
 
 pytestmark = pytest.mark.integration
@@ -30,60 +27,13 @@ SOFTFLOWD = shutil.which("softflowd") or "/usr/sbin/softflowd"
 EXPECTED = {5: 19, 9: 24, 10: 24}
 
 
-def export(version: int, tmp_path: Path) -> list[Packet]:
-    """Run softflowd once; the datagrams it sent, in arrival order."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    got: list[Packet] = []
-    proc = subprocess.Popen(
-        [
-            SOFTFLOWD,
-            "-r",
-            str(LAB / "traffic.pcap"),
-            "-n",
-            f"127.0.0.1:{port}",
-            "-v",
-            str(version),
-            "-d",
-            "-p",
-            str(tmp_path / "softflowd.pid"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([sock], [], [], 0.2)
-            if ready:
-                data, (src, sport) = sock.recvfrom(65535)
-                got.append(Packet(int(time.time() * 1000), src, sport, "127.0.0.1", port, data))
-            elif proc.poll() is not None:
-                # softflowd is done; anything still in flight arrives well within 2 s
-                while select.select([sock], [], [], 2.0)[0]:
-                    data, (src, sport) = sock.recvfrom(65535)
-                    got.append(Packet(int(time.time() * 1000), src, sport, "127.0.0.1", port, data))
-                break
-        output = proc.stdout.read().decode() if proc.stdout else ""
-        assert proc.wait(timeout=10) == 0, output
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
-        sock.close()
-    return got
-
-
 def test_softflowd_is_installed() -> None:
     assert Path(SOFTFLOWD).exists(), "softflowd (Debian package softflowd) is needed"
 
 
 @pytest.mark.parametrize("version", [5, 9, 10])
 def test_live_softflowd_exports_agree_with_tshark(version: int, tmp_path: Path) -> None:
-    packets = export(version, tmp_path)
+    packets = softflowd_export(version, tmp_path)
     assert packets, "softflowd sent nothing"
 
     d = Dispatcher()

@@ -26,6 +26,7 @@ import pytest
 
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.pcap import Datagram
 from ribflow.rib.prefix import parse_address
 from tests.flow import sflow_build as sb
 from tests.flow.netflow_support import (
@@ -37,7 +38,7 @@ from tests.flow.netflow_support import (
     v9_header,
     v9_template_set,
 )
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.pmacct_oracle import HOST, pmacct_records
 from tests.flow.tshark_pdml import TSHARK, flows, run_pdml
 
@@ -116,7 +117,7 @@ def ours(datagrams: list[tuple[str, bytes]]) -> dict[str, dict[str, Any]]:
 
 def _pdml(tmp: Path, name: str, src: str, payload: bytes, port: int) -> ET.Element:
     pcap = tmp / f"{name}.pcap"
-    write_pcap(pcap, [Packet(NOW_MS, src, 40000, HOST, port, payload)])
+    write_pcap(pcap, [Datagram(NOW_MS, src, 40000, HOST, port, payload)])
     if port == 6343:
         args = [TSHARK, "-r", str(pcap), "-T", "pdml"]
         return ET.fromstring(subprocess.run(args, capture_output=True, check=True).stdout)

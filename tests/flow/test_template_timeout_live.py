@@ -74,7 +74,7 @@ def _templates(broker: str, topic: str) -> tuple[set[str], set[str]]:
 def test_templates_not_refreshed_within_the_timeout_are_dropped(
     tmp_path: Path, kafka_broker: str, topics: dict[str, str]
 ) -> None:
-    first, data_only = softflowd_export(9, tmp_path)
+    first, data_only = (d.payload for d in softflowd_export(9, tmp_path))
     first_expected = _tshark_count(tmp_path, "first", [first])
     both_expected = _tshark_count(tmp_path, "both", [first, data_only])
     assert 0 < len(first_expected) < len(both_expected)

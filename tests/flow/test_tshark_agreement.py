@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ribflow.flow.pcap import iter_datagrams
+from ribflow.flow.pcap import Datagram, iter_datagrams
 from tests.flow.netflow_support import DATA, LAB, LOGSTASH, decode_capture, record_errors
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.tshark import project, tshark_view, unwrap_uptime
 
 pytestmark = pytest.mark.integration
@@ -114,9 +114,9 @@ def _ids(c: tuple[Path, tuple[int, ...]]) -> str:
 
 def _templates_first(src: Path, dst: Path) -> None:
     """The capture's packets with those carrying templates moved to the front (stable)."""
-    pkts = [Packet(d.ts_ms, d.src, d.sport, d.dst, d.dport, d.payload) for d in iter_datagrams(src)]
+    pkts = list(iter_datagrams(src))
 
-    def has_template(p: Packet) -> bool:
+    def has_template(p: Datagram) -> bool:
         data, off = p.payload, 20 if p.payload[1] == 9 else 16
         while off + 4 <= len(data):
             sid, ln = int.from_bytes(data[off : off + 2]), int.from_bytes(data[off + 2 : off + 4])
@@ -132,12 +132,12 @@ def _templates_first(src: Path, dst: Path) -> None:
 
 def _one_message_per_datagram(src: Path, dst: Path) -> None:
     """The capture with IPFIX messages that share a datagram split into one datagram each."""
-    out: list[Packet] = []
+    out: list[Datagram] = []
     for d in iter_datagrams(src):
         data, off = d.payload, 0
         while len(data) - off >= 16 and data[off : off + 2] == b"\x00\x0a":
             length = int.from_bytes(data[off + 2 : off + 4])
-            out.append(Packet(d.ts_ms, d.src, d.sport, d.dst, d.dport, data[off : off + length]))
+            out.append(replace(d, payload=data[off : off + length]))
             off += max(length, 16)
     write_pcap(dst, out)
 
@@ -207,7 +207,7 @@ def test_ipfix_over_ipv6_transport(tmp_path: Path) -> None:
     """The lab's IPFIX export re-sent from an IPv6 exporter: same records, exporter in v6 form."""
     pcap = tmp_path / "ipfix-over-ipv6.pcap"
     write_pcap(pcap, [
-        Packet(d.ts_ms, "2001:db8:ff::1", d.sport, "2001:db8:ff::2", d.dport, d.payload)
+        Datagram(d.ts_ms, "2001:db8:ff::1", d.sport, "2001:db8:ff::2", d.dport, d.payload)
         for d in iter_datagrams(LAB / "flows-ipfix.pcap")
     ])
     ours, dispatcher = decode_capture(pcap)

@@ -22,6 +22,7 @@ import pytest
 
 from ribflow.enrich.pmacct import FlowFormatter, FormatOptions
 from ribflow.flow.dispatch import Dispatcher
+from ribflow.flow.pcap import Datagram
 from ribflow.rib.prefix import parse_address
 from tests.flow import sflow_build as sb
 from tests.flow.netflow_support import (
@@ -32,7 +33,7 @@ from tests.flow.netflow_support import (
     v9_header,
     v9_template_set,
 )
-from tests.flow.pcapwriter import Packet, write_pcap
+from tests.flow.pcapwriter import write_pcap
 from tests.flow.pmacct_oracle import HOST, pmacct_records
 from tests.flow.tshark_pdml import TSHARK, flows, run_pdml
 
@@ -122,7 +123,7 @@ def ours(datagrams: list[tuple[str, bytes]]) -> dict[str, dict[str, Any]]:
 
 def _tshark(tmp: Path, datagrams: list[tuple[str, bytes]], port: int) -> Any:
     pcap = tmp / "vlan.pcap"
-    write_pcap(pcap, [Packet(NOW_MS + i, src, 40000, HOST, port, p)
+    write_pcap(pcap, [Datagram(NOW_MS + i, src, 40000, HOST, port, p)
                       for i, (src, p) in enumerate(datagrams)])  # fmt: skip
     if port == 6343:  # tshark's own sFlow port: no "decode as"
         pdml = [TSHARK, "-r", str(pcap), "-T", "pdml"]

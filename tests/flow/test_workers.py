@@ -37,7 +37,7 @@ from ribflow.flow.udp import open_listener
 from ribflow.flow.workers import bind_groups
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.ports import free_port_run
-from tests.flow.collector_harness import REPO, kcat, stop
+from tests.flow.collector_harness import REPO, kcat, ribflow_decode, stop
 from tests.flow.netflow_support import LAB
 from tests.flow.sflow_build import write_pcap
 from tests.flow.test_collector_live import strip_templates_v9
@@ -197,18 +197,14 @@ def send_all(port: int, per_exporter: dict[str, list[bytes]]) -> None:
             s.close()
 
 
-def ribflow_decode(tmp_path: Path, per_exporter: dict[str, list[bytes]]) -> list[dict[str, Any]]:
+def decoded(tmp_path: Path, per_exporter: dict[str, list[bytes]]) -> list[dict[str, Any]]:
     """`ribflow decode` of the same datagrams, each exporter's as its own capture."""
-    files = []
+    files: list[Path] = []
     for addr, packets in per_exporter.items():
         pcap = tmp_path / f"from-{addr}.pcap"
         write_pcap(pcap, packets, dport=2055, src=addr, dst=HOST, first_ts=int(time.time()))
-        files.append(str(pcap))
-    out = subprocess.run(
-        [sys.executable, "-m", "ribflow", "decode", *files],
-        capture_output=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+        files.append(pcap)
+    return ribflow_decode(*files)
 
 
 def comparable(rec: dict[str, Any]) -> str:
@@ -239,7 +235,7 @@ def test_two_workers_exactly_once_and_a_clean_stop(
 ) -> None:
     per_exporter = {a: payloads(CAPTURES[i % len(CAPTURES)]) for i, a in enumerate(EXPORTERS)}
     sent = sum(len(p) for p in per_exporter.values())
-    expected = Counter(comparable(r) for r in ribflow_decode(tmp_path, per_exporter))
+    expected = Counter(comparable(r) for r in decoded(tmp_path, per_exporter))
     n_expected = sum(expected.values())
     with two_workers(tmp_path, kafka_broker, topics, "run") as w:
         assert all(alive(pid) for pid in w.worker_pids)
@@ -273,7 +269,7 @@ def test_restart_of_two_workers_uses_the_templates_both_wrote(
     first = {a: v9 for a in EXPORTERS[:8]}
     data_only = {a: [strip_templates_v9(p) for p in v9] for a in EXPORTERS[:8]}
     assert len(data_only[EXPORTERS[0]][0]) < len(v9[0])  # the first packet has the templates
-    expected = Counter(comparable(r) for r in ribflow_decode(tmp_path, first))
+    expected = Counter(comparable(r) for r in decoded(tmp_path, first))
     n = sum(expected.values())
     with two_workers(tmp_path, kafka_broker, topics, "first") as w:
         send_all(w.port, first)

@@ -56,6 +56,25 @@ def java_pids_for(data_dir: Path) -> list[int]:
     return out
 
 
+def failed_up(
+    tmp_path: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None
+) -> list[str]:
+    """`ribflow kafka up` on ``port`` (default: a free one) that must fail: its stderr lines."""
+    res = ribflow(
+        "up",
+        "--port",
+        str(port or free_port()),
+        "--controller-port",  # not port+1: connect() takes ports of that parity (flaked in CI)
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path / "d"),
+        *extra,
+        env=env,
+    )
+    assert res.returncode != 0
+    return res.stderr.strip().splitlines()
+
+
 def test_up_twice_cached_down_leaves_nothing(tmp_path: Path) -> None:
     port, cport = free_port(), free_port()
     data, cache = tmp_path / "data", tmp_path / "cache"
@@ -106,33 +125,12 @@ def test_port_taken_gives_one_clear_line(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        res = ribflow(
-            "up",
-            "--port",
-            str(port),
-            "--controller-port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path / "d"),
-        )
-    assert res.returncode != 0
-    lines = res.stderr.strip().splitlines()
+        lines = failed_up(tmp_path, port=port)
     assert len(lines) == 1 and f"port 127.0.0.1:{port} is already in use" in lines[0]
 
 
 def test_java_missing_gives_one_clear_line(tmp_path: Path) -> None:
-    res = ribflow(
-        "up",
-        "--port",
-        str(free_port()),
-        "--controller-port",  # not port+1: connect() takes ports of that parity (flaked in CI)
-        str(free_port()),
-        "--data-dir",
-        str(tmp_path / "d"),
-        env={"PATH": "/nonexistent", "JAVA_HOME": ""},
-    )
-    assert res.returncode != 0
-    lines = res.stderr.strip().splitlines()
+    lines = failed_up(tmp_path, env={"PATH": "/nonexistent", "JAVA_HOME": ""})
     assert len(lines) == 1 and "java not found" in lines[0]
 
 
@@ -144,21 +142,13 @@ def test_maven_unreachable_gives_one_clear_line(tmp_path: Path) -> None:
   <mirrors><mirror><id>dead</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:{dead}/</url></mirror></mirrors>
 </settings>""")
     start = time.monotonic()
-    res = ribflow(
-        "up",
-        "--port",
-        str(free_port()),
-        "--controller-port",  # not port+1: connect() takes ports of that parity (flaked in CI)
-        str(free_port()),
-        "--data-dir",
-        str(tmp_path / "d"),
+    lines = failed_up(
+        tmp_path,
         "--cache-dir",
         str(tmp_path / "empty-cache"),
         env={"RIBFLOW_MAVEN_SETTINGS": str(settings)},
     )
-    assert res.returncode != 0
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and "could not resolve Kafka" in lines[0], res.stderr
+    assert len(lines) == 1 and "could not resolve Kafka" in lines[0], lines
     assert time.monotonic() - start < 300
 
 

@@ -12,7 +12,6 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -25,9 +24,9 @@ from tests.aggregate.fixtures import (
     output_sums,
     produce,
     totals,
+    window_records,
 )
 from tests.aggregate.fixtures import router_messages as messages
-from tests.aggregate.fixtures import window_records as shared_window_records
 from tests.outage.broker import HOST, Broker, metric, private_broker, produce_across_stop, scrape
 
 pytestmark = pytest.mark.integration
@@ -39,10 +38,6 @@ OUTAGE_S = 5.0  # dead time before the restart begins (which takes ~5 s more aft
 METRICS_PORT = 23022
 
 broker = private_broker(23020)
-
-
-def window_records(base: int, w: int, rng: random.Random) -> list[dict[str, Any]]:
-    return shared_window_records(base, w, rng, PER_WINDOW, WINDOW_S)
 
 
 def aggregator(broker: Broker, tmp_path: Path, source: str, sink: str) -> AggregatorRun:
@@ -72,7 +67,7 @@ def test_exactly_once_totals_survive_a_dead_broker(broker: Broker, tmp_path: Pat
     broker.ensure_up()
     rng = random.Random(23)
     base = int(time.time()) // 60 * 60 - 7200
-    windows = [window_records(base, w, rng) for w in range(5)]
+    windows = [window_records(base, w, rng, PER_WINDOW, WINDOW_S) for w in range(5)]
     everything = [r for w in windows for r in w]
     half = PER_WINDOW // 2
     source, sink = "outage-agg-in", "outage-agg-out"

@@ -24,7 +24,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ribflow.flow.pcap import iter_datagrams
-from tests.flow.collector_harness import kcat, stop
+from tests.flow.collector_harness import kcat, ribflow_decode, stop
 from tests.flow.sflow_build import write_pcap
 from tests.outage.broker import HOST, SENDER, Broker, metric, private_broker, scrape, wait_for
 
@@ -60,13 +60,7 @@ def decoded(datagrams: list[bytes], tmp_path: Path) -> Counter[str]:
     """`ribflow decode` of the datagrams, as if they came from the sender's address."""
     pcap = tmp_path / "sent.pcap"
     write_pcap(pcap, datagrams, dport=UDP_PORT, src=SENDER, dst=HOST)
-    out = subprocess.run(
-        [sys.executable, "-m", "ribflow", "decode", str(pcap)],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return Counter(record_key(json.loads(line)) for line in out.splitlines() if line.strip())
+    return Counter(record_key(r) for r in ribflow_decode(pcap))
 
 
 def received(address: str, topic: str) -> Counter[str]:

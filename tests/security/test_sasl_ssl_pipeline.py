@@ -98,7 +98,7 @@ def test_every_component_through_sasl_ssl(secure_kafka: SecureKafka, tmp_path: P
     assert {e["router"] for e in events} == {ROUTER}
 
     # -- the collector: softflowd's NetFlow v9 export over UDP -> flows -----------------------
-    datagrams = softflowd_export(9, tmp_path)
+    datagrams = [d.payload for d in softflowd_export(9, tmp_path)]
     pcap = tmp_path / "v9.pcap"
     write_pcap(pcap, datagrams, dport=2055, src="127.0.0.1", dst="127.0.0.1")
     expected = tshark_cflow(pcap, 2055)
