@@ -67,10 +67,10 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from benchmarks.kafka_input import produce_waiting  # noqa: E402
 from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.aggregate.settings import SEED_AGGREGATE  # noqa: E402
+from ribflow.kafka.producer import produce_waiting  # noqa: E402
 from tests.enrich.daemons import nfacctd, started  # noqa: E402
 from tests.fixtures.kafka import warm_up  # noqa: E402
 from tests.fixtures.ports import free_port  # noqa: E402

@@ -61,9 +61,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.kafka_input import produce_waiting  # noqa: E402
 from benchmarks.procstat import group_cpu  # noqa: E402
 from benchmarks.results import Figure, write_result  # noqa: E402
+from ribflow.kafka.producer import produce_waiting  # noqa: E402
 from ribflow.mrt.tables import read_rib  # noqa: E402
 from tests.enrich.daemons import gobgp, gobgpd, gobgpd_config, nfacctd, nfacctd_bgp_conf, started  # noqa: E402
 from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402

@@ -44,7 +44,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
-from benchmarks.kafka_input import produce_waiting  # noqa: E402
+from ribflow.kafka.producer import produce_waiting  # noqa: E402
 from ribflow.replay.window import format_time  # noqa: E402
 from tests.fixtures.synth import SynthTable  # noqa: E402
 
