@@ -16,16 +16,8 @@ import yaml
 
 from ribflow.aggregate.settings import SEED_AGGREGATE, AggregatorSettings
 from ribflow.settings import AppSettings
-from tests.aggregate.fixtures import (
-    TopicReader,
-    closers,
-    delete_topics_containing,
-    output_sums,
-    produce,
-    stamp,
-    totals,
-    wait_consumed,
-)
+from tests.aggregate.fixtures import TopicReader, delete_topics_containing, produce, wait_consumed
+from tests.aggregate.flows import closers, output_sums, stamp, totals
 from tests.fixtures.kafka import TopicFactory
 
 REPO = Path(__file__).resolve().parents[2]

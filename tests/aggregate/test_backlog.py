@@ -18,16 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.aggregate.fixtures import (
-    AggregatorFactory,
-    TopicReader,
-    expected_sums,
-    kafka_partition,
-    metric,
-    output_sums,
-    produce,
-    totals,
-)
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, metric, produce
+from tests.aggregate.flows import expected_sums, kafka_partition, output_sums, totals
 from tests.fixtures.kafka import TopicFactory, free_port
 
 pytestmark = pytest.mark.integration

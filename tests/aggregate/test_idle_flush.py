@@ -13,16 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.aggregate.fixtures import (
-    AggregatorFactory,
-    TopicReader,
-    expected_sums,
-    metric,
-    output_sums,
-    produce,
-    stamp,
-    totals,
-)
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, metric, produce
+from tests.aggregate.flows import expected_sums, output_sums, stamp, totals
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.ports import free_port
 

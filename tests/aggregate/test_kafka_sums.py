@@ -15,17 +15,8 @@ import pytest
 
 from ribflow.aggregate.settings import SEED_AGGREGATE
 from ribflow.schemas import validate
-from tests.aggregate.fixtures import (
-    AggregatorFactory,
-    TopicReader,
-    closers,
-    expected_sums,
-    output_sums,
-    partial_records,
-    produce,
-    records_by_partition,
-    totals,
-)
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, produce, records_by_partition
+from tests.aggregate.flows import closers, expected_sums, output_sums, partial_records, totals
 from tests.fixtures.kafka import TopicFactory
 
 pytestmark = pytest.mark.integration

@@ -8,13 +8,11 @@ import time
 
 import pytest
 
-from tests.aggregate.fixtures import (
-    AggregatorFactory,
-    TopicReader,
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, produce
+from tests.aggregate.flows import (
     closers,
     expected_sums,
     output_sums,
-    produce,
     router_messages,
     window_records,
 )

@@ -23,7 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.aggregate.fixtures import AggregatorFactory, TopicReader, closers, produce
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, produce
+from tests.aggregate.flows import closers
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.ports import free_port
 from tests.fixtures.procs import interrupt

@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.aggregate.fixtures import (
-    AggregatorFactory,
-    TopicReader,
-    closers,
-    expected_sums,
-    output_sums,
-    produce,
-    totals,
-    window_records,
-)
-from tests.aggregate.fixtures import router_messages as messages
+from tests.aggregate.fixtures import AggregatorFactory, TopicReader, produce
+from tests.aggregate.flows import closers, expected_sums, output_sums, totals, window_records
+from tests.aggregate.flows import router_messages as messages
 from tests.fixtures.kafka import TopicFactory
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,15 @@ from quixstreams import Application
 from tests.aggregate.fixtures import (
     AggregatorFactory,
     TopicReader,
-    closers,
     delete_topics_containing,
-    expected_sums,
     metric,
+    produce,
+)
+from tests.aggregate.flows import (
+    closers,
+    expected_sums,
     output_sums,
     partial_records,
-    produce,
     stamp,
     totals,
 )

@@ -1,6 +1,6 @@
 """`ribflow aggregator` (exactly-once, the default) while Kafka is dead for ~12 s mid-window.
 
-The expected totals are a plain group-by computed here (tests/aggregate/fixtures.expected_sums);
+The expected totals are a plain group-by computed here (tests/aggregate/flows.expected_sums);
 the output is read with read_committed, as a downstream consumer would. After the broker is back
 on the same port and data directory, the sums must equal the independent ones with no window
 written twice, and the process must have kept running.
@@ -16,17 +16,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.aggregate.fixtures import (
-    AggregatorRun,
-    TopicReader,
-    closers,
-    expected_sums,
-    output_sums,
-    produce,
-    totals,
-    window_records,
-)
-from tests.aggregate.fixtures import router_messages as messages
+from tests.aggregate.fixtures import AggregatorRun, TopicReader, produce
+from tests.aggregate.flows import closers, expected_sums, output_sums, totals, window_records
+from tests.aggregate.flows import router_messages as messages
 from tests.outage.broker import HOST, Broker, metric, private_broker, produce_across_stop, scrape
 
 pytestmark = pytest.mark.integration
