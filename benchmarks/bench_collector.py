@@ -31,172 +31,47 @@
 
 The machine is shared (2 cores, the broker, other work): the load average is printed with the
 results. Every process started here is stopped by pid; every topic created is deleted.
+
+Parts: collector_inprocess.py (step 1) and collector_sustained.py (step 2's daemons and steps).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
 import os
-import random
-import re
-import resource
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-from flowpool import Pool, all_pools, softflowd_template, v9_pool  # noqa: E402
-from results import Figure, write_result  # noqa: E402
-
+from benchmarks.collector_inprocess import (  # noqa: E402
+    decode_only,
+    decode_publish,
+    record_impl,
+    sflow_pool,
+)
+from benchmarks.collector_sustained import (  # noqa: E402
+    log,
+    nfacctd,
+    ribflow_collector,
+    run_step,
+)
+from benchmarks.flowpool import all_pools, softflowd_template, v9_pool  # noqa: E402
 from benchmarks.pmacct.pacing import pace  # noqa: E402
-from ribflow.agentmap import RouterResolver  # noqa: E402
-from ribflow.bgp.keys import RouterKeys  # noqa: E402
-from ribflow.flow.batching import KeyChooser  # noqa: E402
-from ribflow.flow.collector import Collector, Topics  # noqa: E402
-from ribflow.flow.dispatch import Dispatcher  # noqa: E402
+from benchmarks.results import Figure, write_result  # noqa: E402
 from ribflow.rib import lpm  # noqa: E402
-from tests.fixtures.kafka import delete_topics, given_or_managed_broker  # noqa: E402
-from tests.fixtures.ports import free_port  # noqa: E402
+from tests.fixtures.kafka import given_or_managed_broker  # noqa: E402
 
-NFACCTD_IP = "127.0.0.70"  # the addresses this benchmark may use: 127.0.0.70-79
 SENDER_IP = "127.0.0.1"
 SOURCES_BASE = "127.0.0.{}"  # --sources K > 1: exporters 127.0.0.100-(100+K-1), K <= 10
-METRICS_BASE = 21600  # the workers run's /metrics: 21600 (parent), 21601.. (workers)
-CGROOT = Path("/sys/fs/cgroup/cpuacct")
-TCK = os.sysconf("SC_CLK_TCK")
-
-
-def log(*args: object) -> None:
-    print(time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
-
-
-def cpu_self() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-# ------------------------------------------------------------------------------ sFlow pool
-
-
-def sflow_pool(packets: int, samples: int = 8, seed: int = 5) -> Pool:
-    """sFlow v5 datagrams as a switch sends them: ``samples`` flow samples, each a 128-byte raw
-    Ethernet/IPv4/TCP-or-UDP header plus extended switch data, 1-in-1000 sampling."""
-    rnd = random.Random(seed)
-    data = []
-    for i in range(packets):
-        body = b""
-        for k in range(samples):
-            proto = 6 if rnd.random() < 0.6 else 17
-            src = 0x0B000000 + (rnd.randrange(100_000) << 8) + 1 + rnd.randrange(254)
-            dst = 0x0B000000 + (rnd.randrange(100_000) << 8) + 1 + rnd.randrange(254)
-            l4 = struct.pack("!HH", 1024 + rnd.randrange(64_000), (80, 443, 53)[k % 3])
-            l4 += b"\x00" * 9 + b"\x18" + b"\x00" * 6 if proto == 6 else b"\x00\x40\x00\x00"
-            ip = struct.pack("!BBHHHBBHII", 0x45, 0, 1400, 1, 0, 64, proto, 0, src, dst) + l4
-            frame = bytes(12) + b"\x08\x00" + ip
-            frame = (frame + bytes(128))[:128]
-            raw = struct.pack("!IIII", 1, 1418, 4, len(frame)) + frame
-            switch = struct.pack("!IIII", 10, 0, 10, 0)
-            recs = struct.pack("!II", 1, len(raw)) + raw + struct.pack("!II", 1001, 16) + switch
-            sample = struct.pack("!IIIIIIII", i * samples + k, 3, 1000, 1000 * i, 0, 3, 4, 2)
-            sample += recs
-            body += struct.pack("!II", 1, len(sample)) + sample
-        head = struct.pack("!II4sIIII", 5, 1, bytes([192, 0, 2, 9]), 0, i, 1000 + i, samples)
-        data.append(head + body)
-    return Pool("sflow", 5005, [], data, samples)
-
-
-# -------------------------------------------------------------------- 1. decode + publish
-
-
-@contextlib.contextmanager
-def record_impl(impl: str) -> Iterator[None]:
-    """The collector's record path: "pure" (Python decoders, dict records, orjson) or
-    "compiled" (records as JSON by ribflow_lpm's codecs), as RIBFLOW_PURE_LPM chooses."""
-    old = os.environ.get(lpm.PURE_ENV)
-    os.environ[lpm.PURE_ENV] = "1" if impl == "pure" else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(lpm.PURE_ENV, None)
-        else:
-            os.environ[lpm.PURE_ENV] = old
-
-
-def decode_only(pool: Pool, rounds: int, impl: str) -> float:
-    """Records per CPU-second of decoding alone (as JSON fragments on the compiled path)."""
-    d = Dispatcher()
-    d.encode_records(impl == "compiled")
-    for p in pool.setup:
-        d.decode(p, "192.0.2.1", 1_790_000_000_000)
-    n, c0 = 0, time.process_time()
-    for _ in range(rounds):
-        for p in pool.data:
-            n += d.decode(p, "192.0.2.1", 1_790_000_000_000).record_count
-    return n / (time.process_time() - c0)
-
-
-def decode_publish(pool: Pool, broker: str, max_packets: int, rounds: int) -> tuple[float, float]:
-    """(flows per CPU-second, flows per wall-second) of process + produce + flush."""
-    topic = f"bench-flows-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": broker})
-    admin.create_topics([NewTopic(topic, 4, 1)])[topic].result(30)
-    producer = Producer(
-        {
-            "bootstrap.servers": broker,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "batch.size": 1 << 20,
-            "queue.buffering.max.messages": 1_000_000,
-            "delivery.report.only.error": True,
-        }
-    )
-    c = Collector(
-        [],
-        Dispatcher(),
-        producer,
-        RouterResolver(),
-        Topics(topic, topic, topic, topic),
-        KeyChooser(RouterKeys(1)),
-        max_packets=max_packets,
-    )
-    try:
-        for p in pool.setup:
-            c.process(p, "192.0.2.1", 1_790_000_000_000)
-        producer.flush(60)
-        n, c0, w0 = 0, cpu_self(), time.perf_counter()
-        for _ in range(rounds):
-            for p in pool.data:
-                c.process(p, "192.0.2.1", 1_790_000_000_000)
-                n += pool.records_per_packet
-            producer.poll(0)
-        c.flush_batches()
-        left = producer.flush(120)
-        assert left == 0, f"{left} messages not delivered"
-        return n / (cpu_self() - c0), n / (time.perf_counter() - w0)
-    finally:
-        # the producer goes first: a live one asking for metadata would re-create the topic
-        del c, producer
-        gc.collect()
-        delete_topics(broker, topic)
 
 
 # ------------------------------------------------------------------------- 2. sustained
@@ -258,338 +133,6 @@ def send_main(args: argparse.Namespace) -> None:
         ),
         flush=True,
     )
-
-
-def udp_drops(ip: str, port: int) -> int:
-    """Kernel drops of every socket bound to ip:port (all workers of a reuseport group)."""
-    key = "".join(f"{b:02X}" for b in reversed(socket.inet_aton(ip))) + f":{port:04X}"
-    total = 0
-    with open("/proc/net/udp") as fh:
-        for line in fh:
-            p = line.split()
-            if len(p) > 12 and p[1] == key:
-                total += int(p[12])
-    return total
-
-
-def packets_by_worker(metrics_port: int) -> dict[str, float]:
-    """ribflow_collector_packets_total per worker from the parent's relabelled /metrics."""
-    import urllib.request
-
-    out: dict[str, float] = {}
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
-            text = r.read().decode()
-    except OSError:
-        return out
-    for m in re.finditer(r'^ribflow_collector_packets_total\{.*worker="(\d+)".*\} (\S+)$',
-                         text, re.M):  # fmt: skip
-        out[m.group(1)] = out.get(m.group(1), 0.0) + float(m.group(2))
-    return out
-
-
-def end_offsets(broker: str, topic: str) -> int:
-    c = Consumer({"bootstrap.servers": broker, "group.id": "bench-offsets"})
-    try:
-        md = c.list_topics(topic, timeout=10).topics[topic]
-        return sum(
-            c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions
-        )
-    finally:
-        c.close()
-
-
-@dataclass
-class Daemon:
-    """A process under test, its CPU account and how to count what it wrote."""
-
-    name: str
-    proc: subprocess.Popen[bytes]
-    ip: str
-    port: int
-    topic: str  # its Kafka topic, or "" when it writes a file
-    flows_per_message: int
-    cgroup: Path | None
-    out_file: Path | None = None
-    metrics_port: int = 0  # >0: a multi-worker collector's parent /metrics
-
-    def cpu(self) -> float:
-        if self.cgroup is not None:
-            return int((self.cgroup / "cpuacct.usage").read_text()) / 1e9
-        return proc_cpu(self.proc.pid)
-
-    def flows_out(self, broker: str) -> int:
-        """Flows written so far: Kafka end offsets, or the sum of "packets" in its JSON file
-        (every pool record has packets=1, so the sum counts flows even when aggregated; the
-        file is read incrementally, whole lines only)."""
-        if self.out_file is None:
-            return end_offsets(broker, self.topic) * self.flows_per_message
-        if not self.out_file.exists():
-            return self._file_flows
-        with open(self.out_file, "rb") as fh:
-            fh.seek(self._file_offset)
-            chunk = fh.read()
-        end = chunk.rfind(b"\n") + 1
-        self._file_offset += end
-        self._file_flows += sum(int(x) for x in PACKETS_RE.findall(chunk[:end]))
-        return self._file_flows
-
-    def reset_file(self) -> None:
-        """Empty the output file between steps (it would reach GBs); counts carry on."""
-        if self.out_file is not None and self.out_file.exists():
-            self.flows_out("")
-            with open(self.out_file, "r+b") as fh:
-                fh.truncate(0)
-            self._file_offset = 0
-
-    _file_offset: int = 0
-    _file_flows: int = 0
-
-
-PACKETS_RE = re.compile(rb'"packets": (\d+)')
-
-
-def proc_cpu(pid: int) -> float:
-    total = 0.0
-    for p in [pid, *children(pid)]:
-        with contextlib.suppress(OSError):
-            s = Path(f"/proc/{p}/stat").read_text()
-            f = s[s.rindex(")") + 2 :].split()
-            total += sum(int(x) for x in f[11:15]) / TCK
-    return total
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            with contextlib.suppress(OSError, ValueError):
-                s = Path(f"/proc/{d}/stat").read_text()
-                if int(s[s.rindex(")") + 2 :].split()[1]) == pid:
-                    out.append(int(d))
-    return out
-
-
-def make_cgroup(name: str) -> Path | None:
-    path = CGROOT / f"ribflow-bench-{os.getpid()}-{name}"
-    try:
-        path.mkdir()
-        return path
-    except OSError as exc:
-        log(f"no cpuacct cgroup ({exc}): CPU from /proc (threads yes, reaped children only)")
-        return None
-
-
-def launch(
-    cmd: list[str], cgroup: Path | None, env: dict[str, str], out: Path
-) -> subprocess.Popen[bytes]:
-    if cgroup is not None:
-        cmd = ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$@"', "sh", *cmd]
-    with open(out, "wb") as fh:
-        return subprocess.Popen(
-            cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop_daemon(d: Daemon, sig: int) -> None:
-    if d.proc.poll() is None:
-        d.proc.send_signal(sig)
-        try:
-            d.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            d.proc.kill()
-            d.proc.wait(10)
-    if d.cgroup is not None:
-        for _ in range(50):
-            try:
-                d.cgroup.rmdir()
-                break
-            except OSError:
-                time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def ribflow_collector(broker: str, workdir: Path, workers: int = 1) -> Iterator[Daemon]:
-    port = free_port("127.0.0.1", "udp")
-    t = f"bench-rf-{uuid.uuid4().hex[:8]}"
-    metrics_port = METRICS_BASE if workers > 1 else 0
-    env = {
-        **os.environ,
-        "Quix__Broker__Address": broker,
-        "LISTEN_HOSTS": "127.0.0.1",
-        "LISTEN_PORTS": str(port),
-        "FLOWS_TOPIC": t,
-        "SFLOW_COUNTERS_TOPIC": t + "-ctr",
-        "FLOW_TEMPLATES_TOPIC": t + "-tpl",
-        "FOLLOW_BGP_UPDATES": "false",
-        "METRICS_PORT": str(metrics_port),
-        "COLLECTOR_WORKERS": str(workers),
-        "PARTITIONS": "4",
-        "LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(REPO / "src"),
-    }
-    name = "ribflow" if workers == 1 else f"ribflow-w{workers}"
-    cg = make_cgroup(name)
-    log_file = workdir / "collector.log"
-    proc = launch([sys.executable, "-m", "ribflow", "collector"], cg, env, log_file)
-    d = Daemon(name, proc, "127.0.0.1", port, t, 25, cg, metrics_port=metrics_port)
-    try:
-        deadline = time.time() + 90
-        while "collector ready" not in log_file.read_text(errors="replace"):
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("collector did not start:\n" + log_file.read_text())
-            time.sleep(0.3)
-        yield d
-    finally:
-        stop_daemon(d, signal.SIGTERM)
-        delete_topics(broker, t, t + "-ctr", t + "-tpl", t + "-dlq")
-
-
-NFACCTD_AGGREGATE = (
-    "src_host, dst_host, src_port, dst_port, proto, tos, tcpflags, in_iface, out_iface"
-)
-
-
-@contextlib.contextmanager
-def nfacctd(broker: str, workdir: Path, output: str) -> Iterator[Daemon]:
-    """nfacctd decoding the same packets; output 'kafka' (JSON, one message per flow, to the
-    same broker) or 'file' (JSON lines, the anchor benchmark's configuration)."""
-    port = free_port(NFACCTD_IP, "udp")
-    t = f"bench-nf-{uuid.uuid4().hex[:8]}" if output == "kafka" else ""
-    admin = AdminClient({"bootstrap.servers": broker})
-    if t:
-        admin.create_topics([NewTopic(t, 4, 1)])[t].result(30)
-    out_file = workdir / "out.json"
-    out_file.unlink(missing_ok=True)
-    host, bport = broker.rsplit(":", 1)
-    lines = [
-        "daemonize: false",
-        f"logfile: {workdir}/nfacctd.log",
-        f"pidfile: {workdir}/nfacctd.pid",
-        f"nfacctd_ip: {NFACCTD_IP}",
-        f"nfacctd_port: {port}",
-        "nfacctd_time_new: true",
-        "nfacctd_pipe_size: 33554432",
-        "plugin_pipe_size: 104857600",
-        "plugin_buffer_size: 102400",
-        "nfacctd_as: netflow",
-        "nfacctd_net: netflow",
-    ]
-    if output == "kafka":
-        lines += [
-            "plugins: kafka[k]",
-            f"aggregate[k]: {NFACCTD_AGGREGATE}",
-            "kafka_output[k]: json",
-            f"kafka_broker_host[k]: {host}",
-            f"kafka_broker_port[k]: {bport}",
-            f"kafka_topic[k]: {t}",
-            "kafka_refresh_time[k]: 1",
-            "kafka_cache_entries[k]: 1000003",
-        ]
-    else:
-        lines += [
-            "plugins: print[p]",
-            f"aggregate[p]: {NFACCTD_AGGREGATE}",
-            "print_output[p]: json",
-            f"print_output_file[p]: {out_file}",
-            "print_output_file_append[p]: true",
-            "print_refresh_time[p]: 2",
-            "print_cache_entries[p]: 1000003",
-        ]
-    conf = workdir / "nfacctd.conf"
-    conf.write_text("\n".join(lines) + "\n")
-    cg = make_cgroup(f"nfacctd-{output}")
-    proc = launch(["nfacctd", "-f", str(conf)], cg, dict(os.environ), workdir / "nfacctd.out")
-    d = Daemon(
-        f"nfacctd/{output}",
-        proc,
-        NFACCTD_IP,
-        port,
-        t,
-        1,
-        cg,
-        None if output == "kafka" else out_file,
-    )
-    try:
-        time.sleep(3)
-        if proc.poll() is not None:
-            raise SystemExit("nfacctd did not start: " + (workdir / "nfacctd.out").read_text())
-        yield d
-    finally:
-        stop_daemon(d, signal.SIGINT)  # nfacctd ignores SIGTERM
-        if t:
-            delete_topics(broker, t)
-
-
-def run_step(
-    d: Daemon,
-    broker: str,
-    rate: float,
-    seconds: float,
-    state: dict[str, int],
-    pool_packets: int,
-    sources: int = 1,
-) -> dict[str, Any]:
-    d.reset_file()
-    flows0, cpu0, drops0 = d.flows_out(broker), d.cpu(), udp_drops(d.ip, d.port)
-    split0 = packets_by_worker(d.metrics_port) if d.metrics_port else {}
-    r = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--send",
-            "--dst",
-            f"{d.ip}:{d.port}",
-            "--rate",
-            str(rate),
-            "--seconds",
-            str(seconds),
-            "--start-seq",
-            str(state["seq"]),
-            "--offset",
-            str(state["offset"]),
-            "--pool-packets",
-            str(pool_packets),
-            "--sources",
-            str(sources),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    snd = json.loads(r.stdout.strip().splitlines()[-1])
-    state["seq"], state["offset"] = snd["next_seq"], snd["next_offset"]
-    # drained: 99.9% of what was sent has come out and nothing more for 3 s, or nothing new for
-    # 20 s (a lossy step; daemons write in bursts at their refresh interval); CPU is read then
-    last, since, t_end = -1, time.time(), time.time()
-    while time.time() - t_end < 300:
-        time.sleep(0.5)
-        cur = d.flows_out(broker)
-        if cur != last:
-            last, since = cur, time.time()
-            continue
-        quiet = time.time() - since
-        if (cur - flows0 >= 0.999 * snd["flows"] and quiet >= 3) or quiet >= 20:
-            break
-    got = d.flows_out(broker) - flows0
-    cpu = d.cpu() - cpu0
-    split = ""
-    if d.metrics_port:
-        time.sleep(1.5)  # the workers publish their tallies once per STATS_INTERVAL_S
-        now = packets_by_worker(d.metrics_port)
-        split = "/".join(f"{now[w] - split0.get(w, 0.0):.0f}" for w in sorted(now))
-    return {
-        "split": split,
-        "daemon": d.name,
-        "target": rate,
-        "sent_per_s": snd["flows_per_s"],
-        "sent": snd["flows"],
-        "got": got,
-        "loss_pct": 100.0 * (1 - got / snd["flows"]),
-        "drops": udp_drops(d.ip, d.port) - drops0,
-        "cpu_s": cpu,
-        "flows_per_cpu_s": got / cpu if cpu else 0.0,
-    }
 
 
 # ------------------------------------------------------------------------------------ main

@@ -59,7 +59,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_enricher import PARTITIONS, Kafka, cpu_seconds, enricher, rss_bytes, stop, wait
+from enricher_procs import PARTITIONS, Kafka, cpu_seconds, enricher, rss_bytes, stop, wait
 from results import Figure, write_result
 
 from ribflow.rib import AFI_IP, AFI_IP6, parse_address
