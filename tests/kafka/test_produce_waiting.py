@@ -20,11 +20,18 @@ def test_a_full_queue_is_waited_for_serving_reports_and_nothing_is_lost() -> Non
     assert raw.queue[0][4] is report  # the delivery callback was handed over
 
 
-def test_bounded_tries_give_up_with_buffer_error() -> None:
+def test_bounded_waits_give_up_with_buffer_error() -> None:
     raw = FakeProducer(full=10)
-    with pytest.raises(BufferError, match="3 tries"):
-        produce_waiting(raw, "t", b"v", tries=3, wait_s=0)
-    assert raw.sent == [] and raw.polls == 2  # no wait after the last refusal
+    with pytest.raises(BufferError, match="after 3 waits"):
+        produce_waiting(raw, "t", b"v", waits=3, wait_s=0)
+    assert raw.sent == [] and raw.polls == 3  # each wait is followed by one more try
+    assert raw.full == 10 - 4
+
+
+def test_a_try_after_the_last_wait_can_still_succeed() -> None:
+    raw = FakeProducer(full=3)
+    produce_waiting(raw, "t", b"v", waits=3, wait_s=0)
+    assert raw.sent == [("t", b"v", None, 0)] and raw.polls == 3
 
 
 def test_defaults_are_librdkafkas_any_partition_and_now() -> None:

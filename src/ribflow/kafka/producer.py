@@ -41,20 +41,20 @@ def produce_waiting(
     timestamp: int = 0,
     on_delivery: Callable[[Any, Any], None] | None = None,
     wait_s: float = 0.1,
-    tries: int = 0,
+    waits: int = 0,
 ) -> None:
     """confluent's ``produce``; while librdkafka's queue is full, serve delivery reports for up
-    to ``wait_s`` and try again: at most ``tries`` times (then BufferError), or until it fits
-    (``tries`` 0: the caller's back-pressure is to wait). ``partition`` -1 is any partition,
-    ``timestamp`` 0 is now (librdkafka's defaults)."""
-    failed = 0
+    to ``wait_s`` and try again: after at most ``waits`` waits (then BufferError), or until it
+    fits (``waits`` 0: the caller's back-pressure is to wait). ``partition`` -1 is any
+    partition, ``timestamp`` 0 is now (librdkafka's defaults)."""
+    waited = 0
     while True:
         try:
             # positional (topic, value, key, partition, on_delivery, callback, timestamp)
             producer.produce(topic, value, key, partition, on_delivery, None, timestamp)
             return
         except BufferError:
-            failed += 1
-            if tries and failed >= tries:
-                raise BufferError(f"producer queue stayed full for {tries} tries") from None
+            if waits and waited >= waits:
+                raise BufferError(f"producer queue stayed full after {waits} waits") from None
             producer.poll(wait_s)
+            waited += 1

@@ -244,7 +244,7 @@ class ProducerOutput:
     ) -> None:
         produce_waiting(
             raw, topic, value, key, timestamp=ts, on_delivery=self._delivered,
-            wait_s=_BUFFER_WAIT_S, tries=_BUFFER_RETRIES,
+            wait_s=_BUFFER_WAIT_S, waits=_BUFFER_WAITS,
         )  # fmt: skip
 
     def _sent(self, raw: Any, n: int) -> None:
@@ -256,7 +256,7 @@ class ProducerOutput:
 
 
 _POLL_EVERY = 64
-_BUFFER_RETRIES = 3  # tries while librdkafka's queue stays full, each after serving reports
+_BUFFER_WAITS = 3  # waits of up to _BUFFER_WAIT_S serving reports while the queue stays full
 _BUFFER_WAIT_S = 30.0
 
 
