@@ -24,7 +24,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import struct
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from ribflow.schemas import validate
 from tests.bgp.lab import Daemon, kcat_read, need, speaker_env, start_speaker
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, read_json, running
 from tests.fixtures.kafka import free_port
-from tests.fixtures.waiting import wait_for
+from tests.fixtures.waiting import next_whole_second, wait_for
 from tests.flow.collector_harness import collector, kcat_records
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
 from tests.flow.pcapwriter import write_pcap
@@ -226,7 +225,7 @@ def test_flows_take_the_add_path_path_their_export_names(
 
         wait_for("every ADD-PATH path in bgp-updates", all_paths_in_kafka, 120)
 
-        now = int(time.time() * 1000)
+        now = next_whole_second()  # the export is stamped after every path
         export = ipfix_export(now)
         coll_env = {
             "FLOWS_TOPIC": t["flows"],

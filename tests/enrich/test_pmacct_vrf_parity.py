@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from tests.bgp.lab import kcat_read, speaker_env, start_speaker
 from tests.enrich.daemons import gobgp, gobgpd, nfacctd, nfacctd_bgp_conf, started
 from tests.enrich.kafka_io import EnricherProcess, enricher_env, read_json, running
 from tests.fixtures.kafka import free_port
-from tests.fixtures.waiting import wait_for
+from tests.fixtures.waiting import next_whole_second, wait_for
 from tests.flow.collector_harness import collector
 from tests.flow.netflow_support import data_set, ipfix_packet, ipfix_template_set
 
@@ -146,7 +145,7 @@ def test_vrf_enrichment_agrees_with_nfacctd(
             wait_for("the routes in bgp-updates", routes_in, 90)
             listening = f"waiting for NetFlow/IPFIX data on {NFACCTD}:2100"
             wait_for(listening, lambda: listening in (tmp_path / "nfacctd.log").read_text(), 60)
-            packet = export(int(time.time() * 1000))
+            packet = export(next_whole_second())  # stamped after every route
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.bind((AGENT, 0))
                 s.sendto(packet, (NFACCTD, 2100))
