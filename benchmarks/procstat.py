@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -21,3 +22,21 @@ def group_cpu(pgid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def wait_quiet(
+    pgid: int, what: str, quiet_s: float = 3.0, below: float = 0.03, timeout: float = 600.0
+) -> float:
+    """Wait until the process group used less than ``below`` of a CPU over ``quiet_s`` seconds
+    (it has finished what it was doing, e.g. taking in a BGP table its peer already sent);
+    returns the CPU seconds it used while waited for."""
+    start = last = group_cpu(pgid)
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(quiet_s)
+        now = group_cpu(pgid)
+        if now - last < below * quiet_s:
+            return now - start
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} still busy after {timeout:.0f}s ({now - last:.2f} CPU-s)")
+        last = now
