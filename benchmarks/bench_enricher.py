@@ -166,6 +166,7 @@ def report(wl: Workload, r: dict[str, float]) -> Iterator[str]:
         nf = r["nf_out"] / r["nf_cpu"] if r["nf_cpu"] else 0.0
         yield row("nfacctd+BGP flows per CPU-s (all procs)", f"{nf:,.0f}",
                   f"sent {int(r['nf_sent']):,}, out {int(r['nf_out']):,}", "")  # fmt: skip
+        yield row("  nfacctd CPU-s settling before (not counted)", f"{r['nf_settle_cpu']:.2f}")
         live = r["live_out"] / r["live_cpu"]
         yield row("collector + enricher, Kafka to Kafka", f"{live:,.0f}", f"nfacctd {nf:,.0f}",
                   f"{live / nf:.2f}" if nf else "")  # fmt: skip
